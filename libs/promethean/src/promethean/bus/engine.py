@@ -1,0 +1,510 @@
+"""The bus semantics in one place, with no transport: publish with group
+commit, consumer groups, delivery, acks, redelivery, DLQ and commits.
+
+The broker service drives it from WebSocket connections with background
+tasks; the in-memory mock broker drives the very same engine inline with a
+fake clock. One implementation of the semantics, two transports.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import uuid
+from collections.abc import Sequence
+
+from promethean.bus.config import EngineConfig
+from promethean.bus.cursor import InFlight, PartitionCursor
+from promethean.bus.dlq import dead_letter_event
+from promethean.bus.group import GroupTopic
+from promethean.bus.hooks import EngineHooks
+from promethean.bus.requests import AckRef, PublishRequest
+from promethean.bus.subscription import (
+    Consumer,
+    EventFilter,
+    StartKind,
+    StartPosition,
+    Subscription,
+)
+from promethean.bus.topics import TopicRegistry
+from promethean.bus.writer import PartitionWriter
+from promethean.clock import Clock
+from promethean.errors import FrameError, OverloadedError
+from promethean.frames.codes import ErrorCode
+from promethean.names import DLQ_SUFFIX
+from promethean.partitioning import partition_for
+from promethean.store.port import Store
+from promethean.store.records import AppendResult, Fence, NewEvent, StoredEvent
+
+log = logging.getLogger("promethean.bus")
+
+
+class BusEngine:
+    def __init__(
+        self,
+        store: Store,
+        config: EngineConfig,
+        clock: Clock,
+        *,
+        fence: Fence | None = None,
+        hooks: EngineHooks | None = None,
+        background: bool = True,
+    ) -> None:
+        self.store = store
+        self.config = config
+        self.clock = clock
+        self.fence = fence
+        self.hooks = hooks or EngineHooks()
+        self.topics = TopicRegistry(store, config.default_partitions, config.default_max_attempts)
+        self._writers: dict[tuple[str, int], PartitionWriter] = {}
+        self._groups: dict[tuple[str, str], GroupTopic] = {}
+        self._groups_by_topic: dict[str, set[GroupTopic]] = {}
+        self._subs_by_consumer: dict[str, list[Subscription]] = {}
+        self._background = background
+        self._woken: set[GroupTopic] = set()
+        self._dispatchers: dict[GroupTopic, asyncio.Task[None]] = {}
+        self._group_locks: dict[tuple[str, str], asyncio.Lock] = {}
+        self._closed = False
+
+    # -- publish -----------------------------------------------------------
+
+    @property
+    def queued_publishes(self) -> int:
+        return sum(w.queued for w in self._writers.values())
+
+    async def publish(self, requests: Sequence[PublishRequest]) -> list[AppendResult]:
+        """Append every request (group-committed per partition) and return
+        once all are durable, in request order."""
+        if self.queued_publishes + len(requests) > self.config.publish_queue_max:
+            raise OverloadedError(
+                "publish queue is full", retry_after_ms=self.config.overload_retry_after_ms
+            )
+        now = self.clock.now_ms()
+        futures: list[asyncio.Future[AppendResult]] = []
+        for request in requests:
+            config = await self.topics.ensure(request.topic, now)
+            event_id = request.id if request.id is not None else uuid.uuid4().hex
+            partition = partition_for(request.key, event_id, config.partitions)
+            writer = await self._writer(request.topic, partition)
+            event = NewEvent(
+                id=event_id,
+                ts=now,
+                payload=request.payload,
+                key=request.key,
+                headers=request.headers,
+                caused_by=request.caused_by,
+                tags=request.tags,
+                sid=request.sid,
+            )
+            futures.append(writer.submit(event))
+        results = list(await asyncio.gather(*futures))
+        self.hooks.published(results, requests)
+        return results
+
+    async def _writer(self, topic: str, partition: int) -> PartitionWriter:
+        writer = self._writers.get((topic, partition))
+        if writer is None:
+            writer = PartitionWriter(
+                self.store,
+                topic,
+                partition,
+                fence=self.fence,
+                batch_max=self.config.append_batch_max,
+                tail_max=self.config.tail_cache_events,
+                on_appended=self._on_appended,
+                observe_batch=self.hooks.append_batch,
+            )
+            await writer.load()
+            existing = self._writers.setdefault((topic, partition), writer)
+            writer = existing
+        return writer
+
+    def _on_appended(self, topic: str, partition: int, events: list[StoredEvent]) -> None:
+        for group in self._groups_by_topic.get(topic, ()):
+            group.wake()
+
+    # LogSource for GroupTopic
+    def high_watermark(self, topic: str, partition: int) -> int:
+        writer = self._writers.get((topic, partition))
+        return -1 if writer is None else writer.high_watermark
+
+    async def read(
+        self, topic: str, partition: int, from_offset: int, limit: int, up_to: int
+    ) -> list[StoredEvent]:
+        writer = self._writers.get((topic, partition))
+        if writer is not None:
+            cached = writer.tail_from(from_offset, limit)
+            if cached is not None:
+                return cached
+        return await self.store.read(topic, partition, from_offset, limit, to_offset=up_to)
+
+    # -- subscribe ---------------------------------------------------------
+
+    async def subscribe(
+        self,
+        consumer: Consumer,
+        topic: str,
+        group: str,
+        *,
+        start: StartPosition | None = None,
+        max_inflight: int | None = None,
+        ack_timeout_ms: int | None = None,
+        event_filter: EventFilter | None = None,
+        credits: int | None = None,
+        partitions: frozenset[int] | None = None,
+        generation: int = 0,
+    ) -> tuple[Subscription, int]:
+        """Join ``consumer`` to ``group`` on ``topic``; returns the
+        subscription and the topic's partition count."""
+        now = self.clock.now_ms()
+        config = await self.topics.ensure(topic, now)
+        for existing in self._subs_by_consumer.get(consumer.consumer_id, ()):
+            if existing.topic == topic and existing.group == group:
+                raise FrameError(
+                    f"already subscribed to {topic} as {group}", code=ErrorCode.BAD_FRAME
+                )
+        lock = self._group_locks.setdefault((group, topic), asyncio.Lock())
+        async with lock:
+            state = self._groups.get((group, topic))
+            if state is None:
+                state = await self._load_group(group, topic, config.partitions, start, event_filter)
+            elif event_filter is not None and event_filter != state.event_filter:
+                raise FrameError(
+                    f"group {group} already reads {topic} with a different filter",
+                    code=ErrorCode.BAD_FIELD,
+                )
+        sub = Subscription(
+            consumer=consumer,
+            topic=topic,
+            group=group,
+            max_inflight=max_inflight or self.config.max_inflight,
+            ack_timeout_ms=ack_timeout_ms or self.config.ack_timeout_ms,
+            credits=credits,
+            partitions=partitions,
+            generation=generation,
+        )
+        state.subs.append(sub)
+        self._subs_by_consumer.setdefault(consumer.consumer_id, []).append(sub)
+        self.hooks.subscribed(topic, group)
+        state.wake()
+        return sub, config.partitions
+
+    async def _load_group(
+        self,
+        group: str,
+        topic: str,
+        partitions: int,
+        start: StartPosition | None,
+        event_filter: EventFilter | None,
+    ) -> GroupTopic:
+        commits = await self.store.get_commits(group, topic)
+        cursors: dict[int, PartitionCursor] = {}
+        fresh: dict[int, int] = {}
+        for partition in range(partitions):
+            writer = await self._writer(topic, partition)
+            row = commits.get(partition)
+            if row is None:
+                committed = await self._start_offset(topic, partition, start, writer) - 1
+                fresh[partition] = committed
+            else:
+                committed = row.offset
+            attempts = await self.store.get_attempts(group, topic, partition, committed + 1)
+            cursors[partition] = PartitionCursor(partition, committed, attempts)
+        if fresh:
+            # The start position is durable at once: a group that starts at
+            # "latest" and restarts before its first ack must not skip events.
+            await self.store.commit(group, topic, fresh)
+        state = GroupTopic(
+            group,
+            topic,
+            cursors,
+            event_filter=event_filter,
+            log=self,
+            clock=self.clock,
+            fetch_batch=self.config.fetch_batch,
+            on_wake=self._schedule,
+            hooks=self.hooks,
+        )
+        self._groups[(group, topic)] = state
+        self._groups_by_topic.setdefault(topic, set()).add(state)
+        return state
+
+    async def _start_offset(
+        self, topic: str, partition: int, start: StartPosition | None, writer: PartitionWriter
+    ) -> int:
+        start = start or StartPosition()
+        if start.kind is StartKind.LATEST:
+            return writer.high_watermark + 1
+        if start.kind is StartKind.EARLIEST:
+            return await self.store.earliest_offset(topic, partition)
+        if start.kind is StartKind.OFFSET:
+            value = start.value or 0
+            return max(0, min(value, writer.high_watermark + 1))
+        return await self.store.offset_for_timestamp(topic, partition, start.value or 0)
+
+    async def unsubscribe(self, consumer_id: str, topic: str, group: str) -> bool:
+        subs = self._subs_by_consumer.get(consumer_id, [])
+        for sub in subs:
+            if sub.topic == topic and sub.group == group:
+                subs.remove(sub)
+                await self._remove_sub(sub, reason="unsubscribed")
+                return True
+        return False
+
+    async def release_consumer(self, consumer_id: str, reason: str = "disconnected") -> None:
+        """The consumer is gone: its in-flight events go back to the group now."""
+        for sub in self._subs_by_consumer.pop(consumer_id, []):
+            await self._remove_sub(sub, reason=reason)
+
+    async def _remove_sub(self, sub: Subscription, *, reason: str) -> None:
+        sub.active = False
+        state = self._groups.get((sub.group, sub.topic))
+        if state is None:
+            return
+        if sub in state.subs:
+            state.subs.remove(sub)
+        held = state.held_by(sub)
+        await self._retry(state, held, reason=reason, backoff=False)
+        if state.subs:
+            state.wake()
+            return
+        # Nobody reads any more: persist the watermark and forget the group.
+        # Work waiting for redelivery lies above the commit, so it is read
+        # back from the log (attempts from the store) when a member returns.
+        await self._flush_group(state)
+        self._drop_group(state)
+
+    def _drop_group(self, state: GroupTopic) -> None:
+        self._groups.pop((state.group, state.topic), None)
+        self._groups_by_topic.get(state.topic, set()).discard(state)
+        task = self._dispatchers.pop(state, None)
+        if task is not None:
+            task.cancel()
+
+    def grant_credits(self, consumer_id: str, credits: int, topic: str | None, group: str | None) -> int:
+        """FLOW: add credits to the consumer's matching subscriptions."""
+        granted = 0
+        for sub in self._subs_by_consumer.get(consumer_id, ()):
+            if (topic is None or sub.topic == topic) and (group is None or sub.group == group):
+                sub.credits = (sub.credits or 0) + credits
+                granted += 1
+                state = self._groups.get((sub.group, sub.topic))
+                if state is not None:
+                    state.wake()
+        return granted
+
+    def subscriptions_of(self, consumer_id: str) -> list[Subscription]:
+        return list(self._subs_by_consumer.get(consumer_id, ()))
+
+    # -- acks --------------------------------------------------------------
+
+    def _state_for(self, ref: AckRef) -> tuple[GroupTopic, PartitionCursor]:
+        state = self._groups.get((ref.group, ref.topic))
+        if state is None:
+            raise FrameError(
+                f"no subscription of {ref.group} on {ref.topic}", code=ErrorCode.NOT_SUBSCRIBED
+            )
+        cursor = state.cursors.get(ref.partition)
+        if cursor is None:
+            raise FrameError(
+                f"{ref.topic} has no partition {ref.partition}", code=ErrorCode.UNKNOWN_DELIVERY
+            )
+        return state, cursor
+
+    def _check_known(self, cursor: PartitionCursor, ref: AckRef) -> bool:
+        """True if the ack refers to live work; False if already done."""
+        if cursor.watermark.is_done(ref.offset):
+            return False
+        if not cursor.knows(ref.offset):
+            raise FrameError(
+                f"offset {ref.offset} of {ref.topic}/{ref.partition} was not delivered to {ref.group}",
+                code=ErrorCode.UNKNOWN_DELIVERY,
+            )
+        return True
+
+    def ack(self, ref: AckRef) -> bool:
+        """Mark a delivered offset done; acks of finished work are no-ops."""
+        state, cursor = self._state_for(ref)
+        if not self._check_known(cursor, ref):
+            return False
+        flight = cursor.inflight.get(ref.offset)
+        if flight is not None:
+            flight.sub.inflight -= 1
+            self.hooks.acked(ref.topic, ref.group, ref.partition, flight.event.ts, self.clock.now_ms())
+        cursor.finish(ref.offset)
+        state.wake()
+        return True
+
+    def ack_many(self, topic: str, group: str, items: Sequence[tuple[int, int]]) -> int:
+        done = 0
+        for partition, offset in items:
+            if self.ack(AckRef(topic, group, partition, offset)):
+                done += 1
+        return done
+
+    async def nack(self, ref: AckRef, reason: str | None = None) -> None:
+        state, cursor = self._state_for(ref)
+        if not self._check_known(cursor, ref):
+            return
+        flight = cursor.inflight.get(ref.offset)
+        if flight is None:
+            return  # already waiting for redelivery
+        await self._retry(state, [(cursor, flight)], reason=reason or "nack", backoff=True)
+        state.wake()
+
+    def modack(self, ref: AckRef, extend_ms: int) -> bool:
+        state, cursor = self._state_for(ref)
+        if not self._check_known(cursor, ref):
+            return False
+        flight = cursor.inflight.get(ref.offset)
+        if flight is None:
+            return False
+        if extend_ms == 0:
+            # MODACK 0 means "give it back now", as in Pub/Sub.
+            flight.deadline_ms = self.clock.now_ms()
+            state.wake()
+            return True
+        return cursor.extend(ref.offset, self.clock.now_ms() + extend_ms)
+
+    async def _retry(
+        self,
+        state: GroupTopic,
+        flights: Sequence[tuple[PartitionCursor, InFlight]],
+        *,
+        reason: str,
+        backoff: bool,
+    ) -> None:
+        """Count one more failed attempt for each flight (durably, before it
+        goes out again), then redeliver or dead-letter it."""
+        by_partition: dict[int, list[tuple[PartitionCursor, InFlight]]] = {}
+        for cursor, flight in flights:
+            if cursor.take_back(flight.event.offset) is None:
+                continue
+            flight.sub.inflight -= 1
+            by_partition.setdefault(cursor.partition, []).append((cursor, flight))
+        if not by_partition:
+            return
+        config = await self.topics.ensure(state.topic, self.clock.now_ms())
+        now = self.clock.now_ms()
+        for partition, items in by_partition.items():
+            totals = await self.store.add_attempts(
+                state.group, state.topic, partition, [f.event.offset for _, f in items]
+            )
+            for cursor, flight in items:
+                failed = totals.get(flight.event.offset, flight.attempt)
+                if failed >= config.max_attempts and not state.topic.endswith(DLQ_SUFFIX):
+                    await self._dead_letter(state, cursor, flight.event, failed, reason)
+                    continue
+                delay = self._backoff_ms(failed) if backoff else 0
+                cursor.schedule_retry(flight.event, failed, now + delay)
+                self.hooks.redelivery(state.topic, state.group, partition, reason)
+
+    def _backoff_ms(self, failed_attempts: int) -> int:
+        base = self.config.redelivery_backoff_ms
+        if base <= 0:
+            return 0
+        return int(min(self.config.redelivery_backoff_max_ms, base * 2 ** (failed_attempts - 1)))
+
+    async def _dead_letter(
+        self,
+        state: GroupTopic,
+        cursor: PartitionCursor,
+        event: StoredEvent,
+        attempts: int,
+        reason: str,
+    ) -> None:
+        request = dead_letter_event(event, group=state.group, attempts=attempts, reason=reason)
+        await self.publish([request])
+        cursor.finish(event.offset)
+        self.hooks.dead_lettered(state.topic, state.group, cursor.partition, reason)
+
+    # -- timers and commits ------------------------------------------------
+
+    async def expire_due(self) -> int:
+        """Take back every hand-out whose ack deadline passed; returns how many."""
+        now = self.clock.now_ms()
+        expired = 0
+        for state in list(self._groups.values()):
+            flights = [(c, f) for c in state.cursors.values() for f in c.expired(now)]
+            if flights:
+                expired += len(flights)
+                await self._retry(state, flights, reason="ack_timeout", backoff=True)
+            if flights or any(
+                (due := c.next_retry_due()) is not None and due <= now
+                for c in state.cursors.values()
+            ):
+                state.wake()
+        return expired
+
+    async def flush_commits(self) -> int:
+        """Persist every moved watermark; returns how many partitions."""
+        flushed = 0
+        for state in list(self._groups.values()):
+            flushed += await self._flush_group(state)
+        return flushed
+
+    async def _flush_group(self, state: GroupTopic) -> int:
+        commits = state.pending_commits()
+        if not commits:
+            return 0
+        await self.store.commit(state.group, state.topic, commits, generation=state.generation)
+        state.mark_persisted(commits)
+        for partition, offset in commits.items():
+            await self.store.clear_attempts(state.group, state.topic, partition, offset)
+        return len(commits)
+
+    # -- scheduling --------------------------------------------------------
+
+    def _schedule(self, state: GroupTopic) -> None:
+        if not self._background:
+            self._woken.add(state)
+            return
+        if self._closed:
+            return
+        task = self._dispatchers.get(state)
+        if task is None or task.done():
+            self._dispatchers[state] = asyncio.create_task(
+                self._dispatch_loop(state), name=f"dispatch:{state.group}/{state.topic}"
+            )
+
+    async def _dispatch_loop(self, state: GroupTopic) -> None:
+        try:
+            while state.wanted.is_set():
+                await state.dispatch()
+        except Exception:
+            log.exception("dispatch failed for %s/%s", state.group, state.topic)
+            raise
+
+    async def settle(self) -> int:
+        """Inline mode: dispatch until nothing more can move; returns deliveries."""
+        made = 0
+        while self._woken:
+            woken = list(self._woken)
+            self._woken.clear()
+            for state in woken:
+                made += await state.dispatch()
+        return made
+
+    # -- introspection -----------------------------------------------------
+
+    def groups(self) -> list[GroupTopic]:
+        return list(self._groups.values())
+
+    def group(self, group: str, topic: str) -> GroupTopic | None:
+        return self._groups.get((group, topic))
+
+    def writers(self) -> list[PartitionWriter]:
+        return list(self._writers.values())
+
+    async def close(self) -> None:
+        self._closed = True
+        for task in self._dispatchers.values():
+            task.cancel()
+        await asyncio.gather(*self._dispatchers.values(), return_exceptions=True)
+        self._dispatchers.clear()
+        try:
+            await self.flush_commits()
+        except Exception:
+            log.exception("final commit flush failed")
+        for writer in self._writers.values():
+            await writer.close()

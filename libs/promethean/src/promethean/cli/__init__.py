@@ -1,0 +1,32 @@
+"""The ``promethean`` command.
+
+Commands are rows of :data:`COMMANDS`. ``dev`` runs the local stack. The
+admin commands join as groups, each in its own module, for example::
+
+    # promethean/cli/dlq.py
+    DLQ_GROUP = CommandGroup("dlq", "dead-letter queues", (REPLAY_COMMAND,))
+    # promethean/cli/topics.py
+    TOPICS_GROUP = CommandGroup("topics", "topics on the broker", (LIST_COMMAND, ...))
+
+and are then appended to :data:`COMMANDS`; nothing else changes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Final
+
+from promethean.cli.commands import Command, CommandGroup, build_parser, run_command
+from promethean.cli.dev import DEV_COMMAND
+
+DESCRIPTION: Final = "Promethean Event Bus command line."
+
+COMMANDS: Final[tuple[Command | CommandGroup, ...]] = (DEV_COMMAND,)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser("promethean", DESCRIPTION, COMMANDS)
+    return run_command(parser, argv)
+
+
+__all__ = ["COMMANDS", "Command", "CommandGroup", "main"]

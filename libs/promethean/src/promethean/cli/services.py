@@ -1,0 +1,57 @@
+"""The local stack ``promethean dev`` runs: one row per service.
+
+Each row names the service, the command that starts it (always this Python,
+``-m <package>``, so the workspace's environment is used) and where it
+listens, computed from the same environment the child receives. Later
+services (gateway, partitioned-worker, outbox-drainer, compactor) join by
+adding a row to :data:`STACK`.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+
+from promethean.settings import DEFAULT_BUS_PORT, DEFAULT_HOST, EnvReader
+
+Endpoints = Callable[[Mapping[str, str]], tuple[str, ...]]
+
+WILDCARD_HOSTS = frozenset({"0.0.0.0", "::", ""})
+LOOPBACK = "127.0.0.1"
+
+
+@dataclass(frozen=True, slots=True)
+class ServiceSpec:
+    name: str
+    command: tuple[str, ...]
+    endpoints: Endpoints
+
+
+def python_module(module: str) -> tuple[str, ...]:
+    return (sys.executable, "-m", module)
+
+
+def reachable_host(environ: Mapping[str, str]) -> str:
+    """The host a person on this machine would connect to (URL-ready)."""
+    host = EnvReader(environ).host("PROMETHEAN_HOST", DEFAULT_HOST)
+    if host in WILDCARD_HOSTS:
+        return LOOPBACK
+    return f"[{host}]" if ":" in host else host
+
+
+def broker_endpoints(environ: Mapping[str, str]) -> tuple[str, ...]:
+    host = reachable_host(environ)
+    port = EnvReader(environ).port("BUS_PORT", DEFAULT_BUS_PORT)
+    return (f"ws://{host}:{port}/ws", f"http://{host}:{port}/metrics")
+
+
+STACK: tuple[ServiceSpec, ...] = (
+    ServiceSpec("broker", python_module("promethean_broker"), broker_endpoints),
+)
+
+
+def listen_lines(specs: Sequence[ServiceSpec], environ: Mapping[str, str]) -> list[str]:
+    """One aligned line per service: ``broker  ws://127.0.0.1:7070/ws  http://...``."""
+    width = max((len(spec.name) for spec in specs), default=0) + 2
+    return [f"{spec.name:<{width}}" + "  ".join(spec.endpoints(environ)) for spec in specs]

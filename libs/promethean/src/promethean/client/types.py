@@ -1,0 +1,133 @@
+"""What the client hands back: publish results and received messages."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+import msgspec
+
+_decoder = msgspec.json.Decoder()
+
+
+@dataclass(frozen=True, slots=True)
+class Published:
+    """Where a publish landed; ``duplicate`` when the id was already stored."""
+
+    topic: str
+    partition: int
+    offset: int
+    id: str
+    duplicate: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class SubscribeOptions:
+    """Per-subscription knobs; ``None`` takes the broker's default."""
+
+    start: str | None = None
+    """``latest`` | ``earliest`` | ``offset`` | ``timestamp`` (for a new group)."""
+    start_value: int | None = None
+    max_inflight: int | None = None
+    ack_timeout_ms: int | None = None
+    filter_key: str | None = None
+    filter_header: tuple[str, str] | None = None
+
+
+class Message:
+    """One delivery. ``payload`` is decoded on first access; ``raw_payload``
+    is the JSON text as stored."""
+
+    __slots__ = (
+        "_payload",
+        "_settle",
+        "attempt",
+        "epoch",
+        "ack_deadline_ms",
+        "caused_by",
+        "group",
+        "headers",
+        "id",
+        "key",
+        "offset",
+        "partition",
+        "raw_payload",
+        "settled",
+        "sid",
+        "tags",
+        "topic",
+        "ts",
+    )
+
+    def __init__(
+        self,
+        *,
+        topic: str,
+        group: str,
+        partition: int,
+        offset: int,
+        attempt: int,
+        id: str,
+        ts: int,
+        raw_payload: bytes,
+        key: str | None = None,
+        headers: dict[str, str] | None = None,
+        caused_by: list[str] | None = None,
+        tags: list[str] | None = None,
+        sid: str | None = None,
+        ack_deadline_ms: int | None = None,
+        epoch: int = 0,
+        settle: Callable[[Message, str, Any], Awaitable[None]] | None = None,
+    ) -> None:
+        self.topic = topic
+        self.group = group
+        self.partition = partition
+        self.offset = offset
+        self.attempt = attempt
+        self.id = id
+        self.ts = ts
+        self.raw_payload = raw_payload
+        self.key = key
+        self.headers = headers
+        self.caused_by = caused_by
+        self.tags = tags
+        self.sid = sid
+        self.ack_deadline_ms = ack_deadline_ms
+        self.epoch = epoch
+        self._settle = settle
+        self._payload: Any = _UNSET
+        self.settled = False
+
+    @property
+    def payload(self) -> Any:
+        if self._payload is _UNSET:
+            self._payload = _decoder.decode(self.raw_payload)
+        return self._payload
+
+    async def ack(self) -> None:
+        await self._do("ack", None)
+
+    async def nack(self, reason: str | None = None) -> None:
+        await self._do("nack", reason)
+
+    async def modack(self, extend_ms: int) -> None:
+        if self._settle is not None and not self.settled:
+            await self._settle(self, "modack", extend_ms)
+
+    async def _do(self, action: str, arg: Any) -> None:
+        if self.settled or self._settle is None:
+            return
+        self.settled = True
+        await self._settle(self, action, arg)
+
+    def __repr__(self) -> str:
+        return (
+            f"Message(topic={self.topic!r}, partition={self.partition}, offset={self.offset}, "
+            f"id={self.id!r}, attempt={self.attempt})"
+        )
+
+
+_UNSET: Any = object()
+
+Handler = Callable[[Message], Awaitable[None]]

@@ -1,0 +1,298 @@
+"""Frames of the broker protocol (internal; JSON objects keyed by ``type``).
+
+Each frame is a frozen `msgspec.Struct` tagged with its ``type`` value. The
+unions at the bottom list every frame per direction; adding a frame means
+defining its class here and appending it to the union (the codec builds its
+decoders from the unions).
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, TypeAlias, get_args
+
+import msgspec
+
+from promethean.frames.codes import ErrorCode, InvalidFrameError
+from promethean.frames.envelope import Envelope
+from promethean.frames.fields import (
+    AckTimeoutMs,
+    Corr,
+    ExtendMs,
+    Filter,
+    FromSpec,
+    MaxInflight,
+    NonNegative,
+)
+
+
+class BrokerFrame(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True, tag_field="type"):
+    """Base of every broker frame: the ``type`` tag and the optional ``corr``."""
+
+    corr: Corr = None
+
+
+# --- client → broker ---------------------------------------------------------
+
+
+class Auth(BrokerFrame, tag="AUTH", frozen=True, kw_only=True):
+    token: str
+
+
+class Publish(BrokerFrame, tag="PUBLISH", frozen=True, kw_only=True):
+    """Append one event. ``id`` makes the publish idempotent per topic; the
+    broker generates one when absent."""
+
+    topic: str
+    payload: msgspec.Raw
+    key: str | None = None
+    headers: dict[str, str] | None = None
+    id: str | None = None
+    caused_by: list[str] | None = None
+    tags: list[str] | None = None
+    sid: str | None = None
+
+
+class PublishItem(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
+    """One event of a `PublishBatch`: `Publish` without ``type`` and ``corr``."""
+
+    topic: str
+    payload: msgspec.Raw
+    key: str | None = None
+    headers: dict[str, str] | None = None
+    id: str | None = None
+    caused_by: list[str] | None = None
+    tags: list[str] | None = None
+    sid: str | None = None
+
+
+class PublishBatch(BrokerFrame, tag="PUBLISH_BATCH", frozen=True, kw_only=True):
+    """Several publishes answered by one `PublishedBatch`, results in item order."""
+
+    items: Annotated[list[PublishItem], msgspec.Meta(min_length=1)]
+
+
+class Subscribe(BrokerFrame, tag="SUBSCRIBE", frozen=True, kw_only=True):
+    """Join ``group`` on ``topic``. With ``credits`` set the subscription runs in
+    credit mode: the broker delivers only while the client has credits left
+    (granted by ``FLOW``), starting with ``credits``."""
+
+    topic: str
+    group: str
+    from_: FromSpec | None = msgspec.field(default=None, name="from")
+    max_inflight: MaxInflight | None = None
+    filter: Filter | None = None
+    ack_timeout_ms: AckTimeoutMs | None = None
+    credits: NonNegative | None = None
+
+
+class Ack(BrokerFrame, tag="ACK", frozen=True, kw_only=True):
+    topic: str
+    partition: NonNegative
+    group: str
+    offset: NonNegative
+    generation: NonNegative | None = None
+
+
+class Nack(BrokerFrame, tag="NACK", frozen=True, kw_only=True):
+    """Give a delivery back for redelivery now (``reason`` is kept with the
+    event if it ends in the DLQ)."""
+
+    topic: str
+    partition: NonNegative
+    group: str
+    offset: NonNegative
+    generation: NonNegative | None = None
+    reason: str | None = None
+
+
+class Modack(BrokerFrame, tag="MODACK", frozen=True, kw_only=True):
+    """Move a delivery's ack deadline to ``extend_ms`` from now."""
+
+    topic: str
+    partition: NonNegative
+    group: str
+    offset: NonNegative
+    extend_ms: ExtendMs
+    generation: NonNegative | None = None
+
+
+class AckBatch(BrokerFrame, tag="ACK_BATCH", frozen=True, kw_only=True):
+    """Ack many deliveries of one (topic, group): ``items`` are (partition, offset)."""
+
+    topic: str
+    group: str
+    items: Annotated[list[tuple[NonNegative, NonNegative]], msgspec.Meta(min_length=1)]
+    generation: NonNegative | None = None
+
+
+class Flow(BrokerFrame, tag="FLOW", frozen=True, kw_only=True):
+    """Grant ``credits`` more deliveries to the credit-mode subscription
+    (``topic``, ``group``), or to every credit-mode subscription of the
+    connection when both are absent."""
+
+    credits: NonNegative
+    topic: str | None = None
+    group: str | None = None
+
+
+class Unsubscribe(BrokerFrame, tag="UNSUBSCRIBE", frozen=True, kw_only=True):
+    topic: str
+    group: str
+
+
+class Ping(BrokerFrame, tag="PING", frozen=True, kw_only=True):
+    pass
+
+
+# --- broker → client ---------------------------------------------------------
+
+
+class Ok(BrokerFrame, tag="OK", frozen=True, kw_only=True):
+    pass
+
+
+class Published(BrokerFrame, tag="PUBLISHED", frozen=True, kw_only=True):
+    """Where the event lives; ``duplicate`` when its id was already stored."""
+
+    topic: str
+    partition: NonNegative
+    offset: NonNegative
+    id: str
+    duplicate: bool = False
+
+
+class PublishedItem(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
+    topic: str
+    partition: NonNegative
+    offset: NonNegative
+    id: str
+    duplicate: bool = False
+
+
+class ItemError(msgspec.Struct, frozen=True, kw_only=True):
+    """One item of a batch failed; the others are unaffected."""
+
+    code: str
+    msg: str
+
+
+PublishResult: TypeAlias = PublishedItem | ItemError
+
+
+class PublishedBatch(BrokerFrame, tag="PUBLISHED_BATCH", frozen=True, kw_only=True):
+    """One result per `PublishBatch` item, in item order. On the wire a result
+    is either a `PublishedItem` object (has ``offset``) or an `ItemError`
+    object (has ``code``).
+
+    Decode it with the codec (`parse_broker_reply`), which reads the wire form
+    `PublishedBatchWire` and resolves each result to its class.
+    """
+
+    results: list[PublishResult]
+
+
+class PublishResultWire(msgspec.Struct, frozen=True, kw_only=True):
+    topic: str | None = None
+    partition: NonNegative | None = None
+    offset: NonNegative | None = None
+    id: str | None = None
+    duplicate: bool = False
+    code: str | None = None
+    msg: str | None = None
+
+    def resolve(self, index: int) -> PublishResult:
+        if self.code is not None:
+            return ItemError(code=self.code, msg=self.msg or "")
+        if self.topic is None or self.partition is None or self.offset is None or self.id is None:
+            raise InvalidFrameError(
+                ErrorCode.MISSING_FIELD,
+                f"results[{index}] needs either `code` or all of "
+                "`topic`, `partition`, `offset`, `id`",
+                field=f"results[{index}]",
+            )
+        return PublishedItem(
+            topic=self.topic,
+            partition=self.partition,
+            offset=self.offset,
+            id=self.id,
+            duplicate=self.duplicate,
+        )
+
+
+class PublishedBatchWire(BrokerFrame, tag="PUBLISHED_BATCH", frozen=True, kw_only=True):
+    """Decoding form of `PublishedBatch` (msgspec cannot decode an untagged
+    union of two objects directly)."""
+
+    results: list[PublishResultWire]
+
+    def resolve(self) -> PublishedBatch:
+        return PublishedBatch(
+            results=[result.resolve(i) for i, result in enumerate(self.results)],
+            corr=self.corr,
+        )
+
+
+class Subscribed(BrokerFrame, tag="SUBSCRIBED", frozen=True, kw_only=True):
+    topic: str
+    group: str
+    partitions: NonNegative
+
+
+class Message(BrokerFrame, tag="MESSAGE", frozen=True, kw_only=True):
+    """One delivery. ``attempt`` is 1 on first delivery; ``ack_deadline_ms`` is
+    the epoch ms at which the delivery lease lapses unless acked or extended."""
+
+    topic: str
+    partition: NonNegative
+    group: str
+    offset: NonNegative
+    attempt: NonNegative
+    envelope: Envelope
+    ack_deadline_ms: NonNegative | None
+
+
+class Delivery(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
+    """One delivery inside a `MessageBatch`: `Message` without ``type``/``corr``."""
+
+    topic: str
+    partition: NonNegative
+    group: str
+    offset: NonNegative
+    attempt: NonNegative
+    envelope: Envelope
+    ack_deadline_ms: NonNegative | None
+
+
+class MessageBatch(BrokerFrame, tag="MESSAGE_BATCH", frozen=True, kw_only=True):
+    messages: list[Delivery]
+
+
+class Err(BrokerFrame, tag="ERR", frozen=True, kw_only=True):
+    code: str
+    msg: str
+    retry_after_ms: NonNegative | None = None
+
+
+class Pong(BrokerFrame, tag="PONG", frozen=True, kw_only=True):
+    pass
+
+
+BrokerRequest: TypeAlias = (
+    Auth
+    | Publish
+    | PublishBatch
+    | Subscribe
+    | Ack
+    | Nack
+    | Modack
+    | AckBatch
+    | Flow
+    | Unsubscribe
+    | Ping
+)
+BrokerReply: TypeAlias = (
+    Ok | Published | PublishedBatch | Subscribed | Message | MessageBatch | Err | Pong
+)
+
+BROKER_REQUEST_TYPES: tuple[type[BrokerFrame], ...] = get_args(BrokerRequest)
+BROKER_REPLY_TYPES: tuple[type[BrokerFrame], ...] = get_args(BrokerReply)

@@ -1,0 +1,1 @@
+"""Runtime kit shared by every service: logging, health, metrics helpers."""

@@ -1,0 +1,32 @@
+"""State shared by the concern mixins that make up `MongoStore`."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass, field
+
+from promethean.store.mongo.connection import Collection, MongoConnection
+
+
+@dataclass
+class PartitionSlot:
+    """The in-process writer state of one (topic, partition): the lock that
+    serializes its appends and the next offset, once loaded from the store."""
+
+    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    next_offset: int | None = None
+
+
+class MongoBase:
+    def __init__(self, url: str) -> None:
+        self._conn = MongoConnection(url)
+        self._slots: dict[tuple[str, int], PartitionSlot] = {}
+
+    def _col(self, name: str) -> Collection:
+        return self._conn.collection(name)
+
+    def _slot(self, topic: str, partition: int) -> PartitionSlot:
+        slot = self._slots.get((topic, partition))
+        if slot is None:
+            slot = self._slots[(topic, partition)] = PartitionSlot()
+        return slot

@@ -1,0 +1,233 @@
+"""The broker application: ``create_app(settings)`` wires store → lease →
+engine → background loops → routes, and tears them down in reverse.
+
+The HTTP server starts at once so health endpoints answer while the broker
+waits as a standby for the store lease; WebSocket upgrades and the admin API
+answer 503 until it leads.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+
+from aiohttp import web
+from prometheus_client import CollectorRegistry, generate_latest
+from prometheus_client.exposition import CONTENT_TYPE_LATEST
+
+from promethean.bus import BusEngine, EngineConfig
+from promethean.clock import SystemClock
+from promethean.errors import FencedError
+from promethean.names import MAX_FRAME_BYTES
+from promethean.runtime.health import Progress, Readiness
+from promethean.store import open_store
+from promethean.store.port import Store
+from promethean_broker.admin import AdminApi, error_response, json_response
+from promethean_broker.connection import BrokerConnection
+from promethean_broker.leadership import Leadership
+from promethean_broker.metrics import BrokerMetrics, EngineStateCollector
+from promethean_broker.settings import BrokerSettings
+
+log = logging.getLogger("promethean.broker")
+
+TIMER_TICK_S = 0.05
+EXIT_LOST_STORE = 70
+
+RUNTIME_KEY = web.AppKey("runtime", "BrokerRuntime")
+
+
+class BrokerRuntime:
+    """Everything the broker holds while it runs."""
+
+    def __init__(self, settings: BrokerSettings, store: Store | None = None) -> None:
+        self.settings = settings
+        self.clock = SystemClock()
+        self.store = store or open_store(settings.store_url)
+        self.registry = CollectorRegistry()
+        self.metrics = BrokerMetrics(self.registry)
+        self.progress = Progress(settings.common.liveness_max_stall_ms)
+        self.readiness = Readiness()
+        self.readiness.fail("lease", "standby: waiting for the store lease")
+        self.leadership = Leadership(self.store, settings.broker_id, settings.lease_ttl_ms, self.clock)
+        self.engine: BusEngine | None = None
+        self.connections: dict[str, BrokerConnection] = {}
+        self.exit_code: int | None = None
+        self.stopped = asyncio.Event()
+        self._tasks: list[asyncio.Task[None]] = []
+        self.registry.register(_LazyCollector(self))
+
+    def engine_config(self) -> EngineConfig:
+        s = self.settings
+        return EngineConfig(
+            default_partitions=s.default_partitions,
+            default_max_attempts=s.max_attempts,
+            ack_timeout_ms=s.ack_timeout_ms,
+            max_inflight=s.max_inflight,
+            append_batch_max=s.append_batch_max,
+            publish_queue_max=s.publish_queue_max,
+            redelivery_backoff_ms=s.redelivery_backoff_ms,
+            redelivery_backoff_max_ms=s.redelivery_backoff_max_ms,
+        )
+
+    async def start(self) -> None:
+        await self.store.open()
+        self._tasks.append(asyncio.create_task(self._lead(), name="lead"))
+
+    async def _lead(self) -> None:
+        await self.leadership.acquire()
+        self.engine = BusEngine(
+            self.store,
+            self.engine_config(),
+            self.clock,
+            fence=self.leadership.fence,
+            hooks=self.metrics,
+        )
+        self.readiness.clear("lease")
+        self.progress.tick()
+        self._tasks.append(asyncio.create_task(self._timers(self.engine), name="timers"))
+        self._tasks.append(asyncio.create_task(self._commits(self.engine), name="commits"))
+        await self.leadership.keep()
+        if self.leadership.lost.is_set():
+            self.readiness.fail("lease", "lost the store lease")
+            self.stop(EXIT_LOST_STORE)
+
+    async def _timers(self, engine: BusEngine) -> None:
+        while True:
+            await engine.expire_due()
+            self.progress.tick()
+            await asyncio.sleep(TIMER_TICK_S)
+
+    async def _commits(self, engine: BusEngine) -> None:
+        interval = self.settings.commit_interval_ms / 1000
+        while True:
+            await asyncio.sleep(interval)
+            try:
+                await engine.flush_commits()
+                self.readiness.clear("store")
+            except FencedError:
+                self.stop(EXIT_LOST_STORE)
+                return
+            except Exception as exc:
+                self.readiness.fail("store", f"commit failed: {exc}")
+                log.exception("commit flush failed")
+
+    def require_engine(self) -> BusEngine:
+        if self.engine is None:
+            raise web.HTTPServiceUnavailable(
+                body=b'{"error":{"code":"not_leader","msg":"this broker is a standby"}}',
+                content_type="application/json",
+            )
+        return self.engine
+
+    @property
+    def token(self) -> str | None:
+        secret = self.settings.common.broker_token
+        return secret.reveal() if secret is not None else None
+
+    def stop(self, exit_code: int = 0) -> None:
+        if self.exit_code is None:
+            self.exit_code = exit_code
+        self.stopped.set()
+
+    async def close(self) -> None:
+        self.readiness.fail("drain", "shutting down")
+        for conn in list(self.connections.values()):
+            await conn.ws.close()
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        if self.engine is not None:
+            await self.engine.close()
+        with contextlib.suppress(Exception):
+            await self.leadership.release()
+        await self.store.close()
+
+
+class _LazyCollector:
+    """Registers engine gauges before the engine exists (standby)."""
+
+    def __init__(self, runtime: BrokerRuntime) -> None:
+        self._runtime = runtime
+
+    def collect(self):  # type: ignore[no-untyped-def]
+        engine = self._runtime.engine
+        if engine is None:
+            return iter(())
+        return EngineStateCollector(engine, self._runtime.connections).collect()
+
+
+async def websocket(request: web.Request) -> web.StreamResponse:
+    runtime = request.app[RUNTIME_KEY]
+    engine = runtime.engine
+    if engine is None:
+        return error_response(503, "not_leader", "this broker is a standby")
+    if len(runtime.connections) >= runtime.settings.max_connections:
+        return error_response(503, "too_many_connections", "connection limit reached")
+    s = runtime.settings
+    ws = web.WebSocketResponse(
+        max_msg_size=max(s.max_frame_bytes * 2, MAX_FRAME_BYTES), decode_text=False, heartbeat=30
+    )
+    await ws.prepare(request)
+    conn = BrokerConnection(
+        ws,
+        engine,
+        token=runtime.token,
+        max_frame_bytes=s.max_frame_bytes,
+        send_buffer_bytes=s.send_buffer_bytes,
+        max_pending_publishes=s.publish_queue_max,
+        on_error=lambda code: runtime.metrics.frame_errors.labels(code).inc(),
+    )
+    runtime.connections[conn.consumer_id] = conn
+    try:
+        await conn.serve()
+    finally:
+        runtime.connections.pop(conn.consumer_id, None)
+    return ws
+
+
+async def metrics(request: web.Request) -> web.Response:
+    runtime = request.app[RUNTIME_KEY]
+    return web.Response(
+        body=generate_latest(runtime.registry), headers={"Content-Type": CONTENT_TYPE_LATEST}
+    )
+
+
+async def live(request: web.Request) -> web.Response:
+    progress = request.app[RUNTIME_KEY].progress
+    runtime = request.app[RUNTIME_KEY]
+    if runtime.engine is None or progress.live:
+        # A standby has no work loop yet; it is alive while it waits.
+        return json_response({"live": True, "stalled_ms": progress.stalled_ms})
+    return json_response({"live": False, "stalled_ms": progress.stalled_ms}, 503)
+
+
+async def ready(request: web.Request) -> web.Response:
+    readiness = request.app[RUNTIME_KEY].readiness
+    body = {"ready": readiness.ready, "reasons": readiness.reasons}
+    return json_response(body, 200 if readiness.ready else 503)
+
+
+def create_app(settings: BrokerSettings, store: Store | None = None) -> web.Application:
+    runtime = BrokerRuntime(settings, store)
+    app = web.Application(client_max_size=settings.max_frame_bytes)
+    app[RUNTIME_KEY] = runtime
+
+    async def lifespan(app: web.Application) -> AsyncIterator[None]:
+        await runtime.start()
+        yield
+        await runtime.close()
+
+    app.cleanup_ctx.append(lifespan)
+    app.add_routes(
+        [
+            web.get("/", websocket),
+            web.get("/ws", websocket),
+            web.get("/metrics", metrics),
+            web.get("/healthz/live", live),
+            web.get("/healthz/ready", ready),
+            *AdminApi(runtime.require_engine).routes(runtime.token),
+        ]
+    )
+    return app

@@ -1,0 +1,142 @@
+"""The broker's Prometheus metrics, built on an explicit registry, and the
+engine hooks that feed them. Gauges that describe current state (lag,
+in-flight, connections) are computed at scrape time by a collector."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+
+from prometheus_client import CollectorRegistry, Counter, Histogram
+from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.registry import Collector
+
+from promethean.bus import BusEngine, EngineHooks, PublishRequest
+from promethean.store.records import AppendResult
+
+LATENCY_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10)
+BATCH_BUCKETS = (1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024)
+
+
+class BrokerMetrics(EngineHooks):
+    def __init__(self, registry: CollectorRegistry) -> None:
+        self.registry = registry
+        self.published_total = Counter(
+            "promethean_published", "Events appended to the log", ["topic"], registry=registry
+        )
+        self.duplicates_total = Counter(
+            "promethean_publish_duplicates",
+            "Publishes whose id was already stored (idempotent replays)",
+            ["topic"],
+            registry=registry,
+        )
+        self.delivered_total = Counter(
+            "promethean_delivered", "Events handed to consumers", ["topic", "group"], registry=registry
+        )
+        self.acked_total = Counter(
+            "promethean_acked", "Deliveries acknowledged", ["topic", "group"], registry=registry
+        )
+        self.redelivered_total = Counter(
+            "promethean_redelivered",
+            "Deliveries that failed and will go out again",
+            ["topic", "group", "reason"],
+            registry=registry,
+        )
+        self.dead_lettered_total = Counter(
+            "promethean_dead_lettered",
+            "Events moved to the DLQ",
+            ["topic", "group"],
+            registry=registry,
+        )
+        self.publish_latency = Histogram(
+            "promethean_publish_latency_seconds",
+            "From receiving a publish to its durable acknowledgement",
+            buckets=LATENCY_BUCKETS,
+            registry=registry,
+        )
+        self.ack_latency = Histogram(
+            "promethean_end_to_end_ack_seconds",
+            "From an event's append to its acknowledgement by a group",
+            ["topic"],
+            buckets=LATENCY_BUCKETS,
+            registry=registry,
+        )
+        self.store_batch_size = Histogram(
+            "promethean_store_write_batch_size",
+            "Events per group-committed store write",
+            buckets=BATCH_BUCKETS,
+            registry=registry,
+        )
+        self.store_write_seconds = Histogram(
+            "promethean_store_write_seconds",
+            "Duration of one group-committed store write",
+            buckets=LATENCY_BUCKETS,
+            registry=registry,
+        )
+        self.frame_errors = Counter(
+            "promethean_frame_errors", "ERR frames sent, by code", ["code"], registry=registry
+        )
+
+    def published(self, results: Sequence[AppendResult], requests: Sequence[PublishRequest]) -> None:
+        for result, request in zip(results, requests, strict=True):
+            if result.duplicate:
+                self.duplicates_total.labels(request.topic).inc()
+            else:
+                self.published_total.labels(request.topic).inc()
+
+    def append_batch(self, size: int, seconds: float) -> None:
+        self.store_batch_size.observe(size)
+        self.store_write_seconds.observe(seconds)
+
+    def delivered(self, topic: str, group: str, partition: int, attempt: int) -> None:
+        self.delivered_total.labels(topic, group).inc()
+
+    def acked(self, topic: str, group: str, partition: int, event_ts_ms: int, now_ms: int) -> None:
+        self.acked_total.labels(topic, group).inc()
+        self.ack_latency.labels(topic).observe(max(0, now_ms - event_ts_ms) / 1000)
+
+    def redelivery(self, topic: str, group: str, partition: int, reason: str) -> None:
+        self.redelivered_total.labels(topic, group, reason).inc()
+
+    def dead_lettered(self, topic: str, group: str, partition: int, reason: str) -> None:
+        self.dead_lettered_total.labels(topic, group).inc()
+
+
+class EngineStateCollector(Collector):
+    """Lag, in-flight and connection gauges read from the engine at scrape."""
+
+    def __init__(self, engine: BusEngine, connections: dict[str, object]) -> None:
+        self._engine = engine
+        self._connections = connections
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        lag = GaugeMetricFamily(
+            "promethean_consumer_lag",
+            "Events appended but not yet committed by the group",
+            labels=["topic", "group", "partition"],
+        )
+        committed = GaugeMetricFamily(
+            "promethean_committed_offset",
+            "The group's committed offset",
+            labels=["topic", "group", "partition"],
+        )
+        inflight = GaugeMetricFamily(
+            "promethean_inflight", "Deliveries awaiting ack", labels=["topic", "group"]
+        )
+        for state in self._engine.groups():
+            inflight.add_metric([state.topic, state.group], state.inflight)
+            for partition, cursor in state.cursors.items():
+                labels = [state.topic, state.group, str(partition)]
+                lag.add_metric(labels, state.lag(partition))
+                committed.add_metric(labels, cursor.committed)
+        latest = GaugeMetricFamily(
+            "promethean_latest_offset", "Highest appended offset", labels=["topic", "partition"]
+        )
+        for writer in self._engine.writers():
+            latest.add_metric([writer.topic, str(writer.partition)], writer.high_watermark)
+        queued = GaugeMetricFamily(
+            "promethean_publish_queue", "Publishes waiting for their group commit"
+        )
+        queued.add_metric([], self._engine.queued_publishes)
+        conns = GaugeMetricFamily("promethean_connections", "Open WebSocket connections")
+        conns.add_metric([], len(self._connections))
+        yield from (lag, committed, inflight, latest, queued, conns)

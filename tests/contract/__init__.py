@@ -1,0 +1,1 @@
+"""Contract suites: one body of tests run unchanged against every adapter."""

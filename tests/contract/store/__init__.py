@@ -1,0 +1,1 @@
+"""The store contract: every `Store` adapter must pass these tests unchanged."""
