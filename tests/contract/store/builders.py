@@ -49,5 +49,6 @@ async def offsets_of(store: Store, topic: str, partition: int) -> list[int]:
 
 
 def outbox_row(id: str, created_ms: int, *, topic: str = "orders") -> NewOutboxRow:
-    return NewOutboxRow(id=id, topic=topic, payload=b'{"row":"' + id.encode() + b'"}',
-                        created_ms=created_ms)
+    return NewOutboxRow(
+        id=id, topic=topic, payload=b'{"row":"' + id.encode() + b'"}', created_ms=created_ms
+    )

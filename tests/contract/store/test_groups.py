@@ -128,6 +128,8 @@ async def test_group_state_is_compare_and_set_on_generation(store: Store) -> Non
         group="workers", generation=2, assignment={"m1": {TOPIC: [0]}, "m2": {TOPIC: [1]}}
     )
     assert await store.get_group_state("workers") is None
+    assert await store.put_group_state(first, expected_generation=0) is False
+    assert await store.get_group_state("workers") is None
 
     assert await store.put_group_state(first, expected_generation=None) is True
     assert await store.put_group_state(first, expected_generation=None) is False

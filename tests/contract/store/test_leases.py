@@ -100,7 +100,8 @@ async def test_leases_are_independent_by_name(store: Store) -> None:
 async def test_a_stale_holders_fenced_append_is_refused(store: Store) -> None:
     old = await store.acquire_lease(NAME, "broker-a", TTL, T0)
     new = await store.acquire_lease(NAME, "broker-b", TTL, T0 + TTL + 1)
-    assert old is not None and new is not None
+    assert old is not None
+    assert new is not None
 
     with pytest.raises(FencedError):
         await store.append("orders", 0, [event("from-old")], fence=Fence(NAME, old.token))

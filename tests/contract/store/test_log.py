@@ -153,7 +153,8 @@ async def test_unicode_keys_headers_and_ids_round_trip(store: Store) -> None:
     assert [e.id for e in by_key] == ["ид-1"]
     assert by_key[0].key == key
     assert by_key[0].headers == {"ünï": "värde ✓"}
-    assert latest is not None and latest.id == "ид-1"
+    assert latest is not None
+    assert latest.id == "ид-1"
     assert await store.find_ids(TOPIC, ["ид-1"]) == {"ид-1": (0, 0)}
 
 
@@ -273,7 +274,8 @@ async def test_returned_events_cannot_change_the_stored_ones(store: Store) -> No
     tags.append("added-by-caller")
 
     (first,) = await store.read(TOPIC, 0, 0, 1)
-    assert first.headers is not None and first.tags is not None
+    assert first.headers is not None
+    assert first.tags is not None
     first.headers["h"] = "mutated"
     first.tags.append("mutated")
 
@@ -281,5 +283,5 @@ async def test_returned_events_cannot_change_the_stored_ones(store: Store) -> No
     latest = await store.latest_by_key(TOPIC, "k")
     assert again.headers == {"h": "original"}
     assert again.tags == ["t"]
-    assert latest is not None and latest.headers == {"h": "original"}
-
+    assert latest is not None
+    assert latest.headers == {"h": "original"}

@@ -82,7 +82,8 @@ async def test_three_concurrent_claimers_each_get_distinct_rows(store: Store) ->
     for claimer, got in zip(range(3), per_claimer, strict=True):
         for row_id in got:
             row = await store.outbox_get(row_id)
-            assert row is not None and row.claimed_by == f"drainer-{claimer}"
+            assert row is not None
+            assert row.claimed_by == f"drainer-{claimer}"
 
 
 async def test_only_the_holder_marks_rows_published(store: Store) -> None:
@@ -97,7 +98,8 @@ async def test_only_the_holder_marks_rows_published(store: Store) -> None:
     assert published is not None
     assert (published.status, published.published_ms) == (OutboxStatus.PUBLISHED, NOW + 5)
     still_held = await store.outbox_get("r2")
-    assert still_held is not None and still_held.status is OutboxStatus.PENDING
+    assert still_held is not None
+    assert still_held.status is OutboxStatus.PENDING
 
 
 async def test_retry_counts_the_attempt_and_delays_the_row(store: Store) -> None:

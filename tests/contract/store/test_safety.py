@@ -33,8 +33,10 @@ async def test_payload_with_dollar_and_dotted_keys_round_trips_byte_identical(
     row = await store.outbox_get("risky")
 
     assert stored.payload == RISKY_PAYLOAD
-    assert latest is not None and latest.payload == RISKY_PAYLOAD
-    assert row is not None and row.payload == RISKY_PAYLOAD
+    assert latest is not None
+    assert latest.payload == RISKY_PAYLOAD
+    assert row is not None
+    assert row.payload == RISKY_PAYLOAD
 
 
 async def test_view_values_with_operator_keys_round_trip(store: Store) -> None:
@@ -48,9 +50,7 @@ async def test_view_values_with_operator_keys_round_trip(store: Store) -> None:
 
 
 @names
-async def test_operator_like_topic_names_only_see_their_own_events(
-    store: Store, name: str
-) -> None:
+async def test_operator_like_topic_names_only_see_their_own_events(store: Store, name: str) -> None:
     await store.append("orders", 0, [event("honest-1"), event("honest-2", key="k")])
     await store.append(name, 0, [event("odd-1", key="k")])
 
@@ -59,7 +59,8 @@ async def test_operator_like_topic_names_only_see_their_own_events(
     assert await store.latest_offset(name, 0) == 0
     assert await store.find_ids(name, ["honest-1", "odd-1"]) == {"odd-1": (0, 0)}
     latest = await store.latest_by_key(name, "k")
-    assert latest is not None and latest.id == "odd-1"
+    assert latest is not None
+    assert latest.id == "odd-1"
     assert await store.count_events("orders") == 2
 
 
@@ -73,16 +74,15 @@ async def test_operator_like_keys_and_ids_match_nothing_else(store: Store, name:
 
     assert [e.id for e in await store.read("orders", 0, 0, 100, key=name)] == [name]
     latest = await store.latest_by_key("orders", name)
-    assert latest is not None and latest.id == name
+    assert latest is not None
+    assert latest.id == name
     assert await store.find_ids("orders", [name]) == {name: (0, 1)}
     assert await store.read("orders", 0, 0, 100, header=("h", name)) == []
     assert await store.read("orders", 0, 0, 100, header=(name, "v")) == []
 
 
 @names
-async def test_operator_like_group_names_only_see_their_own_state(
-    store: Store, name: str
-) -> None:
+async def test_operator_like_group_names_only_see_their_own_state(store: Store, name: str) -> None:
     await store.commit("billing", "orders", {0: 5})
     await store.add_attempts("billing", "orders", 0, [6])
     await store.put_group_state(GroupState(group="billing", generation=4), expected_generation=None)
@@ -111,7 +111,8 @@ async def test_operator_like_lease_view_and_subject_names_are_plain(
     await store.put_schema("orders", {"type": "object"})
 
     assert await store.get_lease(name) is None
-    assert await store.acquire_lease(name, "broker-b", 1_000, 0) == Lease(name, "broker-b", 1, 1_000)
+    taken = await store.acquire_lease(name, "broker-b", 1_000, 0)
+    assert taken == Lease(name, "broker-b", 1, 1_000)
     assert await store.view_get(name, "p1") is None
     assert await store.view_get("processes", name) is None
     assert await store.view_list(name) == []

@@ -35,7 +35,8 @@ async def test_create_topic_stores_every_field(store: Store) -> None:
     stored = await store.get_topic_config("orders")
 
     assert stored == full
-    assert stored is not None and stored.cleanup is Cleanup.COMPACT_DELETE
+    assert stored is not None
+    assert stored.cleanup is Cleanup.COMPACT_DELETE
 
 
 async def test_create_topic_keeps_an_existing_config(store: Store) -> None:

@@ -117,4 +117,5 @@ async def test_returned_view_values_cannot_change_stored_ones(store: Store) -> N
     row.value["items"].append(4)
 
     again = await store.view_get(VIEW, "k")
-    assert again is not None and again.value == {"items": [1, 2]}
+    assert again is not None
+    assert again.value == {"items": [1, 2]}

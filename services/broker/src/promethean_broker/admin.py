@@ -198,9 +198,7 @@ class AdminApi:
 
     async def group(self, request: web.Request) -> web.Response:
         group = _name_param(request, "group")
-        topics = sorted(
-            {t.name for t in await self.engine.store.list_topics()}
-        )
+        topics = sorted({t.name for t in await self.engine.store.list_topics()})
         rows = []
         for topic in topics:
             if group in await self.engine.store.groups_for_topic(topic):
@@ -216,9 +214,7 @@ class AdminApi:
                 "members": [msgspec.to_builtins(m) for m in members],
                 "assignment": state.assignment if state else {},
                 "topics": rows,
-                "subscribers": sum(
-                    len(s.subs) for s in self.engine.groups() if s.group == group
-                ),
+                "subscribers": sum(len(s.subs) for s in self.engine.groups() if s.group == group),
             }
         )
 

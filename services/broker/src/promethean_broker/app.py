@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 
 from aiohttp import web
 from prometheus_client import CollectorRegistry, generate_latest
@@ -50,7 +50,9 @@ class BrokerRuntime:
         self.progress = Progress(settings.common.liveness_max_stall_ms)
         self.readiness = Readiness()
         self.readiness.fail("lease", "standby: waiting for the store lease")
-        self.leadership = Leadership(self.store, settings.broker_id, settings.lease_ttl_ms, self.clock)
+        self.leadership = Leadership(
+            self.store, settings.broker_id, settings.lease_ttl_ms, self.clock
+        )
         self.engine: BusEngine | None = None
         self.connections: dict[str, BrokerConnection] = {}
         self.exit_code: int | None = None
@@ -178,6 +180,7 @@ async def websocket(request: web.Request) -> web.StreamResponse:
         send_buffer_bytes=s.send_buffer_bytes,
         max_pending_publishes=s.publish_queue_max,
         on_error=lambda code: runtime.metrics.frame_errors.labels(code).inc(),
+        abort=_aborter(request),
     )
     runtime.connections[conn.consumer_id] = conn
     try:
@@ -185,6 +188,17 @@ async def websocket(request: web.Request) -> web.StreamResponse:
     finally:
         runtime.connections.pop(conn.consumer_id, None)
     return ws
+
+
+def _aborter(request: web.Request) -> Callable[[], None]:
+    """Drops the connection at once, unsent data and all."""
+
+    def abort() -> None:
+        transport = request.transport
+        if transport is not None:
+            transport.abort()
+
+    return abort
 
 
 async def metrics(request: web.Request) -> web.Response:

@@ -9,6 +9,7 @@ replies carry the request's ``corr``.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hmac
 import itertools
 import logging
@@ -18,7 +19,15 @@ from typing import Any
 import msgspec
 from aiohttp import WSCloseCode, WSMsgType, web
 
-from promethean.bus import AckRef, BusEngine, Delivery, EventFilter, PublishRequest, StartKind, StartPosition
+from promethean.bus import (
+    AckRef,
+    BusEngine,
+    Delivery,
+    EventFilter,
+    PublishRequest,
+    StartKind,
+    StartPosition,
+)
 from promethean.errors import FrameError, OverloadedError, PrometheanError
 from promethean.frames import broker as bf
 from promethean.frames.codec import encode, error_frame, parse_broker_request
@@ -30,6 +39,8 @@ log = logging.getLogger("promethean.broker.connection")
 
 CLOSE_SLOW_CONSUMER = 4008
 MAX_AUTH_FAILURES = 3
+FLUSH_BEFORE_CLOSE_S = 1.0
+SLOW_CLOSE_TIMEOUT_S = 2.0
 _conn_ids = itertools.count(1)
 
 
@@ -46,6 +57,7 @@ class BrokerConnection:
         send_buffer_bytes: int,
         max_pending_publishes: int,
         on_error: Callable[[str], None] | None = None,
+        abort: Callable[[], None] | None = None,
     ) -> None:
         self.ws = ws
         self.engine = engine
@@ -58,6 +70,7 @@ class BrokerConnection:
         self._pending_publishes = 0
         self._tasks: set[asyncio.Task[None]] = set()
         self._on_error = on_error
+        self._abort = abort
         self._id = f"c{next(_conn_ids)}"
         self._slow = False
 
@@ -99,7 +112,16 @@ class BrokerConnection:
         self._spawn(self._close_slow())
 
     async def _close_slow(self) -> None:
-        await self.ws.close(code=CLOSE_SLOW_CONSUMER, message=b"slow consumer: send buffer full")
+        try:
+            await asyncio.wait_for(
+                self.ws.close(code=CLOSE_SLOW_CONSUMER, message=b"slow consumer: send buffer full"),
+                SLOW_CLOSE_TIMEOUT_S,
+            )
+        except TimeoutError:
+            # A peer that reads nothing cannot take the close frame either,
+            # and a graceful transport close would wait on it forever.
+            if self._abort is not None:
+                self._abort()
 
     # -- receive loop ------------------------------------------------------
 
@@ -158,10 +180,15 @@ class BrokerConnection:
                 return
             self._auth_failures += 1
         self._send_error(
-            PrometheanError("AUTH with a valid token is required first", code=ErrorCode.UNAUTHORIZED),
+            PrometheanError(
+                "AUTH with a valid token is required first", code=ErrorCode.UNAUTHORIZED
+            ),
             frame.corr,
         )
         if self._auth_failures >= MAX_AUTH_FAILURES:
+            # Let the last ERR reach the client before the close frame.
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._sender.flush(), FLUSH_BEFORE_CLOSE_S)
             await self.ws.close(code=WSCloseCode.POLICY_VIOLATION, message=b"unauthorized")
 
     async def _dispatch(self, frame: bf.BrokerRequest) -> None:
@@ -201,7 +228,9 @@ class BrokerConnection:
             case bf.Ping():
                 self._send(bf.Pong(corr=frame.corr))
             case _:
-                raise FrameError(f"{type(frame).__name__} is not accepted here", code=ErrorCode.UNKNOWN_TYPE)
+                raise FrameError(
+                    f"{type(frame).__name__} is not accepted here", code=ErrorCode.UNKNOWN_TYPE
+                )
 
     async def _subscribe(self, frame: bf.Subscribe) -> None:
         start = None
@@ -221,7 +250,11 @@ class BrokerConnection:
             event_filter=event_filter,
             credits=frame.credits,
         )
-        self._send(bf.Subscribed(topic=frame.topic, group=frame.group, partitions=partitions, corr=frame.corr))
+        self._send(
+            bf.Subscribed(
+                topic=frame.topic, group=frame.group, partitions=partitions, corr=frame.corr
+            )
+        )
 
     def _start_publish(
         self, corr: str | int | None, requests: list[PublishRequest], *, batch: bool
@@ -244,7 +277,9 @@ class BrokerConnection:
             return
         except Exception:
             log.exception("publish failed", extra={"conn": self._id})
-            self._send_error(PrometheanError("publish failed", code=ErrorCode.STORE_UNAVAILABLE), corr)
+            self._send_error(
+                PrometheanError("publish failed", code=ErrorCode.STORE_UNAVAILABLE), corr
+            )
             return
         finally:
             self._pending_publishes -= len(requests)

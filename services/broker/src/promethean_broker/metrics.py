@@ -30,7 +30,10 @@ class BrokerMetrics(EngineHooks):
             registry=registry,
         )
         self.delivered_total = Counter(
-            "promethean_delivered", "Events handed to consumers", ["topic", "group"], registry=registry
+            "promethean_delivered",
+            "Events handed to consumers",
+            ["topic", "group"],
+            registry=registry,
         )
         self.acked_total = Counter(
             "promethean_acked", "Deliveries acknowledged", ["topic", "group"], registry=registry
@@ -76,7 +79,9 @@ class BrokerMetrics(EngineHooks):
             "promethean_frame_errors", "ERR frames sent, by code", ["code"], registry=registry
         )
 
-    def published(self, results: Sequence[AppendResult], requests: Sequence[PublishRequest]) -> None:
+    def published(
+        self, results: Sequence[AppendResult], requests: Sequence[PublishRequest]
+    ) -> None:
         for result, request in zip(results, requests, strict=True):
             if result.duplicate:
                 self.duplicates_total.labels(request.topic).inc()

@@ -21,6 +21,8 @@ class BoundedSender:
         self._frames: deque[bytes] = deque()
         self._bytes = 0
         self._ready = asyncio.Event()
+        self._drained = asyncio.Event()
+        self._drained.set()
         self._closed = False
         self._task = asyncio.create_task(self._run(), name="ws-sender")
 
@@ -35,8 +37,15 @@ class BoundedSender:
             return False
         self._frames.append(frame)
         self._bytes += len(frame)
+        self._drained.clear()
         self._ready.set()
         return True
+
+    async def flush(self) -> None:
+        """Wait until every queued frame went to the socket (or the sender
+        stopped); callers bound the wait, a peer may not be reading."""
+        while not self._closed and not self._drained.is_set():
+            await self._drained.wait()
 
     async def _run(self) -> None:
         ws = self._ws
@@ -47,16 +56,21 @@ class BoundedSender:
                 frame = self._frames.popleft()
                 self._bytes -= len(frame)
                 if ws.closed:
-                    self._closed = True
+                    self._stop()
                     return
                 try:
                     await ws.send_frame(frame, WSMsgType.TEXT)
                 except (ConnectionError, RuntimeError):
-                    self._closed = True
+                    self._stop()
                     return
+            self._drained.set()
+
+    def _stop(self) -> None:
+        self._closed = True
+        self._drained.set()
 
     async def close(self) -> None:
-        self._closed = True
+        self._stop()
         self._frames.clear()
         self._bytes = 0
         self._task.cancel()

@@ -66,9 +66,7 @@ class PartitionCursor:
         self.next_fetch = expected
         return moved
 
-    def take(
-        self, now_ms: int, event_filter: EventFilter | None
-    ) -> tuple[StoredEvent, int] | None:
+    def take(self, now_ms: int, event_filter: EventFilter | None) -> tuple[StoredEvent, int] | None:
         """The next event to hand out, with its attempt number: a due
         redelivery first, else the next fresh event that passes the filter.
         Filtered-out events are marked done on the way."""

@@ -20,8 +20,16 @@ H_GROUP = "x-dlq-group"
 H_ATTEMPTS = "x-dlq-attempts"
 H_REASON = "x-dlq-reason"
 DLQ_HEADERS = frozenset(
-    {H_ORIGINAL_TOPIC, H_ORIGINAL_PARTITION, H_ORIGINAL_OFFSET, H_ORIGINAL_ID,
-     H_ORIGINAL_TS, H_GROUP, H_ATTEMPTS, H_REASON}
+    {
+        H_ORIGINAL_TOPIC,
+        H_ORIGINAL_PARTITION,
+        H_ORIGINAL_OFFSET,
+        H_ORIGINAL_ID,
+        H_ORIGINAL_TS,
+        H_GROUP,
+        H_ATTEMPTS,
+        H_REASON,
+    }
 )
 MAX_REASON_CHARS = 1024
 

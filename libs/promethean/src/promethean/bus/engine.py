@@ -281,7 +281,9 @@ class BusEngine:
         if task is not None:
             task.cancel()
 
-    def grant_credits(self, consumer_id: str, credits: int, topic: str | None, group: str | None) -> int:
+    def grant_credits(
+        self, consumer_id: str, credits: int, topic: str | None, group: str | None
+    ) -> int:
         """FLOW: add credits to the consumer's matching subscriptions."""
         granted = 0
         for sub in self._subs_by_consumer.get(consumer_id, ()):
@@ -317,7 +319,8 @@ class BusEngine:
             return False
         if not cursor.knows(ref.offset):
             raise FrameError(
-                f"offset {ref.offset} of {ref.topic}/{ref.partition} was not delivered to {ref.group}",
+                f"offset {ref.offset} of {ref.topic}/{ref.partition} "
+                f"was not delivered to {ref.group}",
                 code=ErrorCode.UNKNOWN_DELIVERY,
             )
         return True
@@ -330,7 +333,9 @@ class BusEngine:
         flight = cursor.inflight.get(ref.offset)
         if flight is not None:
             flight.sub.inflight -= 1
-            self.hooks.acked(ref.topic, ref.group, ref.partition, flight.event.ts, self.clock.now_ms())
+            self.hooks.acked(
+                ref.topic, ref.group, ref.partition, flight.event.ts, self.clock.now_ms()
+            )
         cursor.finish(ref.offset)
         state.wake()
         return True

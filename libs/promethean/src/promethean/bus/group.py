@@ -106,9 +106,7 @@ class GroupTopic:
         self.delivered += made
         return made
 
-    async def _pick(
-        self, sub: Subscription
-    ) -> tuple[PartitionCursor, StoredEvent, int] | None:
+    async def _pick(self, sub: Subscription) -> tuple[PartitionCursor, StoredEvent, int] | None:
         partitions = self._partitions
         n = len(partitions)
         now = self._clock.now_ms()

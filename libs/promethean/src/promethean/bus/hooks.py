@@ -4,12 +4,15 @@ plugs metrics and audit sampling in, the mock broker its counters."""
 from __future__ import annotations
 
 from collections.abc import Sequence
+
 from promethean.bus.requests import PublishRequest
 from promethean.store.records import AppendResult
 
 
 class EngineHooks:
-    def published(self, results: Sequence[AppendResult], requests: Sequence[PublishRequest]) -> None:
+    def published(
+        self, results: Sequence[AppendResult], requests: Sequence[PublishRequest]
+    ) -> None:
         """Requests were appended (or found as duplicates), aligned with results."""
 
     def append_batch(self, size: int, seconds: float) -> None:

@@ -65,7 +65,9 @@ class PartitionWriter:
         future: asyncio.Future[AppendResult] = asyncio.get_running_loop().create_future()
         self._pending.append(_Pending(event, future))
         if self._task is None:
-            self._task = asyncio.create_task(self._drain(), name=f"append:{self.topic}/{self.partition}")
+            self._task = asyncio.create_task(
+                self._drain(), name=f"append:{self.topic}/{self.partition}"
+            )
         return future
 
     async def flush(self) -> None:

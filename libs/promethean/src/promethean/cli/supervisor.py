@@ -30,6 +30,9 @@ from promethean.cli.services import ServiceSpec
 STOP_SIGNALS: Final = (signal.SIGINT, signal.SIGTERM)
 EXIT_FAILED: Final = 1
 KILL_WAIT_S: Final = 5.0
+REPEAT_IGNORED_S: Final = 1.0
+"""A stop signal this soon after the first is the same request delivered twice
+(a wrapper such as ``timeout`` signals both the child and its group)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,6 +68,7 @@ class Supervisor:
         self._children: dict[str, subprocess.Popen[bytes]] = {}
         self._running: set[str] = set()
         self._stop_deadline: float | None = None
+        self._stop_requested_at: float | None = None
         self._killed = False
         self._exit_code = 0
 
@@ -121,13 +125,19 @@ class Supervisor:
         if event is None:
             self._on_grace_over()
         elif isinstance(event, StopRequested):
-            if self._stop_deadline is None:
-                self._begin_stop()
-            elif not self._killed:
-                self._say(f"stopping now: killing {self._names()}")
-                self._kill_running()
+            self._on_stop_request()
         else:
             self._on_exit(event)
+
+    def _on_stop_request(self) -> None:
+        now = time.monotonic()
+        if self._stop_requested_at is None:
+            self._stop_requested_at = now
+            if self._stop_deadline is None:
+                self._begin_stop()
+        elif now - self._stop_requested_at >= REPEAT_IGNORED_S and not self._killed:
+            self._say(f"stopping now: killing {self._names()}")
+            self._kill_running()
 
     def _on_exit(self, event: ServiceExited) -> None:
         self._running.discard(event.name)

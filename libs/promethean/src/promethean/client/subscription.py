@@ -1,4 +1,4 @@
-"""A client-side subscription: a bounded inbox, and either a handler runner
+"""A client-side subscription: a bounded inbox, and either handler runners
 or an async iterator over it."""
 
 from __future__ import annotations
@@ -8,11 +8,23 @@ import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 
 from promethean.client.types import Handler, Message, SubscribeOptions
+from promethean.frames import broker as bf
+from promethean.frames.fields import Filter, FromSpec
 
 log = logging.getLogger("promethean.client")
 
+MAX_NACK_REASON_CHARS = 512
+
 
 class ClientSubscription:
+    """Created by `WebSocketBusClient.subscribe`.
+
+    With a handler, ``concurrency`` runners take messages from the inbox;
+    each message is acked when the handler returns and nacked (with the
+    exception as reason) when it raises, unless ``manual_ack``. Without a
+    handler, iterate it: ``async for message in sub: ...; await message.ack()``.
+    """
+
     def __init__(
         self,
         topic: str,
@@ -31,7 +43,7 @@ class ClientSubscription:
         self.handler = handler
         self.manual_ack = manual_ack
         # The broker never has more than max_inflight deliveries out to this
-        # subscription, so an inbox of that size never overflows.
+        # subscription, so an inbox of at least that size never overflows.
         self.inbox: asyncio.Queue[Message | None] = asyncio.Queue(maxsize=inbox_size)
         self._on_stop = on_stop
         self._runners = [
@@ -40,7 +52,23 @@ class ClientSubscription:
         ]
         self.stopped = False
 
+    def subscribe_frame(self, corr: int | None) -> bf.Subscribe:
+        o = self.options
+        start = FromSpec(kind=o.start, value=o.start_value) if o.start else None
+        has_filter = o.filter_key is not None or o.filter_header is not None
+        return bf.Subscribe(
+            corr=corr,
+            topic=self.topic,
+            group=self.group,
+            from_=start,
+            max_inflight=o.max_inflight,
+            ack_timeout_ms=o.ack_timeout_ms,
+            filter=Filter(key=o.filter_key, header=o.filter_header) if has_filter else None,
+        )
+
     def offer(self, message: Message) -> bool:
+        if self.stopped:
+            return True  # dropped on purpose: the broker takes it back
         try:
             self.inbox.put_nowait(message)
         except asyncio.QueueFull:
@@ -64,7 +92,7 @@ class ClientSubscription:
         while True:
             message = await self.inbox.get()
             if message is None:
-                self.inbox.put_nowait(None)
+                self.inbox.put_nowait(None)  # let the other runners see it too
                 return
             try:
                 await handler(message)
@@ -72,11 +100,17 @@ class ClientSubscription:
                 raise
             except Exception as exc:
                 log.warning(
-                    "handler failed; nacking",
-                    extra={"topic": message.topic, "offset": message.offset, "error": repr(exc)},
+                    "handler failed",
+                    extra={
+                        "topic": message.topic,
+                        "partition": message.partition,
+                        "offset": message.offset,
+                        "attempt": message.attempt,
+                        "error": repr(exc),
+                    },
                 )
                 if not self.manual_ack:
-                    await message.nack(f"{type(exc).__name__}: {exc}"[:512])
+                    await message.nack(f"{type(exc).__name__}: {exc}"[:MAX_NACK_REASON_CHARS])
                 continue
             if not self.manual_ack:
                 await message.ack()
@@ -94,16 +128,27 @@ class ClientSubscription:
         return message
 
     async def stop(self) -> None:
+        """Unsubscribe: running handlers finish first; iteration ends."""
         if self.stopped:
             return
         await self._on_stop(self)
 
-    async def shutdown(self) -> None:
-        """End iteration and handler runners (called by the client)."""
+    def end(self) -> None:
+        """Stop taking messages: drop the queued ones (the broker redelivers
+        them) and wake every runner and iterator with the end marker."""
         self.stopped = True
         while not self.inbox.empty():
             self.inbox.get_nowait()
         self.inbox.put_nowait(None)
-        for task in self._runners:
+
+    async def shutdown(self, grace_s: float) -> None:
+        """`end`, then give running handlers ``grace_s`` to finish (and ack)
+        before cancelling them."""
+        self.end()
+        current = asyncio.current_task()  # a handler may stop its own subscription
+        runners = [task for task in self._runners if not task.done() and task is not current]
+        if runners and grace_s > 0:
+            await asyncio.wait(runners, timeout=grace_s)
+        for task in runners:
             task.cancel()
-        await asyncio.gather(*self._runners, return_exceptions=True)
+        await asyncio.gather(*runners, return_exceptions=True)

@@ -8,6 +8,8 @@ from typing import Any
 
 import msgspec
 
+from promethean.frames.fields import StartKind
+
 _decoder = msgspec.json.Decoder()
 
 
@@ -26,9 +28,11 @@ class Published:
 class SubscribeOptions:
     """Per-subscription knobs; ``None`` takes the broker's default."""
 
-    start: str | None = None
-    """``latest`` | ``earliest`` | ``offset`` | ``timestamp`` (for a new group)."""
+    start: StartKind | None = None
+    """Where a group with no committed position begins: ``latest`` (the
+    broker's default), ``earliest``, ``offset`` or ``timestamp``."""
     start_value: int | None = None
+    """The offset or epoch-ms timestamp for ``offset`` / ``timestamp``."""
     max_inflight: int | None = None
     ack_timeout_ms: int | None = None
     filter_key: str | None = None
@@ -37,15 +41,19 @@ class SubscribeOptions:
 
 class Message:
     """One delivery. ``payload`` is decoded on first access; ``raw_payload``
-    is the JSON text as stored."""
+    is the JSON text as stored. ``attempt`` is 1 on first delivery.
+
+    Settle it once with `ack` or `nack`; `modack` moves its ack deadline. A
+    message received on a connection that has since been lost can no longer
+    be settled (those calls do nothing): the broker redelivers it."""
 
     __slots__ = (
         "_payload",
         "_settle",
-        "attempt",
-        "epoch",
         "ack_deadline_ms",
+        "attempt",
         "caused_by",
+        "epoch",
         "group",
         "headers",
         "id",

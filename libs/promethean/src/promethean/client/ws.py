@@ -4,67 +4,101 @@ Publishes issued in the same event-loop turn leave as one ``PUBLISH_BATCH``
 frame, acks as one ``ACK_BATCH``: no added latency, far fewer frames. Every
 publish carries an id chosen here, so after a lost connection the client
 re-sends whatever was not yet ``PUBLISHED`` and the broker stores it once.
+Every frame leaves through one ordered `Outbox`, so an ack issued before a
+NACK or UNSUBSCRIBE reaches the broker first.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import enum
 import itertools
 import logging
 import random
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Final
 
 import aiohttp
 import msgspec
 
+from promethean import names
+from promethean.client.outbox import Outbox, PendingPublish, encoded_size
 from promethean.client.subscription import ClientSubscription
 from promethean.client.types import Handler, Message, Published, SubscribeOptions
-from promethean.errors import ConnectionLostError, OverloadedError, PrometheanError
+from promethean.errors import ConnectionLostError, PrometheanError
 from promethean.frames import broker as bf
+from promethean.frames.checks import (
+    check_event_fields,
+    check_filter,
+    check_name,
+    check_payload,
+    check_topic_group,
+)
 from promethean.frames.codec import encode, parse_broker_reply
+from promethean.frames.codes import ErrorCode
+from promethean.frames.fields import Filter
 
 log = logging.getLogger("promethean.client")
 
-MAX_BATCH_ITEMS = 256
+MSG_CLOSED: Final = "client closed"
+MSG_NOT_CONNECTED: Final = "client is not connected: call connect() or use `async with`"
+MSG_LOST: Final = "connection to the broker lost"
+MSG_UNREACHABLE: Final = "cannot reach the broker at {url}: {error}"
+MSG_PUBLISH_TIMEOUT: Final = "publish of {id} not acknowledged within {timeout}s"
+MSG_NO_REPLY: Final = "no reply to {frame} within {timeout}s"
+
 _json = msgspec.json.Encoder()
 
 
-@dataclass(slots=True)
-class _PendingPublish:
-    item: bf.PublishItem
-    future: asyncio.Future[Published]
+class ClientState(enum.Enum):
+    IDLE = "idle"
+    CONNECTED = "connected"
+    RECONNECTING = "reconnecting"
+    CLOSED = "closed"
 
 
 @dataclass(frozen=True, slots=True)
 class ClientConfig:
     token: str | None = None
+    """``PROMETHEAN_BROKER_TOKEN`` of the broker, sent as ``AUTH`` first."""
     reconnect_base_s: float = 0.1
     reconnect_max_s: float = 5.0
+    connect_timeout_s: float = 10.0
     publish_timeout_s: float = 60.0
+    """How long one ``publish`` call may wait for ``PUBLISHED``, across reconnects."""
     request_timeout_s: float = 30.0
     max_pending_publishes: int = 10_000
+    """Publishes waiting for ``PUBLISHED``; further calls wait for a slot."""
+    max_frame_bytes: int = names.MAX_FRAME_BYTES
+    heartbeat_s: float = 20.0
+    stop_grace_s: float = 10.0
+    """How long stopping a handler subscription waits for running handlers."""
 
 
 class WebSocketBusClient:
+    """The `BusClient` for a real broker:
+    ``async with WebSocketBusClient(url, ClientConfig(token=...)) as bus: ...``"""
+
     def __init__(self, url: str, config: ClientConfig | None = None) -> None:
         self.url = url
         self.config = config or ClientConfig()
+        self._state = ClientState.IDLE
+        self._fatal: PrometheanError | None = None
         self._session: aiohttp.ClientSession | None = None
         self._ws: aiohttp.ClientWebSocketResponse | None = None
         self._connected = asyncio.Event()
         self._epoch = 0
         self._corr = itertools.count(1)
         self._requests: dict[int, asyncio.Future[Any]] = {}
-        self._unsent: list[_PendingPublish] = []
-        self._awaiting: dict[int, list[_PendingPublish]] = {}
+        self._outbox = Outbox(self._corr, self.config.max_frame_bytes)
         self._publish_slots = asyncio.Semaphore(self.config.max_pending_publishes)
-        self._acks: dict[tuple[str, str], list[tuple[int, int]]] = {}
+        self._writer: asyncio.Task[None] | None = None
         self._flush_scheduled = False
         self._subs: dict[tuple[str, str], ClientSubscription] = {}
         self._runner: asyncio.Task[None] | None = None
-        self._closed = False
 
     # -- lifecycle ---------------------------------------------------------
 
@@ -76,117 +110,190 @@ class WebSocketBusClient:
         await self.close()
 
     @property
+    def state(self) -> ClientState:
+        return self._state
+
+    @property
     def connected(self) -> bool:
-        return self._connected.is_set()
+        return self._state is ClientState.CONNECTED
+
+    @property
+    def closed(self) -> bool:
+        return self._state is ClientState.CLOSED
 
     async def connect(self) -> None:
-        if self._runner is None:
-            self._session = aiohttp.ClientSession()
-            first = asyncio.get_running_loop().create_future()
-            self._runner = asyncio.create_task(self._run(first), name="bus-client")
+        """Open the first connection. Raises `ConnectionLostError` when the
+        broker cannot be reached, `PrometheanError` (code ``unauthorized``)
+        when it refuses the token. Later losses are repaired in the background."""
+        if self.closed:
+            raise self._fatal or ConnectionLostError(MSG_CLOSED)
+        if self._runner is not None:
+            return
+        self._session = aiohttp.ClientSession(
+            timeout=aiohttp.ClientTimeout(total=None, sock_connect=self.config.connect_timeout_s)
+        )
+        first: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._runner = asyncio.create_task(self._run(first), name="bus-client")
+        try:
             await first
+        except BaseException:
+            self._state = ClientState.CLOSED
+            self._runner.cancel()
+            await asyncio.gather(self._runner, return_exceptions=True)
+            await self._session.close()
+            raise
 
-    async def _open(self) -> None:
+    async def _open(self) -> aiohttp.ClientWebSocketResponse:
         assert self._session is not None
-        ws = await self._session.ws_connect(self.url, max_msg_size=0, autoping=True, heartbeat=20)
+        ws = await self._session.ws_connect(
+            self.url, max_msg_size=0, autoping=True, heartbeat=self.config.heartbeat_s
+        )
+        try:
+            if self.config.token is not None:
+                await self._authenticate(ws)
+        except BaseException:
+            await ws.close()
+            raise
         self._ws = ws
         self._epoch += 1
-        if self.config.token is not None:
-            await self._handshake(ws, bf.Auth(token=self.config.token, corr="auth"))
-        for sub in self._subs.values():
-            await ws.send_bytes(encode(self._subscribe_frame(sub, None)))
+        self._state = ClientState.CONNECTED
         self._connected.set()
-        # Everything not yet acknowledged goes out again, with its id.
-        resend = [p for pending in self._awaiting.values() for p in pending] + self._unsent
-        self._awaiting.clear()
-        self._unsent = [p for p in resend if not p.future.done()]
-        self._schedule_flush()
+        for sub in self._subs.values():
+            self._outbox.frames.append(encode(sub.subscribe_frame(None)))
+        # Then everything not yet acknowledged goes out again, with its id.
+        self._flush()
+        return ws
 
-    async def _handshake(self, ws: aiohttp.ClientWebSocketResponse, frame: bf.Auth) -> None:
-        await ws.send_bytes(encode(frame))
-        reply = parse_broker_reply(await ws.receive_bytes(timeout=self.config.request_timeout_s))
+    async def _authenticate(self, ws: aiohttp.ClientWebSocketResponse) -> None:
+        frame = bf.Auth(token=self.config.token or "", corr="auth")
+        await ws.send_frame(encode(frame), aiohttp.WSMsgType.TEXT)
+        msg = await ws.receive(timeout=self.config.request_timeout_s)
+        if msg.type not in (aiohttp.WSMsgType.TEXT, aiohttp.WSMsgType.BINARY):
+            raise ConnectionResetError("the broker closed the connection during AUTH")
+        reply = parse_broker_reply(msg.data)
         if isinstance(reply, bf.Err):
-            raise PrometheanError(reply.msg, code=reply.code)
+            raise PrometheanError(f"AUTH refused: {reply.msg}", code=reply.code)
+        if not isinstance(reply, bf.Ok):
+            raise PrometheanError(f"unexpected reply to AUTH: {type(reply).__name__}")
+
+    def _backoff_s(self, failures: int) -> float:
+        cap = min(self.config.reconnect_max_s, self.config.reconnect_base_s * 2.0**failures)
+        return cap * random.uniform(0.5, 1.0)
 
     async def _run(self, first: asyncio.Future[None]) -> None:
-        attempt = 0
-        while not self._closed:
+        failures = 0
+        while not self.closed:
             try:
-                await self._open()
+                ws = await self._open()
+            except PrometheanError as exc:
+                self._give_up(exc, first)
+                return
             except (aiohttp.ClientError, OSError, TimeoutError) as exc:
                 if not first.done():
-                    first.set_exception(ConnectionLostError(f"cannot reach {self.url}: {exc}"))
+                    error = MSG_UNREACHABLE.format(url=self.url, error=exc)
+                    first.set_exception(ConnectionLostError(error))
                     return
-                attempt += 1
-                delay = min(self.config.reconnect_max_s, self.config.reconnect_base_s * 2**attempt)
-                delay *= random.uniform(0.5, 1.0)
-                log.warning("reconnect failed", extra={"attempt": attempt, "retry_in_s": delay})
+                failures += 1
+                delay = self._backoff_s(failures)
+                log.warning(
+                    "reconnect failed; retrying",
+                    extra={"attempt": failures, "retry_in_s": round(delay, 3), "error": str(exc)},
+                )
                 await asyncio.sleep(delay)
                 continue
-            except PrometheanError as exc:
-                if not first.done():
-                    first.set_exception(exc)
-                return
-            attempt = 0
+            failures = 0
             if not first.done():
                 first.set_result(None)
-            await self._read()
+            try:
+                await self._read(ws)
+            except Exception:
+                log.exception("reading from the broker failed")
             self._lost()
+            if not self.closed:
+                log.warning("connection to the broker lost; reconnecting", extra={"url": self.url})
+
+    def _give_up(self, error: PrometheanError, first: asyncio.Future[None]) -> None:
+        """The broker refused us (bad token): fail everything, stay closed."""
+        if not first.done():
+            first.set_exception(error)
+            return
+        log.error("the broker refused the client; giving up", extra={"error": str(error)})
+        self._fatal = error
+        self._state = ClientState.CLOSED
+        self._outbox.fail_all(error)
+        for sub in self._subs.values():
+            sub.end()
 
     def _lost(self) -> None:
+        if not self.closed:
+            self._state = ClientState.RECONNECTING
         self._connected.clear()
         self._ws = None
+        if self._writer is not None:
+            self._writer.cancel()
+            self._writer = None
+        self._outbox.connection_lost()
         for future in self._requests.values():
             if not future.done():
-                future.set_exception(ConnectionLostError("connection to the broker lost"))
+                future.set_exception(ConnectionLostError(MSG_LOST))
         self._requests.clear()
-        self._acks.clear()
         for sub in self._subs.values():
             sub.drop_pending(self._epoch + 1)
 
     async def close(self) -> None:
-        if self._closed:
+        """Stop every subscription (running handlers finish and ack), send
+        what is queued, close. Publishes still waiting fail with
+        `ConnectionLostError`."""
+        if self.closed:
+            if self._session is not None and not self._session.closed:
+                await self._shutdown_transport()
             return
-        self._closed = True
         for sub in list(self._subs.values()):
-            await sub.shutdown()
+            await sub.shutdown(self.config.stop_grace_s)
         self._subs.clear()
-        if self._ws is not None:
+        if self.connected:
             self._flush()
+            writer = self._writer
+            if writer is not None:
+                with contextlib.suppress(Exception):
+                    await asyncio.wait_for(asyncio.shield(writer), self.config.request_timeout_s)
+        self._state = ClientState.CLOSED
+        await self._shutdown_transport()
+
+    async def _shutdown_transport(self) -> None:
+        if self._ws is not None:
             await self._ws.close()
         if self._runner is not None:
             self._runner.cancel()
             await asyncio.gather(self._runner, return_exceptions=True)
         self._lost()
-        error = ConnectionLostError("client closed")
-        for pending in self._unsent + [p for ps in self._awaiting.values() for p in ps]:
-            if not pending.future.done():
-                pending.future.set_exception(error)
+        self._outbox.fail_all(self._fatal or ConnectionLostError(MSG_CLOSED))
         if self._session is not None:
             await self._session.close()
 
     # -- reading -----------------------------------------------------------
 
-    async def _read(self) -> None:
-        ws = self._ws
-        assert ws is not None
+    async def _read(self, ws: aiohttp.ClientWebSocketResponse) -> None:
         async for msg in ws:
             if msg.type not in (aiohttp.WSMsgType.TEXT, aiohttp.WSMsgType.BINARY):
                 break
             try:
                 frame = parse_broker_reply(msg.data)
             except PrometheanError:
-                log.exception("unparseable frame from broker")
+                log.exception("unparseable frame from the broker")
                 continue
             self._on_frame(frame)
 
-    def _on_frame(self, frame: Any) -> None:
+    def _on_frame(self, frame: bf.BrokerReply) -> None:
         if isinstance(frame, bf.Message):
             self._on_message(frame)
-        elif isinstance(frame, bf.Published):
-            self._resolve_publishes(frame.corr, [frame])
-        elif isinstance(frame, bf.PublishedBatch):
-            self._resolve_publishes(frame.corr, frame.results)
+        elif isinstance(frame, bf.MessageBatch):
+            for delivery in frame.messages:
+                self._on_message(delivery)
+        elif isinstance(frame, bf.PublishedBatch | bf.Published):
+            results = frame.results if isinstance(frame, bf.PublishedBatch) else [frame]
+            if self._outbox.resolve(frame.corr, results):
+                self._schedule_flush()
         elif isinstance(frame, bf.Err):
             self._on_error(frame)
         else:
@@ -194,10 +301,10 @@ class WebSocketBusClient:
             if future is not None and not future.done():
                 future.set_result(frame)
 
-    def _on_message(self, frame: bf.Message) -> None:
+    def _on_message(self, frame: bf.Message | bf.Delivery) -> None:
         sub = self._subs.get((frame.topic, frame.group))
         if sub is None:
-            return
+            return  # unsubscribed meanwhile; the broker takes it back
         env = frame.envelope
         message = Message(
             topic=frame.topic,
@@ -218,39 +325,21 @@ class WebSocketBusClient:
             settle=self._settle,
         )
         if not sub.offer(message):
-            log.error("subscription inbox full; dropping delivery (it will be redelivered)")
+            log.error("subscription inbox full; dropping a delivery (it will be redelivered)")
 
     def _on_error(self, frame: bf.Err) -> None:
         corr = frame.corr
-        if isinstance(corr, int) and corr in self._awaiting:
-            error: PrometheanError = (
-                OverloadedError(frame.msg, frame.retry_after_ms or 100)
-                if frame.code == "overloaded"
-                else PrometheanError(frame.msg, code=frame.code)
-            )
-            for pending in self._awaiting.pop(corr):
-                self._publish_slots.release()
-                if not pending.future.done():
-                    pending.future.set_exception(error)
+        if isinstance(corr, int) and self._outbox.awaits(corr):
+            loop = asyncio.get_running_loop()
+            pause = self._outbox.refuse(corr, frame, loop.time())
+            if pause is not None:
+                loop.call_later(pause, self._schedule_flush)
             return
         future = self._requests.pop(corr, None) if isinstance(corr, int) else None
         if future is not None and not future.done():
             future.set_exception(PrometheanError(frame.msg, code=frame.code))
         else:
-            log.warning("broker error", extra={"code": frame.code, "msg": frame.msg})
-
-    def _resolve_publishes(self, corr: object, results: list[Any]) -> None:
-        pending = self._awaiting.pop(corr, []) if isinstance(corr, int) else []
-        for item, result in zip(pending, results, strict=False):
-            self._publish_slots.release()
-            if item.future.done():
-                continue
-            if isinstance(result, bf.ItemError):
-                item.future.set_exception(PrometheanError(result.msg, code=result.code))
-            else:
-                item.future.set_result(
-                    Published(result.topic, result.partition, result.offset, result.id, result.duplicate)
-                )
+            log.warning("broker error", extra={"code": frame.code, "error": frame.msg})
 
     # -- writing -----------------------------------------------------------
 
@@ -261,54 +350,54 @@ class WebSocketBusClient:
 
     def _flush(self) -> None:
         self._flush_scheduled = False
-        ws = self._ws
-        if ws is None or ws.closed or not self._connected.is_set():
-            return
-        frames: list[bytes] = []
-        acks, self._acks = self._acks, {}
-        for (topic, group), items in acks.items():
-            if len(items) == 1:
-                partition, offset = items[0]
-                frames.append(encode(bf.Ack(topic=topic, group=group, partition=partition, offset=offset)))
-            else:
-                frames.append(encode(bf.AckBatch(topic=topic, group=group, items=items)))
-        unsent, self._unsent = self._unsent, []
-        unsent = [p for p in unsent if not p.future.done()]
-        for start in range(0, len(unsent), MAX_BATCH_ITEMS):
-            chunk = unsent[start : start + MAX_BATCH_ITEMS]
-            corr = next(self._corr)
-            self._awaiting[corr] = chunk
-            if len(chunk) == 1:
-                item = chunk[0].item
-                frames.append(
-                    encode(
-                        bf.Publish(
-                            corr=corr, topic=item.topic, payload=item.payload, key=item.key,
-                            headers=item.headers, id=item.id,
-                        )
-                    )
-                )
-            else:
-                frames.append(encode(bf.PublishBatch(corr=corr, items=[p.item for p in chunk])))
-        for data in frames:
-            asyncio.ensure_future(self._send(ws, data))
+        if self.connected:
+            self._outbox.fill(asyncio.get_running_loop().time())
+            self._kick_writer()
 
-    @staticmethod
-    async def _send(ws: aiohttp.ClientWebSocketResponse, data: bytes) -> None:
+    def _send_ordered(self, data: bytes) -> None:
+        """Queue one frame behind every ack and publish issued before it."""
+        self._outbox.push(data, asyncio.get_running_loop().time())
+        self._kick_writer()
+
+    def _kick_writer(self) -> None:
+        if self._outbox.frames and self._ws is not None and self._writer is None:
+            self._writer = asyncio.create_task(self._write(self._ws), name="bus-client-writer")
+
+    async def _write(self, ws: aiohttp.ClientWebSocketResponse) -> None:
+        frames = self._outbox.frames
         try:
-            await ws.send_frame(data, aiohttp.WSMsgType.TEXT)
-        except (ConnectionError, RuntimeError):
-            pass  # the reader notices the loss and everything is re-sent
+            while frames:
+                await ws.send_frame(frames.popleft(), aiohttp.WSMsgType.TEXT)
+        except (ConnectionError, RuntimeError) as exc:
+            # The reader notices the loss; unanswered publishes are re-sent.
+            log.debug("send failed", extra={"error": str(exc)})
+        finally:
+            if self._writer is asyncio.current_task():
+                self._writer = None
 
-    async def _request(self, frame_factory: Any) -> Any:
-        await asyncio.wait_for(self._connected.wait(), self.config.request_timeout_s)
-        ws = self._ws
-        assert ws is not None
+    async def _wait_connected(self) -> None:
+        self._check_usable()
+        if not self.connected:
+            try:
+                await asyncio.wait_for(self._connected.wait(), self.config.request_timeout_s)
+            except TimeoutError:
+                raise ConnectionLostError(MSG_LOST) from None
+
+    async def _request(self, make_frame: Callable[[int], bf.BrokerFrame]) -> Any:
+        """Send a frame that expects a reply; returns the reply."""
+        await self._wait_connected()
         corr = next(self._corr)
+        frame = make_frame(corr)
         future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
         self._requests[corr] = future
-        await ws.send_frame(encode(frame_factory(corr)), aiohttp.WSMsgType.TEXT)
-        return await asyncio.wait_for(future, self.config.request_timeout_s)
+        self._send_ordered(encode(frame))
+        try:
+            return await asyncio.wait_for(future, self.config.request_timeout_s)
+        except TimeoutError:
+            self._requests.pop(corr, None)
+            timeout = self.config.request_timeout_s
+            error = MSG_NO_REPLY.format(frame=type(frame).__name__, timeout=timeout)
+            raise ConnectionLostError(error) from None
 
     # -- public API --------------------------------------------------------
 
@@ -321,43 +410,38 @@ class WebSocketBusClient:
         headers: dict[str, str] | None = None,
         id: str | None = None,
     ) -> Published:
-        if self._closed:
-            raise ConnectionLostError("client closed")
-        item = bf.PublishItem(
-            topic=topic,
-            payload=msgspec.Raw(_json.encode(payload)),
-            key=key,
-            headers=headers,
-            id=id if id is not None else uuid.uuid4().hex,
-        )
-        await self._publish_slots.acquire()
-        future: asyncio.Future[Published] = asyncio.get_running_loop().create_future()
-        self._unsent.append(_PendingPublish(item, future))
-        self._schedule_flush()
+        """Append one event; returns once it is durable. Invalid names or
+        sizes raise `FrameError` at once; after a lost connection the event
+        is re-sent with the same id until ``publish_timeout_s`` passes."""
+        if self._state is not ClientState.CONNECTED:
+            self._check_usable()
+        raw = msgspec.Raw(_json.encode(payload))
+        event_id = id if id is not None else uuid.uuid4().hex
+        check_name(topic, "topic")
+        check_payload(raw, "payload")
+        check_event_fields("", key=key, headers=headers, id=event_id)
+        item = bf.PublishItem(topic=topic, payload=raw, key=key, headers=headers, id=event_id)
         try:
-            return await asyncio.wait_for(asyncio.shield(future), self.config.publish_timeout_s)
+            async with asyncio.timeout(self.config.publish_timeout_s):
+                await self._publish_slots.acquire()
+                future: asyncio.Future[Published] = asyncio.get_running_loop().create_future()
+                future.add_done_callback(self._release_slot)
+                self._outbox.add_publish(PendingPublish(item, encoded_size(item), future))
+                self._schedule_flush()
+                return await future
         except TimeoutError:
-            raise ConnectionLostError(
-                f"publish of {item.id} not acknowledged within {self.config.publish_timeout_s}s"
-            ) from None
+            timeout = self.config.publish_timeout_s
+            error = MSG_PUBLISH_TIMEOUT.format(id=event_id, timeout=timeout)
+            raise ConnectionLostError(error) from None
 
-    def _subscribe_frame(self, sub: ClientSubscription, corr: int | None) -> bf.Subscribe:
-        o = sub.options
-        start = bf.FromSpec(kind=o.start, value=o.start_value) if o.start else None  # type: ignore[arg-type]
-        flt = (
-            bf.Filter(key=o.filter_key, header=o.filter_header)
-            if o.filter_key is not None or o.filter_header is not None
-            else None
-        )
-        return bf.Subscribe(
-            corr=corr,
-            topic=sub.topic,
-            group=sub.group,
-            from_=start,
-            max_inflight=o.max_inflight,
-            ack_timeout_ms=o.ack_timeout_ms,
-            filter=flt,
-        )
+    def _check_usable(self) -> None:
+        if self.closed:
+            raise self._fatal or ConnectionLostError(MSG_CLOSED)
+        if self._state is ClientState.IDLE:
+            raise ConnectionLostError(MSG_NOT_CONNECTED)
+
+    def _release_slot(self, _: asyncio.Future[Published]) -> None:
+        self._publish_slots.release()
 
     async def subscribe(
         self,
@@ -369,9 +453,15 @@ class WebSocketBusClient:
         manual_ack: bool = False,
         concurrency: int = 1,
     ) -> ClientSubscription:
+        """Join ``group`` on ``topic``. The subscription outlives lost
+        connections: it is renewed on every reconnect."""
+        check_topic_group(topic, group)
+        options = options or SubscribeOptions()
+        if options.filter_key is not None or options.filter_header is not None:
+            check_filter(Filter(key=options.filter_key, header=options.filter_header), "filter")
         if (topic, group) in self._subs:
             raise ValueError(f"already subscribed to {topic} as {group}")
-        options = options or SubscribeOptions()
+        await self._wait_connected()
         sub = ClientSubscription(
             topic,
             group,
@@ -382,47 +472,70 @@ class WebSocketBusClient:
             inbox_size=max(options.max_inflight or 0, 100_000),
             on_stop=self._stop_subscription,
         )
+        # Registered before SUBSCRIBE leaves, so no MESSAGE that follows
+        # SUBSCRIBED finds it missing.
         self._subs[(topic, group)] = sub
         try:
-            await self._request(lambda corr: self._subscribe_frame(sub, corr))
+            await self._request(sub.subscribe_frame)
+        except ConnectionLostError:
+            if self._state is ClientState.RECONNECTING:
+                return sub  # renewed with the other subscriptions on reconnect
+            await self._abandon(sub)
+            raise
         except BaseException:
-            self._subs.pop((topic, group), None)
-            await sub.shutdown()
+            await self._abandon(sub)
             raise
         return sub
+
+    async def _abandon(self, sub: ClientSubscription) -> None:
+        self._subs.pop((sub.topic, sub.group), None)
+        await sub.shutdown(0)
+        if self.connected:
+            frame = bf.Unsubscribe(topic=sub.topic, group=sub.group)
+            self._send_ordered(encode(frame))  # in case the broker did subscribe us
 
     async def _stop_subscription(self, sub: ClientSubscription) -> None:
         await self.unsubscribe(sub.topic, sub.group)
 
     async def unsubscribe(self, topic: str, group: str) -> None:
+        """Stop delivery: running handlers finish (and ack) first; messages
+        not yet handled go back to the group."""
         sub = self._subs.pop((topic, group), None)
         if sub is None:
             return
-        await sub.shutdown()
-        if self._connected.is_set():
+        await sub.shutdown(self.config.stop_grace_s)
+        if not self.connected:
+            return  # the broker forgot the subscription with the connection
+        try:
             await self._request(lambda corr: bf.Unsubscribe(corr=corr, topic=topic, group=group))
+        except ConnectionLostError:
+            pass
+        except PrometheanError as exc:
+            if exc.code != ErrorCode.NOT_SUBSCRIBED:
+                raise
 
     async def _settle(self, message: Message, action: str, arg: Any) -> None:
-        if message.epoch != self._epoch or not self._connected.is_set():
+        if message.epoch != self._epoch or not self.connected:
             return  # that delivery died with its connection; it will come again
         if action == "ack":
-            self._acks.setdefault((message.topic, message.group), []).append(
-                (message.partition, message.offset)
-            )
+            self._outbox.add_ack(message.topic, message.group, message.partition, message.offset)
             self._schedule_flush()
             return
-        ws = self._ws
-        if ws is None:
-            return
+        frame: bf.Nack | bf.Modack
         if action == "nack":
-            frame: Any = bf.Nack(
-                topic=message.topic, group=message.group, partition=message.partition,
-                offset=message.offset, reason=arg,
+            frame = bf.Nack(
+                topic=message.topic,
+                group=message.group,
+                partition=message.partition,
+                offset=message.offset,
+                reason=arg,
             )
         else:
             frame = bf.Modack(
-                topic=message.topic, group=message.group, partition=message.partition,
-                offset=message.offset, extend_ms=int(arg),
+                topic=message.topic,
+                group=message.group,
+                partition=message.partition,
+                offset=message.offset,
+                extend_ms=int(arg),
             )
-        self._flush()  # keep acks issued before this frame ahead of it
-        await self._send(ws, encode(frame))
+        self._send_ordered(encode(frame))

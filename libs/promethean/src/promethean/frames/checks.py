@@ -60,7 +60,7 @@ def check_name(value: str, field: str) -> None:
         raise InvalidFrameError(
             ErrorCode.BAD_NAME,
             f"`{field}` {_shown(value)} is not a valid name: 1-200 characters of "
-            "A-Z a-z 0-9 _ . -, not starting with . or -, no empty segment",
+            "A-Z a-z 0-9 _ . -, not starting with . or -, no `..`",
             field=field,
         )
 

@@ -56,6 +56,7 @@ MSG_BAD_FIELD: Final = "invalid field `{field}`: {detail}"
 _BROKER_TAG: Final = "type"
 _GATEWAY_TAG: Final = "op"
 _AT_PATH = re.compile(r" - at `\$\.?(?P<path>[^`]*)`$")
+_MAX_DETAIL_CHARS: Final = 160
 _MISSING = re.compile(r"^Object missing required field `(?P<name>[^`]*)`")
 
 
@@ -115,6 +116,8 @@ def _classify(text: str, tag: str) -> InvalidFrameError:
     ``Expected `str`, got `int` - at `$.topic` `` → ``bad_field`` on ``topic``."""
     at = _AT_PATH.search(text)
     detail = text[: at.start()] if at else text
+    if len(detail) > _MAX_DETAIL_CHARS:  # it may quote a client value, e.g. an unknown tag
+        detail = detail[:_MAX_DETAIL_CHARS] + "…"
     path = at.group("path") if at else ""
     missing = _MISSING.match(detail)
     if path == tag:

@@ -8,7 +8,7 @@ between, so each operation is atomic with respect to the event loop.
 
 from __future__ import annotations
 
-from bisect import bisect_left
+from bisect import bisect_left, bisect_right
 from collections.abc import Collection, Iterator, Sequence
 
 from promethean.store.memory.copies import detached_event, stored_event
@@ -39,13 +39,16 @@ class PartitionLog:
         if event.key is not None:
             self.key_offsets.setdefault(event.key, []).append(event.offset)
 
-    def scan(self, from_offset: int, to_offset: int | None = None) -> Iterator[StoredEvent]:
-        """Stored events with ``from_offset <= offset (<= to_offset)``, ascending."""
-        start = bisect_left(self.offsets, from_offset)
-        for offset in self.offsets[start:]:
-            if to_offset is not None and offset > to_offset:
-                return
-            yield self.events[offset]
+    def scan(
+        self, from_offset: int, to_offset: int | None = None, key: str | None = None
+    ) -> Iterator[StoredEvent]:
+        """Stored events with ``from_offset <= offset (<= to_offset)``, ascending;
+        only those of ``key`` when given (walking that key's offsets alone)."""
+        offsets = self.offsets if key is None else self.key_offsets.get(key, [])
+        start = bisect_left(offsets, from_offset)
+        stop = len(offsets) if to_offset is None else bisect_right(offsets, to_offset)
+        for index in range(start, stop):
+            yield self.events[offsets[index]]
 
     def remove(self, doomed: Collection[int]) -> list[StoredEvent]:
         """Drop the events at ``doomed`` offsets; returns what was removed."""
@@ -131,9 +134,7 @@ class EventLog:
         found: list[StoredEvent] = []
         if limit <= 0:
             return found
-        for event in self._existing(topic, partition).scan(from_offset, to_offset):
-            if key is not None and event.key != key:
-                continue
+        for event in self._existing(topic, partition).scan(from_offset, to_offset, key):
             if header is not None and (
                 event.headers is None or event.headers.get(header[0]) != header[1]
             ):

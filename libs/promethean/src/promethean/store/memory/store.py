@@ -173,7 +173,7 @@ class MemoryStore:
             "group_offsets": self._commits.commit_rows(),
             "delivery_attempts": self._commits.attempt_rows(),
             "group_members": self._membership.member_rows(),
-            "group_states": self._membership.state_rows(),
+            "group_state": self._membership.state_rows(),
             "topic_configs": len(self._topics),
             "outbox": len(self._outbox),
             "leases": len(self._leases),

@@ -174,7 +174,10 @@ class LogAppends(LogReads):
             "$setOnInsert": {"topic": topic, "partition": partition},
         }
         counters = self._col(COUNTERS)
-        try:
-            await counters.update_one({"_id": counter_id(topic, partition)}, update, upsert=True)
-        except DuplicateKeyError:  # two first upserts raced; the document exists now
-            await counters.update_one({"_id": counter_id(topic, partition)}, update)
+        async with self._read_modify_write():
+            try:
+                await counters.update_one(
+                    {"_id": counter_id(topic, partition)}, update, upsert=True
+                )
+            except DuplicateKeyError:  # two first upserts raced; the document exists now
+                await counters.update_one({"_id": counter_id(topic, partition)}, update)

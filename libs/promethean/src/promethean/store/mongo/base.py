@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 
 from promethean.store.mongo.connection import Collection, MongoConnection
@@ -21,6 +23,8 @@ class MongoBase:
     def __init__(self, url: str) -> None:
         self._conn = MongoConnection(url)
         self._slots: dict[tuple[str, int], PartitionSlot] = {}
+        self._serialize_updates = False
+        self._update_lock = asyncio.Lock()
 
     def _col(self, name: str) -> Collection:
         return self._conn.collection(name)
@@ -30,3 +34,19 @@ class MongoBase:
         if slot is None:
             slot = self._slots[(topic, partition)] = PartitionSlot()
         return slot
+
+    @contextlib.asynccontextmanager
+    async def _read_modify_write(self) -> AsyncIterator[None]:
+        """Wrap every conditional update, ``$inc`` or ``$max``.
+
+        MongoDB applies each of them atomically per document, so this is a
+        no-op there. On a server that reads and writes back instead
+        (FerretDB, see `capabilities`), concurrent ones from this process are
+        serialized, which keeps a single process correct; several processes
+        on such a server can still interleave.
+        """
+        if not self._serialize_updates:
+            yield
+            return
+        async with self._update_lock:
+            yield

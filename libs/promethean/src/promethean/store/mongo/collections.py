@@ -1,7 +1,9 @@
 """Collection names and the indexes each one needs.
 
-`ensure_indexes` is idempotent: ``create_index`` with an identical spec is a
-no-op on the server, so every `MongoStore.open` may call it.
+`ensure_indexes` is idempotent: ``createIndexes`` with an identical spec is a
+no-op on the server, so every `MongoStore.open` may call it. It sends one
+index per command: FerretDB 1.24 drops the connection when one command
+re-creates several existing indexes.
 """
 
 from __future__ import annotations
@@ -67,4 +69,6 @@ INDEXES: Final[dict[str, list[IndexModel]]] = {
 
 async def ensure_indexes(db: AsyncDatabase[Document]) -> None:
     for name, indexes in INDEXES.items():
-        await db.get_collection(name).create_indexes(indexes)
+        collection = db.get_collection(name)
+        for index in indexes:
+            await collection.create_indexes([index])

@@ -69,54 +69,57 @@ class GroupOffsets(MongoBase):
         (``generation <= given``), so a newer generation that slips in between
         is never overwritten: that row's update finds nothing and the upsert
         collides with the unique index, reported as `StaleGenerationError`."""
-        if not offsets:
-            return {}
-        rows = self._col(GROUP_OFFSETS)
-        partitions = sorted(offsets)
-        newer = await rows.find_one(
-            {
-                "group": group,
-                "topic": topic,
-                "partition": {"$in": partitions},
-                "generation": {"$gt": generation},
-            }
-        )
-        if newer is not None:
-            raise self._stale(group, topic, newer["partition"], generation, newer["generation"])
-        ops = [
-            UpdateOne(
+        async with self._read_modify_write():
+            if not offsets:
+                return {}
+            rows = self._col(GROUP_OFFSETS)
+            partitions = sorted(offsets)
+            newer = await rows.find_one(
                 {
                     "group": group,
                     "topic": topic,
-                    "partition": partition,
-                    "generation": {"$lte": generation},
-                },
-                {"$max": {"offset": offsets[partition]}, "$set": {"generation": generation}},
-                upsert=True,
+                    "partition": {"$in": partitions},
+                    "generation": {"$gt": generation},
+                }
             )
-            for partition in partitions
-        ]
-        for _ in range(UPSERT_ROUNDS):
-            try:
-                await rows.bulk_write(ops, ordered=True)
-            except BulkWriteError as error:
-                if not is_duplicate_key(error):
-                    raise
-                failed = min(e["index"] for e in error.details["writeErrors"])
-                partition = partitions[failed]
-                stored = await rows.find_one(
-                    {"group": group, "topic": topic, "partition": partition}
+            if newer is not None:
+                raise self._stale(group, topic, newer["partition"], generation, newer["generation"])
+            ops = [
+                UpdateOne(
+                    {
+                        "group": group,
+                        "topic": topic,
+                        "partition": partition,
+                        "generation": {"$lte": generation},
+                    },
+                    {"$max": {"offset": offsets[partition]}, "$set": {"generation": generation}},
+                    upsert=True,
                 )
-                if stored is not None and stored["generation"] > generation:
-                    raise self._stale(
-                        group, topic, partition, generation, stored["generation"]
-                    ) from error
-                ops, partitions = ops[failed:], partitions[failed:]  # lost an insert race
-                continue
-            break
-        else:
-            raise StoreError(UPSERT_CONTENDED.format(collection=rows.name, rounds=UPSERT_ROUNDS))
-        return await self._commit_rows(group, topic, sorted(offsets))
+                for partition in partitions
+            ]
+            for _ in range(UPSERT_ROUNDS):
+                try:
+                    await rows.bulk_write(ops, ordered=True)
+                except BulkWriteError as error:
+                    if not is_duplicate_key(error):
+                        raise
+                    failed = min(e["index"] for e in error.details["writeErrors"])
+                    partition = partitions[failed]
+                    stored = await rows.find_one(
+                        {"group": group, "topic": topic, "partition": partition}
+                    )
+                    if stored is not None and stored["generation"] > generation:
+                        raise self._stale(
+                            group, topic, partition, generation, stored["generation"]
+                        ) from error
+                    ops, partitions = ops[failed:], partitions[failed:]  # lost an insert race
+                    continue
+                break
+            else:
+                raise StoreError(
+                    UPSERT_CONTENDED.format(collection=rows.name, rounds=UPSERT_ROUNDS)
+                )
+            return await self._commit_rows(group, topic, sorted(offsets))
 
     @staticmethod
     def _stale(
@@ -137,19 +140,20 @@ class GroupOffsets(MongoBase):
     async def add_attempts(
         self, group: str, topic: str, partition: int, offsets: Sequence[int]
     ) -> dict[int, int]:
-        if not offsets:
-            return {}
-        row = {"group": group, "topic": topic, "partition": partition}
-        await bulk_upsert(
-            self._col(DELIVERY_ATTEMPTS),
-            [
-                UpdateOne({**row, "offset": offset}, {"$inc": {"attempts": 1}}, upsert=True)
-                for offset in offsets
-            ],
-        )
-        wanted = sorted(set(offsets))
-        cursor = self._col(DELIVERY_ATTEMPTS).find({**row, "offset": {"$in": wanted}})
-        return {int(doc["offset"]): int(doc["attempts"]) async for doc in cursor}
+        async with self._read_modify_write():
+            if not offsets:
+                return {}
+            row = {"group": group, "topic": topic, "partition": partition}
+            await bulk_upsert(
+                self._col(DELIVERY_ATTEMPTS),
+                [
+                    UpdateOne({**row, "offset": offset}, {"$inc": {"attempts": 1}}, upsert=True)
+                    for offset in offsets
+                ],
+            )
+            wanted = sorted(set(offsets))
+            cursor = self._col(DELIVERY_ATTEMPTS).find({**row, "offset": {"$in": wanted}})
+            return {int(doc["offset"]): int(doc["attempts"]) async for doc in cursor}
 
     @translated
     async def get_attempts(

@@ -43,52 +43,55 @@ def _lease(doc: Document) -> Lease:
 class LeaseOps(MongoBase):
     @translated
     async def acquire_lease(self, name: str, holder: str, ttl_ms: int, now_ms: int) -> Lease | None:
-        leases = self._col(LEASES)
-        expires = now_ms + ttl_ms
-        for _ in range(ACQUIRE_ROUNDS):
-            mine = await leases.find_one_and_update(
-                {"_id": name, "holder": holder},
-                {"$set": {"expires_at_ms": expires}},
-                return_document=ReturnDocument.AFTER,
-            )
-            if mine is not None:
-                return _lease(mine)
-            taken = await leases.find_one_and_update(
-                {"_id": name, "expires_at_ms": {"$lte": now_ms}},
-                {"$set": {"holder": holder, "expires_at_ms": expires}, "$inc": {"token": 1}},
-                return_document=ReturnDocument.AFTER,
-            )
-            if taken is not None:
-                return _lease(taken)
-            if await leases.find_one({"_id": name}, {"_id": 1}) is not None:
-                return None  # another holder's lease is live
-            try:
-                await leases.insert_one(
-                    {"_id": name, "holder": holder, "token": 1, "expires_at_ms": expires}
+        async with self._read_modify_write():
+            leases = self._col(LEASES)
+            expires = now_ms + ttl_ms
+            for _ in range(ACQUIRE_ROUNDS):
+                mine = await leases.find_one_and_update(
+                    {"_id": name, "holder": holder},
+                    {"$set": {"expires_at_ms": expires}},
+                    return_document=ReturnDocument.AFTER,
                 )
-            except DuplicateKeyError:
-                continue  # created meanwhile: decide again against what is stored
-            return Lease(name, holder, 1, expires)
-        return None
+                if mine is not None:
+                    return _lease(mine)
+                taken = await leases.find_one_and_update(
+                    {"_id": name, "expires_at_ms": {"$lte": now_ms}},
+                    {"$set": {"holder": holder, "expires_at_ms": expires}, "$inc": {"token": 1}},
+                    return_document=ReturnDocument.AFTER,
+                )
+                if taken is not None:
+                    return _lease(taken)
+                if await leases.find_one({"_id": name}, {"_id": 1}) is not None:
+                    return None  # another holder's lease is live
+                try:
+                    await leases.insert_one(
+                        {"_id": name, "holder": holder, "token": 1, "expires_at_ms": expires}
+                    )
+                except DuplicateKeyError:
+                    continue  # created meanwhile: decide again against what is stored
+                return Lease(name, holder, 1, expires)
+            return None
 
     @translated
     async def renew_lease(
         self, name: str, holder: str, token: int, ttl_ms: int, now_ms: int
     ) -> Lease | None:
-        doc = await self._col(LEASES).find_one_and_update(
-            {"_id": name, "holder": holder, "token": token},
-            {"$set": {"expires_at_ms": now_ms + ttl_ms}},
-            return_document=ReturnDocument.AFTER,
-        )
-        return None if doc is None else _lease(doc)
+        async with self._read_modify_write():
+            doc = await self._col(LEASES).find_one_and_update(
+                {"_id": name, "holder": holder, "token": token},
+                {"$set": {"expires_at_ms": now_ms + ttl_ms}},
+                return_document=ReturnDocument.AFTER,
+            )
+            return None if doc is None else _lease(doc)
 
     @translated
     async def release_lease(self, name: str, holder: str, token: int) -> bool:
-        result = await self._col(LEASES).update_one(
-            {"_id": name, "holder": holder, "token": token},
-            {"$set": {"expires_at_ms": RELEASED_EXPIRY_MS}},
-        )
-        return result.matched_count == 1
+        async with self._read_modify_write():
+            result = await self._col(LEASES).update_one(
+                {"_id": name, "holder": holder, "token": token},
+                {"$set": {"expires_at_ms": RELEASED_EXPIRY_MS}},
+            )
+            return result.matched_count == 1
 
     @translated
     async def get_lease(self, name: str) -> Lease | None:

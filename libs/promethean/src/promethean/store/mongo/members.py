@@ -35,12 +35,13 @@ def _member_document(member: Member) -> Document:
 class GroupMembership(MongoBase):
     @translated
     async def upsert_member(self, member: Member) -> None:
-        members = self._col(GROUP_MEMBERS)
-        where = {"group": member.group, "member_id": member.member_id}
-        try:
-            await members.replace_one(where, _member_document(member), upsert=True)
-        except DuplicateKeyError:  # a concurrent first upsert inserted it
-            await members.replace_one(where, _member_document(member))
+        async with self._read_modify_write():
+            members = self._col(GROUP_MEMBERS)
+            where = {"group": member.group, "member_id": member.member_id}
+            try:
+                await members.replace_one(where, _member_document(member), upsert=True)
+            except DuplicateKeyError:  # a concurrent first upsert inserted it
+                await members.replace_one(where, _member_document(member))
 
     @translated
     async def remove_member(self, group: str, member_id: str) -> bool:
@@ -59,15 +60,16 @@ class GroupMembership(MongoBase):
 
     @translated
     async def put_group_state(self, state: GroupState, *, expected_generation: int | None) -> bool:
-        states = self._col(GROUP_STATE)
-        fields = {"generation": state.generation, RECORD: json_text(state)}
-        if expected_generation is None:
-            try:
-                await states.insert_one({"_id": state.group, **fields})
-            except DuplicateKeyError:
-                return False
-            return True
-        result = await states.update_one(
-            {"_id": state.group, "generation": expected_generation}, {"$set": fields}
-        )
-        return result.matched_count == 1
+        async with self._read_modify_write():
+            states = self._col(GROUP_STATE)
+            fields = {"generation": state.generation, RECORD: json_text(state)}
+            if expected_generation is None:
+                try:
+                    await states.insert_one({"_id": state.group, **fields})
+                except DuplicateKeyError:
+                    return False
+                return True
+            result = await states.update_one(
+                {"_id": state.group, "generation": expected_generation}, {"$set": fields}
+            )
+            return result.matched_count == 1

@@ -62,79 +62,83 @@ class OutboxOps(MongoBase):
     async def outbox_claim(
         self, claimer: str, limit: int, lease_ms: int, now_ms: int
     ) -> list[OutboxRow]:
-        if limit <= 0:
-            return []
-        outbox = self._col(OUTBOX)
-        cursor = outbox.find(_claimable(now_ms), {"_id": 1}).sort(OLDEST_FIRST).limit(limit)
-        candidates = [doc["_id"] async for doc in cursor]
-        if not candidates:
-            return []
-        token = uuid.uuid4().hex
-        await outbox.update_many(
-            {"_id": {"$in": candidates}, **_claimable(now_ms)},
-            {
-                "$set": {
-                    "claimed_by": claimer,
-                    "lease_until_ms": now_ms + lease_ms,
-                    "claim_token": token,
-                }
-            },
-        )
-        claimed = outbox.find({"claim_token": token}).sort(OLDEST_FIRST)
-        return [outbox_row(doc) async for doc in claimed]
+        async with self._read_modify_write():
+            if limit <= 0:
+                return []
+            outbox = self._col(OUTBOX)
+            cursor = outbox.find(_claimable(now_ms), {"_id": 1}).sort(OLDEST_FIRST).limit(limit)
+            candidates = [doc["_id"] async for doc in cursor]
+            if not candidates:
+                return []
+            token = uuid.uuid4().hex
+            await outbox.update_many(
+                {"_id": {"$in": candidates}, **_claimable(now_ms)},
+                {
+                    "$set": {
+                        "claimed_by": claimer,
+                        "lease_until_ms": now_ms + lease_ms,
+                        "claim_token": token,
+                    }
+                },
+            )
+            claimed = outbox.find({"claim_token": token}).sort(OLDEST_FIRST)
+            return [outbox_row(doc) async for doc in claimed]
 
     @translated
     async def outbox_mark_published(self, claimer: str, ids: Sequence[str], now_ms: int) -> int:
-        wanted = list(dict.fromkeys(ids))
-        if not wanted:
-            return 0
-        result = await self._col(OUTBOX).update_many(
-            _held_by(claimer, wanted),
-            {
-                "$set": {
-                    "status": PUBLISHED,
-                    "published_ms": now_ms,
-                    "lease_until_ms": None,
-                    "claim_token": None,
-                }
-            },
-        )
-        return result.modified_count
+        async with self._read_modify_write():
+            wanted = list(dict.fromkeys(ids))
+            if not wanted:
+                return 0
+            result = await self._col(OUTBOX).update_many(
+                _held_by(claimer, wanted),
+                {
+                    "$set": {
+                        "status": PUBLISHED,
+                        "published_ms": now_ms,
+                        "lease_until_ms": None,
+                        "claim_token": None,
+                    }
+                },
+            )
+            return result.modified_count
 
     @translated
     async def outbox_mark_retry(
         self, claimer: str, row_id: str, error: str, next_attempt_ms: int
     ) -> bool:
-        result = await self._col(OUTBOX).update_one(
-            _held_by(claimer, [row_id]),
-            {
-                "$inc": {"attempts": 1},
-                "$set": {
-                    "last_error": error,
-                    "next_attempt_ms": next_attempt_ms,
-                    "claimed_by": None,
-                    "lease_until_ms": None,
-                    "claim_token": None,
+        async with self._read_modify_write():
+            result = await self._col(OUTBOX).update_one(
+                _held_by(claimer, [row_id]),
+                {
+                    "$inc": {"attempts": 1},
+                    "$set": {
+                        "last_error": error,
+                        "next_attempt_ms": next_attempt_ms,
+                        "claimed_by": None,
+                        "lease_until_ms": None,
+                        "claim_token": None,
+                    },
                 },
-            },
-        )
-        return result.modified_count == 1
+            )
+            return result.modified_count == 1
 
     @translated
     async def outbox_mark_failed(self, claimer: str, row_id: str, error: str) -> bool:
-        result = await self._col(OUTBOX).update_one(
-            _held_by(claimer, [row_id]),
-            {
-                "$inc": {"attempts": 1},
-                "$set": {
-                    "status": FAILED,
-                    "last_error": error,
-                    "lease_until_ms": None,
-                    "claim_token": None,
+        async with self._read_modify_write():
+            result = await self._col(OUTBOX).update_one(
+                _held_by(claimer, [row_id]),
+                {
+                    "$inc": {"attempts": 1},
+                    "$set": {
+                        "status": FAILED,
+                        "last_error": error,
+                        "lease_until_ms": None,
+                        "claim_token": None,
+                    },
                 },
-            },
-        )
-        return result.modified_count == 1
+            )
+            return result.modified_count == 1
 
     @translated
     async def outbox_get(self, row_id: str) -> OutboxRow | None:

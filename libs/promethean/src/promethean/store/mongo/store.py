@@ -9,9 +9,12 @@ from __future__ import annotations
 
 from typing import Final
 
+from pymongo.asynchronous.database import AsyncDatabase
+
 from promethean.errors import StoreUnavailableError
-from promethean.store.mongo.capabilities import detect_capabilities
+from promethean.store.mongo.capabilities import probe_server
 from promethean.store.mongo.collections import ensure_indexes
+from promethean.store.mongo.connection import Document
 from promethean.store.mongo.errors import translated
 from promethean.store.mongo.groups import GroupOffsets
 from promethean.store.mongo.leases import LeaseOps
@@ -56,13 +59,21 @@ class MongoStore(
             raise StoreUnavailableError(NOT_PROBED.format(url=self.url))
         return self._capabilities
 
+    @property
+    def database(self) -> AsyncDatabase[Document]:
+        """The database handle (with the store's concerns), for inspection
+        tools and tests; raises `StoreUnavailableError` before `open`."""
+        return self._conn.db
+
     @translated
     async def open(self) -> None:
         self._conn.connect()
         try:
             await self._conn.ping()
             await ensure_indexes(self._conn.db)
-            self._capabilities = await detect_capabilities(self._conn.db, self.url)
+            traits = await probe_server(self._conn.db, self.url)
+            self._capabilities = traits.capabilities
+            self._serialize_updates = not traits.atomic_updates
         except BaseException:
             await self.close()
             raise

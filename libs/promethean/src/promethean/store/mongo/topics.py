@@ -48,27 +48,28 @@ class TopicOps(MongoBase):
     async def put_topic_config(self, config: TopicConfig) -> TopicConfig:
         """Compare-and-set on the stored partition count, so a concurrent
         update can never slip a shrink past the check."""
-        configs = self._col(TOPIC_CONFIGS)
-        for _ in range(CAS_ROUNDS):
-            stored = await configs.find_one({"_id": config.name}, {"partitions": 1})
-            if stored is None:
-                try:
-                    await configs.insert_one(_document(config))
-                except DuplicateKeyError:
-                    continue
-                return config
-            if config.partitions < stored["partitions"]:
-                raise ValueError(
-                    SHRINK.format(
-                        name=config.name, stored=stored["partitions"], asked=config.partitions
+        async with self._read_modify_write():
+            configs = self._col(TOPIC_CONFIGS)
+            for _ in range(CAS_ROUNDS):
+                stored = await configs.find_one({"_id": config.name}, {"partitions": 1})
+                if stored is None:
+                    try:
+                        await configs.insert_one(_document(config))
+                    except DuplicateKeyError:
+                        continue
+                    return config
+                if config.partitions < stored["partitions"]:
+                    raise ValueError(
+                        SHRINK.format(
+                            name=config.name, stored=stored["partitions"], asked=config.partitions
+                        )
                     )
+                replaced = await configs.replace_one(
+                    {"_id": config.name, "partitions": stored["partitions"]}, _document(config)
                 )
-            replaced = await configs.replace_one(
-                {"_id": config.name, "partitions": stored["partitions"]}, _document(config)
-            )
-            if replaced.matched_count == 1:
-                return config
-        raise StoreError(CONTENDED.format(name=config.name, rounds=CAS_ROUNDS))
+                if replaced.matched_count == 1:
+                    return config
+            raise StoreError(CONTENDED.format(name=config.name, rounds=CAS_ROUNDS))
 
     @translated
     async def get_topic_config(self, name: str) -> TopicConfig | None:

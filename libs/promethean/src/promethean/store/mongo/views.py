@@ -43,20 +43,21 @@ def _row(doc: Document) -> ViewRow:
 
 class ViewOps(MongoBase):
     async def _write_if_newer(self, view: str, key: str, offset: int, fields: Document) -> bool:
-        views = self._col(VIEWS)
-        for _ in range(WRITE_ROUNDS):
-            try:
-                await views.update_one(
-                    {"view": view, "key": key, "offset": {"$lt": offset}},
-                    {"$set": {"offset": offset, **fields}},
-                    upsert=True,
-                )
-            except DuplicateKeyError:
-                # Either a row with offset >= ours exists (refused), or a
-                # concurrent first write inserted the row: decide once more.
-                continue
-            return True
-        return False
+        async with self._read_modify_write():
+            views = self._col(VIEWS)
+            for _ in range(WRITE_ROUNDS):
+                try:
+                    await views.update_one(
+                        {"view": view, "key": key, "offset": {"$lt": offset}},
+                        {"$set": {"offset": offset, **fields}},
+                        upsert=True,
+                    )
+                except DuplicateKeyError:
+                    # Either a row with offset >= ours exists (refused), or a
+                    # concurrent first write inserted the row: decide once more.
+                    continue
+                return True
+            return False
 
     @translated
     async def view_upsert(self, view: str, key: str, value: Any, offset: int) -> bool:

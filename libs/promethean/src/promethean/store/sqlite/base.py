@@ -42,7 +42,8 @@ class Lifecycle(enum.Enum):
 def path_from_url(url: str) -> Path:
     """``sqlite:///rel/path.db`` → ``rel/path.db``, ``sqlite:////abs/path.db`` → ``/abs/path.db``.
 
-    Relative paths are relative to the working directory."""
+    A relative path is taken relative to the working directory at the time the
+    store is built, so a later ``chdir`` cannot move the database."""
     if not url.lower().startswith(URL_PREFIX):
         raise ValueError(
             "sqlite URL must look like sqlite:///relative.db or sqlite:////absolute.db,"
@@ -55,7 +56,7 @@ def path_from_url(url: str) -> Path:
         raise ValueError(
             f"sqlite URL {url!r} is not a file path; use memory:// for a store without a file"
         )
-    return Path(raw)
+    return Path(raw).absolute()
 
 
 class SQLiteBase:
@@ -116,7 +117,7 @@ class SQLiteBase:
         writer = self._writer
         if self._state is not Lifecycle.OPEN or writer is None or not writer.alive:
             raise StoreUnavailableError(NOT_OPEN)
-        await self._read(_select_one)
+        await self._read(_check_file, self._path)
 
     async def connection_pragmas(self) -> dict[str, dict[str, object]]:
         """The durability-relevant pragmas of both connections, by role."""
@@ -158,8 +159,12 @@ class SQLiteBase:
         return await reader.run(transaction)
 
 
-def _select_one(conn: sqlite3.Connection) -> None:
-    conn.execute("SELECT 1").fetchone()
+def _check_file(conn: sqlite3.Connection, path: Path) -> None:
+    """A file deleted under an open connection still answers queries, but
+    every write would vanish with the unlinked inode: report it unavailable."""
+    if not path.exists():
+        raise StoreUnavailableError(f"sqlite file {path} no longer exists")
+    conn.execute("PRAGMA user_version").fetchone()
 
 
 _PRAGMA_QUERIES: Final = {

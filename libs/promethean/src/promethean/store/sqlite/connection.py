@@ -32,6 +32,7 @@ T = TypeVar("T")
 BUSY_TIMEOUT_MS: Final = 10_000
 CACHE_KIB: Final = 16 * 1024
 STATEMENT_CACHE: Final = 256
+STOP_JOIN_TIMEOUT_S: Final = 1.0
 
 NOT_OPEN: Final = "sqlite store is not open"
 
@@ -197,12 +198,20 @@ class SQLiteThread:
         stopped: asyncio.Future[None] = loop.create_future()
         self._jobs.put_nowait(_Stop(loop, stopped))
         await stopped
+        if self._thread is not None:
+            # The connection is closed; all the thread has left is to return,
+            # so this join is over in microseconds.
+            self._thread.join(timeout=STOP_JOIN_TIMEOUT_S)
 
     def _main(self, loop: asyncio.AbstractEventLoop, ready: asyncio.Future[None]) -> None:
         try:
             conn = connect(self._path, self._role)
         except sqlite3.Error as exc:
-            _post(loop, ready, None, as_store_error(exc))
+            _post(loop, ready, None, _caused(as_store_error(exc), exc))
+            return
+        except OSError as exc:
+            unavailable = StoreUnavailableError(f"sqlite: cannot use {self._path}: {exc}")
+            _post(loop, ready, None, _caused(unavailable, exc))
             return
         except BaseException as exc:
             _post(loop, ready, None, exc)
@@ -226,11 +235,15 @@ class SQLiteThread:
         try:
             result = job.run(conn)
         except sqlite3.Error as exc:
-            error = as_store_error(exc)
-            error.__cause__ = exc
+            error = _caused(as_store_error(exc), exc)
         except BaseException as exc:
             error = exc
         _post(job.loop, job.future, result, error, done=self._job_done)
+
+
+def _caused(error: StoreError, cause: BaseException) -> StoreError:
+    error.__cause__ = cause
+    return error
 
 
 def _post(

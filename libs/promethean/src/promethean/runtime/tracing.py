@@ -1,0 +1,62 @@
+"""OpenTelemetry spans for publish, deliver and process, with the W3C
+``traceparent`` carried in event headers so one trace crosses gateway →
+broker → worker.
+
+Services call `configure_tracing` once; tests pass an in-memory exporter.
+Without configuration the global no-op tracer is used and costs nothing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+
+from opentelemetry import propagate, trace
+from opentelemetry.context import Context
+from opentelemetry.sdk.resources import Resource
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor, SpanExporter
+
+TRACEPARENT = "traceparent"
+TRACESTATE = "tracestate"
+TRACER_NAME = "promethean"
+
+
+def configure_tracing(service: str, exporter: SpanExporter | None) -> TracerProvider:
+    """A tracer provider for ``service`` exporting to ``exporter`` (if any)."""
+    provider = TracerProvider(resource=Resource.create({"service.name": f"promethean-{service}"}))
+    if exporter is not None:
+        provider.add_span_processor(SimpleSpanProcessor(exporter))
+    return provider
+
+
+def tracer(provider: trace.TracerProvider | None = None) -> trace.Tracer:
+    return (provider or trace.get_tracer_provider()).get_tracer(TRACER_NAME)
+
+
+def inject_headers(
+    headers: dict[str, str] | None, context: Context | None = None
+) -> dict[str, str]:
+    """``headers`` plus the current trace context (``traceparent``)."""
+    carrier = dict(headers or {})
+    propagate.inject(carrier, context=context)
+    return carrier
+
+
+def extract_context(headers: Mapping[str, str] | None) -> Context:
+    return propagate.extract(dict(headers or {}))
+
+
+@contextmanager
+def span_from_headers(
+    tracer_: trace.Tracer,
+    name: str,
+    headers: Mapping[str, str] | None,
+    attributes: Mapping[str, str | int] | None = None,
+    kind: trace.SpanKind = trace.SpanKind.CONSUMER,
+) -> Iterator[trace.Span]:
+    """A span continuing the trace whose ``traceparent`` the event carries."""
+    with tracer_.start_as_current_span(
+        name, context=extract_context(headers), kind=kind, attributes=dict(attributes or {})
+    ) as span:
+        yield span

@@ -1,0 +1,1 @@
+"""The in-memory mock broker and its test helpers."""

@@ -1,0 +1,1 @@
+"""pytest plugin: the ``bus`` fixture (a fresh in-memory broker per test)."""
