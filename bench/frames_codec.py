@@ -62,7 +62,7 @@ def measure(label: str, count: int, action: Callable[[], object]) -> None:
         action()
     elapsed = time.perf_counter() - started
     print(
-        f"{label:<32} {count:>8} frames  {elapsed:7.3f} s  "
+        f"{label:<36} {count:>8} frames  {elapsed:7.3f} s  "
         f"{count / elapsed:>12,.0f} frames/s  {elapsed / count * 1e6:6.2f} µs/frame"
     )
 

@@ -27,20 +27,22 @@ async def publish_many(
 
     async def one(i: int, event_id: str) -> Frame:
         async with slots:
-            return await client.publish(topic, {"n": i}, id=event_id, key=key_of(i), timeout=30)
+            return await client.publish(topic, {"n": i}, id=event_id, key=key_of(i), within=30)
 
     return list(await asyncio.gather(*(one(i, e) for i, e in enumerate(ids))))
 
 
-async def drain(client: WireClient, count: int, *, timeout: float = 20.0, ack: bool = True) -> list[Frame]:
+async def drain(
+    client: WireClient, count: int, *, within: float = 20.0, ack: bool = True
+) -> list[Frame]:
     """Receive ``count`` messages, acking each as it arrives."""
     loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
+    deadline = loop.time() + within
     got: list[Frame] = []
     while len(got) < count:
         left = deadline - loop.time()
         if left <= 0:
-            raise WireError(f"got {len(got)} of {count} messages within {timeout}s")
+            raise WireError(f"got {len(got)} of {count} messages within {within}s")
         message = await client.next_message(left)
         got.append(message)
         if ack:
@@ -49,17 +51,17 @@ async def drain(client: WireClient, count: int, *, timeout: float = 20.0, ack: b
 
 
 async def eventually(
-    probe: Callable[[], T], check: Callable[[T], bool], *, timeout: float = 5.0, every: float = 0.05
+    probe: Callable[[], T], check: Callable[[T], bool], *, within: float = 5.0, every: float = 0.05
 ) -> T:
     """Call ``probe`` until ``check`` accepts its value; the last value is
     shown when it never does."""
-    deadline = time.monotonic() + timeout
+    deadline = time.monotonic() + within
     while True:
         value = probe()
         if check(value):
             return value
         if time.monotonic() >= deadline:
-            raise AssertionError(f"condition not met within {timeout}s; last value: {value!r}")
+            raise AssertionError(f"condition not met within {within}s; last value: {value!r}")
         await asyncio.sleep(every)
 
 

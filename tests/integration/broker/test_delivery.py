@@ -8,6 +8,7 @@ import asyncio
 import time
 
 from tests.fixtures.broker import BrokerProcess
+from tests.fixtures.wire import WireClient
 from tests.integration.broker.conftest import Connect, Names
 from tests.integration.broker.helpers import committed, create_topic, eventually, publish_many
 
@@ -27,7 +28,7 @@ async def test_unacked_delivery_returns_after_its_deadline(
     sent = time.monotonic()
     assert (first["offset"], first["attempt"]) == (published["offset"], 1)
     assert first["ack_deadline_ms"] > first["envelope"]["ts"]
-    second = await client.next_message(timeout=3)
+    second = await client.next_message(within=3)
     waited = time.monotonic() - sent
     assert (second["offset"], second["attempt"]) == (published["offset"], 2)
     assert waited >= ACK_TIMEOUT_S * 0.8, f"redelivered after {waited:.3f}s, before the deadline"
@@ -50,7 +51,7 @@ async def test_disconnect_hands_inflight_work_to_another_member(
 
     started = time.monotonic()
     await holder.close()
-    again = await waiting.next_message(timeout=5)
+    again = await waiting.next_message(within=5)
     assert time.monotonic() - started < 5, "a lost consumer's work must not wait for its lease"
     assert (again["partition"], again["offset"]) == (taken["partition"], taken["offset"])
     assert again["attempt"] == 2
@@ -65,7 +66,7 @@ async def test_nack_redelivers_at_once_with_the_next_attempt(
     await client.publish(topic, {"job": 2})
     first = await client.next_message()
     await client.nack(first, reason="try later")
-    again = await client.next_message(timeout=2)
+    again = await client.next_message(within=2)
     assert (again["offset"], again["attempt"]) == (first["offset"], 2)
     await client.ack(again)
     await client.no_message(0.3)
@@ -84,13 +85,13 @@ async def test_modack_defers_redelivery(
     await client.ping()
     # Without the MODACK it would come back after 300 ms.
     await client.no_message(1.0)
-    again = await client.next_message(timeout=3)
+    again = await client.next_message(within=3)
     assert time.monotonic() - extended >= 1.4
     assert (again["offset"], again["attempt"]) == (first["offset"], 2)
 
     # MODACK 0 gives it back now.
     await client.modack(again, extend_ms=0)
-    third = await client.next_message(timeout=1)
+    third = await client.next_message(within=1)
     assert (third["offset"], third["attempt"]) == (first["offset"], 3)
     await client.ack(third)
 
@@ -107,7 +108,7 @@ async def test_exhausted_event_moves_to_the_dlq_with_its_metadata(
     )
     attempts = []
     for _ in range(3):
-        message = await client.next_message(timeout=3)
+        message = await client.next_message(within=3)
         attempts.append(message["attempt"])
         # Let it time out: that is the failure being counted.
     assert attempts == [1, 2, 3]
@@ -115,7 +116,7 @@ async def test_exhausted_event_moves_to_the_dlq_with_its_metadata(
 
     dlq = await connect(shared_broker.url)
     await dlq.subscribe(f"{topic}.DLQ", names.group("ops"), from_={"kind": "earliest"})
-    dead = await dlq.next_message(timeout=3)
+    dead = await dlq.next_message(within=3)
     envelope = dead["envelope"]
     assert envelope["payload"] == {"poison": True}
     assert envelope["key"] == "k1"
@@ -149,7 +150,7 @@ async def test_nack_reason_travels_to_the_dlq(
     await client.nack(await client.next_message(), reason="schema mismatch")
     dlq = await connect(shared_broker.url)
     await dlq.subscribe(f"{topic}.DLQ", names.group("ops"), from_={"kind": "earliest"})
-    dead = await dlq.next_message(timeout=3)
+    dead = await dlq.next_message(within=3)
     assert dead["envelope"]["headers"]["x-dlq-reason"] == "schema mismatch"
     assert dead["envelope"]["headers"]["x-dlq-attempts"] == "2"
     await client.no_message(0.3)
@@ -166,15 +167,15 @@ async def test_competing_consumers_share_the_work(
     ids = [f"w{i}" for i in range(90)]
     await publish_many(publisher, topic, ids, key_of=lambda i: f"k{i}")
 
-    async def collect(member: object) -> list[str]:
+    async def collect(member: WireClient) -> list[str]:
         got: list[str] = []
         while True:
             try:
-                message = await member.next_message(timeout=1.0)  # type: ignore[attr-defined]
+                message = await member.next_message(within=1.0)
             except AssertionError:
                 return got
             got.append(message["envelope"]["id"])
-            await member.ack(message)  # type: ignore[attr-defined]
+            await member.ack(message)
 
     shares = await asyncio.gather(*(collect(m) for m in members))
     everything = [i for share in shares for i in share]
@@ -231,3 +232,32 @@ async def test_flow_credits_gate_deliveries(
     await client.send({"type": "FLOW", "credits": 3, "topic": topic, "group": group})
     assert len(await client.take(3)) == 3
     await client.no_message(0.3)
+
+
+async def test_ack_frames_with_corr_are_confirmed(
+    shared_broker: BrokerProcess, connect: Connect, names: Names
+) -> None:
+    topic, group = names.topic(), names.group()
+    client = await connect(shared_broker.url)
+    await client.subscribe(topic, group, ack_timeout_ms=60_000, credits=10)
+    await publish_many(client, topic, ["x", "y", "z"])
+    first, second, third = await client.take(3)
+    for frame in (
+        {"type": "MODACK", **client.ref(first), "extend_ms": 5_000},
+        {"type": "ACK", **client.ref(first)},
+        {"type": "NACK", **client.ref(second), "reason": "later"},
+        {
+            "type": "ACK_BATCH",
+            "topic": topic,
+            "group": group,
+            "items": [[third["partition"], third["offset"]]],
+        },
+        {"type": "FLOW", "credits": 1, "topic": topic, "group": group},
+    ):
+        reply = await client.request(frame)
+        assert (reply["type"], reply["corr"]) == ("OK", frame["corr"]), reply
+    again = await client.next_message()
+    assert (again["offset"], again["attempt"]) == (second["offset"], 2)
+    await client.ack(again)  # without corr: no reply at all
+    await client.ping()
+    assert client.unrouted == []

@@ -75,9 +75,7 @@ async def test_concurrent_publishes_of_one_id_store_one_event(
     event_ids = [f"race-{i}" for i in range(50)]
     before = stats(shared_broker)["events"]
 
-    results = await asyncio.gather(
-        *(publish_many(client, topic, event_ids) for client in clients)
-    )
+    results = await asyncio.gather(*(publish_many(client, topic, event_ids) for client in clients))
 
     for i in range(len(event_ids)):
         positions = {(r[i]["partition"], r[i]["offset"]) for r in results}
@@ -141,3 +139,47 @@ async def test_payload_bytes_round_trip_verbatim(
     message = await client.next_message()
     assert message["envelope"]["payload"] == payload
     assert message["envelope"]["headers"] == {"$gt": "x"}
+
+
+async def test_publish_batch_answers_per_item_in_order(
+    shared_broker: BrokerProcess, connect: Connect, names: Names
+) -> None:
+    topic, other = names.topic(), names.topic()
+    client = await connect(shared_broker.url)
+    first = await client.publish(topic, {"before": True}, id="b-1")
+    reply = await client.request(
+        {
+            "type": "PUBLISH_BATCH",
+            "items": [
+                {"topic": topic, "payload": {"i": 0}, "id": "b-1"},
+                {"topic": topic, "payload": {"i": 1}, "id": "b-2", "key": "k"},
+                {"topic": other, "payload": {"i": 2}},
+                {"topic": topic, "payload": {"i": 3}, "id": "b-2"},
+            ],
+        }
+    )
+    assert reply["type"] == "PUBLISHED_BATCH", reply
+    results = reply["results"]
+    assert [r["topic"] for r in results] == [topic, topic, other, topic]
+    assert results[0]["duplicate"] is True
+    assert (results[0]["partition"], results[0]["offset"]) == (first["partition"], first["offset"])
+    assert results[1].get("duplicate", False) is False
+    assert results[3]["duplicate"] is True
+    assert (results[3]["partition"], results[3]["offset"]) == (
+        results[1]["partition"],
+        results[1]["offset"],
+    )
+    assert results[2]["offset"] == 0
+
+
+async def test_unknown_fields_are_ignored(
+    shared_broker: BrokerProcess, connect: Connect, names: Names
+) -> None:
+    topic = names.topic()
+    client = await connect(shared_broker.url)
+    reply = await client.request(
+        {"type": "PUBLISH", "topic": topic, "payload": 1, "future_field": {"$gt": 1}}
+    )
+    assert reply["type"] == "PUBLISHED"
+    reply = await client.request({"type": "PING", "extra": [1, 2]})
+    assert reply["type"] == "PONG"

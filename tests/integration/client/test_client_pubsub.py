@@ -12,6 +12,7 @@ import pytest
 
 from promethean.client import (
     BusClient,
+    ClientConfig,
     Message,
     SubscribeOptions,
     SubscriptionHandle,
@@ -52,7 +53,9 @@ def test_websocket_client_implements_the_port() -> None:
     assert isinstance(client, BusClient)
 
 
-async def test_publish_returns_where_the_event_is_stored(bus: WebSocketBusClient, names: Any) -> None:
+async def test_publish_returns_where_the_event_is_stored(
+    bus: WebSocketBusClient, names: Any
+) -> None:
     topic = names.topic()
     first = await bus.publish(topic, {"n": 1}, id="order-1")
     assert first.topic == topic
@@ -265,7 +268,8 @@ async def test_competing_consumers_share_a_group(broker: Any, names: Any) -> Non
         await asyncio.gather(*(a.publish(topic, {"n": i}) for i in range(200)))
         await asyncio.wait_for(done.wait(), 20)
     assert sorted(seen["a"] + seen["b"]) == list(range(200))
-    assert seen["a"] and seen["b"]
+    assert seen["a"]
+    assert seen["b"]
 
 
 async def test_bad_input_is_refused_before_it_is_sent(bus: WebSocketBusClient, names: Any) -> None:
@@ -312,3 +316,11 @@ async def test_broker_refusal_of_a_subscription_raises(bus: WebSocketBusClient, 
     # The refused subscription is not kept: subscribing again works.
     sub = await bus.subscribe(topic, other)
     await sub.stop()
+
+
+async def test_publishes_beyond_the_pending_limit_wait_for_a_slot(broker: Any, names: Any) -> None:
+    topic = names.topic()
+    config = ClientConfig(max_pending_publishes=4)
+    async with WebSocketBusClient(broker.url, config) as bus:
+        results = await asyncio.gather(*(bus.publish(topic, {"n": i}) for i in range(50)))
+    assert len({(r.partition, r.offset) for r in results}) == 50

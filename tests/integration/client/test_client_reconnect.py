@@ -104,7 +104,9 @@ async def test_publishes_made_while_the_broker_is_down_go_out_on_reconnect(
     assert await asyncio.to_thread(broker.stored_count, topic) == 11
 
 
-async def test_iterating_subscription_resumes_after_a_restart(start_broker: Any, names: Any) -> None:
+async def test_iterating_subscription_resumes_after_a_restart(
+    start_broker: Any, names: Any
+) -> None:
     broker = start_broker()
     topic, group = names.topic(), names.group()
     async with WebSocketBusClient(broker.url, FAST_RECONNECT) as bus:
@@ -143,3 +145,20 @@ async def test_a_delivery_from_a_lost_connection_cannot_be_settled(
         assert again.id == stale.id
         assert again.attempt >= 1
         await again.ack()
+
+
+async def test_a_publish_without_acknowledgement_times_out(start_broker: Any, names: Any) -> None:
+    broker = start_broker()
+    config = ClientConfig(publish_timeout_s=0.5, reconnect_base_s=0.05, reconnect_max_s=0.2)
+    async with WebSocketBusClient(broker.url, config) as bus:
+        await bus.publish(names.topic(), {"n": 0})
+        broker.kill()
+        started = asyncio.get_running_loop().time()
+        with pytest.raises(ConnectionLostError, match=r"not acknowledged within 0\.5s"):
+            await bus.publish(names.topic(), {"n": 1}, id="lost-1")
+        assert 0.4 <= asyncio.get_running_loop().time() - started < 3
+        # The timed-out publish is not re-sent once the broker is back;
+        # publishing the same id again is the caller's call, and safe.
+        await broker.start_async()
+        again = await bus.publish(names.topic(), {"n": 1}, id="lost-1")
+        assert not again.duplicate

@@ -24,10 +24,15 @@ SNAPSHOT_SUFFIX: Final = ".snapshot"
 def is_valid_name(name: object) -> bool:
     """True when ``name`` is a string usable as a topic or group name.
 
-    Beyond the pattern, an empty dot-separated segment (``a..b``) is refused:
+    Beyond the pattern, an empty dot-separated segment (``a..b``, ``a.``) is refused:
     scope patterns match segment by segment and an empty one matches nothing.
     """
-    return isinstance(name, str) and NAME_RE.fullmatch(name) is not None and ".." not in name
+    return (
+        isinstance(name, str)
+        and NAME_RE.fullmatch(name) is not None
+        and ".." not in name
+        and not name.endswith(".")
+    )
 
 
 def dlq_topic(topic: str) -> str:

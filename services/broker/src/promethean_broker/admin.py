@@ -27,6 +27,26 @@ def error_response(status: int, code: str, msg: str) -> web.Response:
     return json_response({"error": {"code": code, "msg": msg}}, status)
 
 
+_HTTP_ERROR_CODES: dict[int, str] = {
+    404: "not_found",
+    405: "method_not_allowed",
+    413: ErrorCode.PAYLOAD_TOO_LARGE,
+}
+
+
+@web.middleware
+async def json_errors(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Refusals raised by aiohttp itself (no such route, wrong method, body
+    too large) answer in the same JSON shape as the API's own."""
+    try:
+        return await handler(request)
+    except web.HTTPException as exc:
+        if not 400 <= exc.status < 500 or exc.content_type == "application/json":
+            raise
+        code = _HTTP_ERROR_CODES.get(exc.status, "bad_request")
+        return error_response(exc.status, code, exc.reason)
+
+
 def require_token(token: str | None) -> Callable[[Handler], Handler]:
     def wrap(handler: Handler) -> Handler:
         async def guarded(request: web.Request) -> web.StreamResponse:

@@ -24,7 +24,7 @@ from promethean.names import MAX_FRAME_BYTES
 from promethean.runtime.health import Progress, Readiness
 from promethean.store import open_store
 from promethean.store.port import Store
-from promethean_broker.admin import AdminApi, error_response, json_response
+from promethean_broker.admin import AdminApi, error_response, json_errors, json_response
 from promethean_broker.connection import BrokerConnection
 from promethean_broker.leadership import Leadership
 from promethean_broker.metrics import BrokerMetrics, EngineStateCollector
@@ -97,7 +97,17 @@ class BrokerRuntime:
 
     async def _timers(self, engine: BusEngine) -> None:
         while True:
-            await engine.expire_due()
+            try:
+                await engine.expire_due()
+                self.readiness.clear("timers")
+            except FencedError:
+                self.stop(EXIT_LOST_STORE)
+                return
+            except Exception as exc:
+                # Expired work stays in flight and is retried next pass; a
+                # dead timer loop would stop every redelivery for good.
+                self.readiness.fail("timers", f"redelivery failed: {exc}")
+                log.exception("expiring deliveries failed")
             self.progress.tick()
             await asyncio.sleep(TIMER_TICK_S)
 
@@ -225,7 +235,7 @@ async def ready(request: web.Request) -> web.Response:
 
 def create_app(settings: BrokerSettings, store: Store | None = None) -> web.Application:
     runtime = BrokerRuntime(settings, store)
-    app = web.Application(client_max_size=settings.max_frame_bytes)
+    app = web.Application(client_max_size=settings.max_frame_bytes, middlewares=[json_errors])
     app[RUNTIME_KEY] = runtime
 
     async def lifespan(app: web.Application) -> AsyncIterator[None]:

@@ -38,7 +38,6 @@ from promethean_broker.sender import BoundedSender
 log = logging.getLogger("promethean.broker.connection")
 
 CLOSE_SLOW_CONSUMER = 4008
-MAX_AUTH_FAILURES = 3
 FLUSH_BEFORE_CLOSE_S = 1.0
 SLOW_CLOSE_TIMEOUT_S = 2.0
 _conn_ids = itertools.count(1)
@@ -64,7 +63,6 @@ class BrokerConnection:
         self._token = token
         self._max_frame_bytes = max_frame_bytes
         self._authed = token is None
-        self._auth_failures = 0
         self._sender = BoundedSender(ws, send_buffer_bytes)
         self._max_pending = max_pending_publishes
         self._pending_publishes = 0
@@ -145,6 +143,12 @@ class BrokerConnection:
     def _send(self, frame: Any) -> None:
         self._sender.offer(encode(frame))
 
+    def _confirm(self, corr: str | int | None) -> None:
+        """Fire-and-forget frames (ACK, NACK, MODACK, FLOW) get ``OK`` only
+        when the client asked by sending a ``corr``."""
+        if corr is not None:
+            self._send(bf.Ok(corr=corr))
+
     def _send_error(self, err: PrometheanError, corr: str | int | None) -> None:
         if self._on_error is not None:
             self._on_error(err.code)
@@ -173,23 +177,27 @@ class BrokerConnection:
             self._send_error(PrometheanError("internal error"), frame.corr)
 
     async def _handle_unauthenticated(self, frame: bf.BrokerRequest) -> None:
-        if isinstance(frame, bf.Auth) and self._token is not None:
-            if hmac.compare_digest(frame.token.encode(), self._token.encode()):
-                self._authed = True
-                self._send(bf.Ok(corr=frame.corr))
-                return
-            self._auth_failures += 1
+        """Before AUTH succeeds, any other frame or a wrong token is answered
+        with ``ERR unauthorized`` and the connection is closed
+        (docs/protocol.md); a client gets no second guess on one socket."""
+        if (
+            isinstance(frame, bf.Auth)
+            and self._token is not None
+            and hmac.compare_digest(frame.token.encode(), self._token.encode())
+        ):
+            self._authed = True
+            self._send(bf.Ok(corr=frame.corr))
+            return
         self._send_error(
             PrometheanError(
                 "AUTH with a valid token is required first", code=ErrorCode.UNAUTHORIZED
             ),
             frame.corr,
         )
-        if self._auth_failures >= MAX_AUTH_FAILURES:
-            # Let the last ERR reach the client before the close frame.
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._sender.flush(), FLUSH_BEFORE_CLOSE_S)
-            await self.ws.close(code=WSCloseCode.POLICY_VIOLATION, message=b"unauthorized")
+        # Let the ERR reach the client before the close frame.
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._sender.flush(), FLUSH_BEFORE_CLOSE_S)
+        await self.ws.close(code=WSCloseCode.POLICY_VIOLATION, message=b"unauthorized")
 
     async def _dispatch(self, frame: bf.BrokerRequest) -> None:
         engine = self.engine
@@ -202,16 +210,20 @@ class BrokerConnection:
                 )
             case bf.Ack():
                 engine.ack(AckRef(frame.topic, frame.group, frame.partition, frame.offset))
+                self._confirm(frame.corr)
             case bf.AckBatch():
                 engine.ack_many(frame.topic, frame.group, frame.items)
+                self._confirm(frame.corr)
             case bf.Nack():
                 await engine.nack(
                     AckRef(frame.topic, frame.group, frame.partition, frame.offset), frame.reason
                 )
+                self._confirm(frame.corr)
             case bf.Modack():
                 engine.modack(
                     AckRef(frame.topic, frame.group, frame.partition, frame.offset), frame.extend_ms
                 )
+                self._confirm(frame.corr)
             case bf.Subscribe():
                 await self._subscribe(frame)
             case bf.Unsubscribe():
@@ -223,6 +235,7 @@ class BrokerConnection:
                 self._send(bf.Ok(corr=frame.corr))
             case bf.Flow():
                 engine.grant_credits(self._id, frame.credits, frame.topic, frame.group)
+                self._confirm(frame.corr)
             case bf.Auth():
                 self._send(bf.Ok(corr=frame.corr))
             case bf.Ping():

@@ -252,9 +252,13 @@ class BusEngine:
         return False
 
     async def release_consumer(self, consumer_id: str, reason: str = "disconnected") -> None:
-        """The consumer is gone: its in-flight events go back to the group now."""
+        """The consumer is gone: its in-flight events go back to the group now
+        (or, if the store fails meanwhile, at the next timer pass)."""
         for sub in self._subs_by_consumer.pop(consumer_id, []):
-            await self._remove_sub(sub, reason=reason)
+            try:
+                await self._remove_sub(sub, reason=reason)
+            except Exception:
+                log.exception("releasing %s from %s/%s failed", consumer_id, sub.group, sub.topic)
 
     async def _remove_sub(self, sub: Subscription, *, reason: str) -> None:
         sub.active = False
@@ -389,20 +393,41 @@ class BusEngine:
             by_partition.setdefault(cursor.partition, []).append((cursor, flight))
         if not by_partition:
             return
-        config = await self.topics.ensure(state.topic, self.clock.now_ms())
-        now = self.clock.now_ms()
-        for partition, items in by_partition.items():
-            totals = await self.store.add_attempts(
-                state.group, state.topic, partition, [f.event.offset for _, f in items]
-            )
-            for cursor, flight in items:
-                failed = totals.get(flight.event.offset, flight.attempt)
-                if failed >= config.max_attempts and not state.topic.endswith(DLQ_SUFFIX):
-                    await self._dead_letter(state, cursor, flight.event, failed, reason)
-                    continue
-                delay = self._backoff_ms(failed) if backoff else 0
-                cursor.schedule_retry(flight.event, failed, now + delay)
-                self.hooks.redelivery(state.topic, state.group, partition, reason)
+        settled: set[int] = set()
+        try:
+            config = await self.topics.ensure(state.topic, self.clock.now_ms())
+            now = self.clock.now_ms()
+            for partition, items in by_partition.items():
+                totals = await self.store.add_attempts(
+                    state.group, state.topic, partition, [f.event.offset for _, f in items]
+                )
+                for cursor, flight in items:
+                    failed = totals.get(flight.event.offset, flight.attempt)
+                    if failed >= config.max_attempts and not state.topic.endswith(DLQ_SUFFIX):
+                        await self._dead_letter(state, cursor, flight.event, failed, reason)
+                    else:
+                        delay = self._backoff_ms(failed) if backoff else 0
+                        cursor.schedule_retry(flight.event, failed, now + delay)
+                        self.hooks.redelivery(state.topic, state.group, partition, reason)
+                    settled.add(id(flight))
+        except BaseException:
+            # The store failed before these were counted or dead-lettered:
+            # they go back in flight, already due, so the next timer pass
+            # retries them instead of the group stalling on a lost offset.
+            due = self.clock.now_ms()
+            for items in by_partition.values():
+                for cursor, flight in items:
+                    if id(flight) not in settled:
+                        self._give_back(cursor, flight, due)
+            raise
+
+    @staticmethod
+    def _give_back(cursor: PartitionCursor, flight: InFlight, due_ms: int) -> None:
+        offset = flight.event.offset
+        if cursor.watermark.is_done(offset) or cursor.knows(offset):
+            return
+        cursor.hand_out(flight.event, flight.sub, flight.attempt, min(flight.deadline_ms, due_ms))
+        flight.sub.inflight += 1
 
     def _backoff_ms(self, failed_attempts: int) -> int:
         base = self.config.redelivery_backoff_ms

@@ -79,8 +79,9 @@ class GroupTopic:
             progressed = False
             subs = self.subs
             count = len(subs)
+            start = self._rr_sub
             for i in range(count):
-                sub = subs[(self._rr_sub + i) % count]
+                sub = subs[(start + i) % count]
                 if not sub.has_capacity():
                     continue
                 picked = await self._pick(sub)
@@ -95,12 +96,13 @@ class GroupTopic:
                     sub.credits -= 1
                 made += 1
                 progressed = True
+                # The next pass starts after the member served last, so a
+                # member that holds its deliveries cannot starve the others.
+                self._rr_sub = (start + i + 1) % count
                 self._hooks.delivered(self.topic, self.group, cursor.partition, attempt)
                 if not sub.consumer.deliver(Delivery(self.group, event, attempt, deadline)):
                     sub.active = False
                     sub.consumer.drop_slow()
-            if count:
-                self._rr_sub = (self._rr_sub + 1) % count
             if not progressed:
                 break
         self.delivered += made

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from promethean.errors import FrameError
 from promethean.frames.codes import ErrorCode
-from promethean.names import is_valid_name
+from promethean.names import DLQ_SUFFIX, is_valid_name
 from promethean.store.port import Store
 from promethean.store.records import TopicConfig
 
@@ -32,7 +32,9 @@ class TopicRegistry:
         config = self._configs.get(topic)
         if config is not None:
             return config
-        if not is_valid_name(topic):
+        # A DLQ topic may exceed the name limit by its suffix: the user named
+        # the original, the broker names the DLQ.
+        if not is_valid_name(topic.removesuffix(DLQ_SUFFIX)):
             raise FrameError(f"invalid topic name {topic!r}", code=ErrorCode.BAD_NAME)
         config = await self._store.create_topic(
             TopicConfig(

@@ -1,6 +1,7 @@
 """The async Python client: `WebSocketBusClient` (real broker) and the
 `BusClient` protocol it shares with the in-memory mock broker."""
 
+from promethean.client.factory import connect_bus
 from promethean.client.port import BusClient, SubscriptionHandle
 from promethean.client.types import Handler, Message, Published, SubscribeOptions
 from promethean.client.ws import ClientConfig, WebSocketBusClient
@@ -14,4 +15,5 @@ __all__ = [
     "SubscribeOptions",
     "SubscriptionHandle",
     "WebSocketBusClient",
+    "connect_bus",
 ]

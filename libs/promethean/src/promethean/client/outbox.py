@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Final
 
@@ -40,6 +40,48 @@ class PendingPublish:
     size: int
     """Upper estimate of the item's bytes inside a batch frame."""
     future: asyncio.Future[Published]
+
+
+class PublishDeadline:
+    """One timer for every publish issued in one event-loop turn (instead of
+    one per publish): when it fires, those still unanswered fail with
+    ``error``. Each settled publish returns its slot; once all are settled
+    the timer is cancelled and nothing stays referenced."""
+
+    __slots__ = ("_error", "_pending", "_release", "_remaining", "_timer")
+
+    def __init__(
+        self,
+        loop: asyncio.AbstractEventLoop,
+        timeout_s: float,
+        error: Callable[[PendingPublish], PrometheanError],
+        release: Callable[[], None],
+    ) -> None:
+        self._pending: list[PendingPublish] = []
+        self._remaining = 0
+        self._error = error
+        self._release = release
+        self._timer: asyncio.TimerHandle | None = loop.call_later(timeout_s, self._expire)
+
+    def add(self, pending: PendingPublish) -> None:
+        self._pending.append(pending)
+        self._remaining += 1
+        pending.future.add_done_callback(self._settled)
+
+    def _settled(self, _: asyncio.Future[Published]) -> None:
+        self._release()
+        self._remaining -= 1
+        if self._remaining == 0 and self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+            self._pending.clear()
+
+    def _expire(self) -> None:
+        self._timer = None
+        pending, self._pending = self._pending, []
+        for item in pending:
+            if not item.future.done():
+                item.future.set_exception(self._error(item))
 
 
 def encoded_size(item: bf.PublishItem) -> int:

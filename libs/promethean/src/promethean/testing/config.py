@@ -13,6 +13,7 @@ from promethean.bus.config import EngineConfig
 DEFAULT_START_MS: Final = 1_700_000_000_000
 DEFAULT_BUFFER_SIZE: Final = 1024
 DEFAULT_EVENT_LOG_MAX: Final = 100_000
+DEFAULT_MAX_ROUNDS: Final = 1_000_000
 
 
 class DeliveryMode(enum.StrEnum):
@@ -51,7 +52,9 @@ class Latency:
 
     def __post_init__(self) -> None:
         if self.min_ms < 0 or self.max_ms < self.min_ms:
-            raise ValueError(f"latency needs 0 <= min_ms <= max_ms, got {self.min_ms}..{self.max_ms}")
+            raise ValueError(
+                f"latency needs 0 <= min_ms <= max_ms, got {self.min_ms}..{self.max_ms}"
+            )
 
     @classmethod
     def fixed(cls, ms: int) -> Latency:
@@ -84,6 +87,9 @@ class MockConfig:
     overflow: Overflow = Overflow.BLOCK
     start_ms: int = DEFAULT_START_MS
     event_log_max: int = DEFAULT_EVENT_LOG_MAX
+    max_rounds: int = DEFAULT_MAX_ROUNDS
+    """Steps one pump, tick or drain may take before the mock reports a
+    runaway (a handler that publishes or fails without end)."""
 
     def __post_init__(self) -> None:
         positive = {
@@ -92,16 +98,24 @@ class MockConfig:
             "max_inflight": self.max_inflight,
             "buffer_size": self.buffer_size,
             "event_log_max": self.event_log_max,
+            "max_rounds": self.max_rounds,
         }
         for name, value in positive.items():
             if value < 1:
                 raise ValueError(f"MockConfig.{name} must be at least 1, got {value}")
         if self.ack_timeout_ms < 1:
-            raise ValueError(f"MockConfig.ack_timeout_ms must be positive, got {self.ack_timeout_ms}")
+            raise ValueError(
+                f"MockConfig.ack_timeout_ms must be positive, got {self.ack_timeout_ms}"
+            )
         if not 0.0 <= self.drop_rate <= 1.0:
             raise ValueError(f"MockConfig.drop_rate must lie in [0, 1], got {self.drop_rate}")
-        if self.redelivery_backoff_ms < 0 or self.redelivery_backoff_max_ms < self.redelivery_backoff_ms:
-            raise ValueError("MockConfig needs 0 <= redelivery_backoff_ms <= redelivery_backoff_max_ms")
+        if (
+            self.redelivery_backoff_ms < 0
+            or self.redelivery_backoff_max_ms < self.redelivery_backoff_ms
+        ):
+            raise ValueError(
+                "MockConfig needs 0 <= redelivery_backoff_ms <= redelivery_backoff_max_ms"
+            )
         # Accept the plain strings the docs use ("shuffle", "drop-oldest", ...).
         object.__setattr__(self, "mode", DeliveryMode(self.mode))
         object.__setattr__(self, "ordering", Ordering(self.ordering))

@@ -23,7 +23,7 @@ from promethean.testing.patterns import topic_matches
 
 _decoder = msgspec.json.Decoder()
 
-INJECTED_PUBLISH_ERROR = "injected publish failure"
+INJECTED_PUBLISH_ERROR = "publish refused by an injected fault"
 
 
 class FaultStage(enum.StrEnum):
@@ -76,7 +76,10 @@ class Fault:
     times: int | None = None
     """Fire at most this many times; None: for as long as the fault is installed."""
     error: PrometheanError | None = None
-    """The error a publish-stage ``error`` raises (default: code ``store_unavailable``)."""
+    """The error a publish-stage ``error`` raises (default: code ``internal``).
+    The real client raises a refusal only when its code is not retryable;
+    retryable ones (``overloaded``, ``store_unavailable``, ...) it re-sends
+    by itself until its publish timeout, then raises ConnectionLostError."""
     fired: int = field(default=0, init=False)
 
     def __post_init__(self) -> None:
@@ -104,7 +107,7 @@ class Fault:
     def publish_error(self) -> PrometheanError:
         if self.error is not None:
             return self.error
-        return PrometheanError(INJECTED_PUBLISH_ERROR, code=ErrorCode.STORE_UNAVAILABLE.value)
+        return PrometheanError(INJECTED_PUBLISH_ERROR, code=ErrorCode.INTERNAL.value)
 
 
 @dataclass(frozen=True, slots=True)

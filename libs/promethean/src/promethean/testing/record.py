@@ -142,7 +142,9 @@ class RecorderHooks(EngineHooks):
     def __init__(self, recorder: Recorder) -> None:
         self._recorder = recorder
 
-    def published(self, results: Sequence[AppendResult], requests: Sequence[PublishRequest]) -> None:
+    def published(
+        self, results: Sequence[AppendResult], requests: Sequence[PublishRequest]
+    ) -> None:
         """Counted by the client side, which knows user publishes from DLQ appends."""
 
     def redelivery(self, topic: str, group: str, partition: int, reason: str) -> None:

@@ -1,10 +1,14 @@
 """One mock subscriber: the engine's `Consumer`, a bounded buffer with an
 overflow policy, and the `SubscriptionHandle` the caller holds.
 
-With overflow ``block`` the subscription runs in the engine's credit mode
-(the FLOW mechanism of the real protocol): it starts with ``buffer_size``
-credits and earns one back whenever a message leaves the buffer, so the
-broker never hands out more than the subscriber can hold.
+With overflow ``block`` and a buffer smaller than ``max_inflight`` the
+subscription runs in the engine's credit mode (the FLOW mechanism of the
+real protocol): it starts with ``buffer_size`` credits and earns one back
+whenever a message leaves the buffer, so the broker never hands out more
+than the subscriber can hold. A buffer of at least ``max_inflight`` needs no
+credits (the engine never has more out), so the engine runs exactly as it
+does for the real client; should stale copies of redelivered messages fill
+it anyway, the newest is dropped, as the real client's inbox does.
 """
 
 from __future__ import annotations
@@ -17,7 +21,7 @@ from typing import TYPE_CHECKING
 
 from promethean.bus import Delivery, EventFilter, StartKind, StartPosition, Subscription
 from promethean.client.types import Handler, Message, SubscribeOptions
-from promethean.errors import ConnectionLostError, PrometheanError
+from promethean.errors import PrometheanError
 from promethean.frames import broker as bf
 from promethean.testing.config import Overflow
 from promethean.testing.errors import BufferOverflowError
@@ -62,6 +66,8 @@ class MockSubscription:
         self._consumer_id = ""
         self._attachments = 0
         self._engine_sub: Subscription | None = None
+        max_inflight = frame.max_inflight or client.broker.config.max_inflight
+        self.uses_credits = overflow is Overflow.BLOCK and buffer_size < max_inflight
 
     def __repr__(self) -> str:
         return f"MockSubscription({self.topic!r}, {self.group!r}, buffered={len(self._buffer)})"
@@ -93,7 +99,7 @@ class MockSubscription:
     async def attach(self) -> None:
         """Join the group (again, after a reconnect) under a fresh consumer id."""
         self._attachments += 1
-        self._consumer_id = f"{self._client.name}/{self.group}/{self.topic}#{self._attachments}"
+        self._consumer_id = f"{self._client.uid}/{self.group}/{self.topic}#{self._attachments}"
         self.last_due_ms = 0
         frame = self._frame
         start = None
@@ -102,7 +108,8 @@ class MockSubscription:
         event_filter = None
         spec = frame.filter
         if spec is not None and (spec.key is not None or spec.header):
-            event_filter = EventFilter(spec.key, tuple(spec.header) if spec.header else None)
+            header = (spec.header[0], spec.header[1]) if spec.header else None
+            event_filter = EventFilter(spec.key, header)
         engine = self._client.broker.engine
         self._engine_sub, _ = await engine.subscribe(
             self,
@@ -112,12 +119,13 @@ class MockSubscription:
             max_inflight=frame.max_inflight,
             ack_timeout_ms=frame.ack_timeout_ms,
             event_filter=event_filter,
-            credits=self.buffer_size if self.overflow is Overflow.BLOCK else None,
+            credits=self.buffer_size if self.uses_credits else None,
         )
 
     def release_slot(self) -> None:
         """A message left the buffer (or never reached it): one more credit."""
-        if self.overflow is Overflow.BLOCK and self._engine_sub is not None and self._engine_sub.active:
+        sub = self._engine_sub
+        if self.uses_credits and sub is not None and sub.active:
             self._client.broker.engine.grant_credits(self._consumer_id, 1, self.topic, self.group)
 
     # -- arrivals ----------------------------------------------------------
@@ -141,7 +149,7 @@ class MockSubscription:
                 self._overflowed(message)
                 return
             else:
-                # drop-newest (block never gets here: credits bound the buffer)
+                # drop-newest, or block without credits overrun by stale copies
                 recorder.dropped(message, f"buffer full: {self.overflow}")
                 return
         self._buffer.append((seq, message))
@@ -205,15 +213,15 @@ class MockSubscription:
         while True:
             message = self.take()
             if message is not None:
+                if self.uses_credits:
+                    await self._client.broker.pump()  # the credit just earned
                 return message
             if self.failure is not None:
                 raise self.failure
             if self.stopped:
                 raise StopAsyncIteration
-            if not self._client.connected:
-                raise ConnectionLostError(
-                    "connection to the mock broker lost; call reconnect() to resume"
-                )
+            # As the real client: a lost connection is waited out (the test
+            # calls reconnect()), the subscription resumes afterwards.
             self._arrived.clear()
             await self._arrived.wait()
 

@@ -13,6 +13,7 @@ import itertools
 from dataclasses import dataclass
 from typing import TypeAlias
 
+from promethean.bus import BusEngine
 from promethean.client.types import Message
 from promethean.clock import Clock
 from promethean.errors import ConnectionLostError
@@ -108,7 +109,9 @@ class Transport:
 
     def fail_replies(self, owner: object, reason: str) -> None:
         """The owner's connection is gone: its held acknowledgements never come."""
-        for item in self.scheduler.discard(lambda i: isinstance(i, DelayedReply) and i.owner is owner):
+        for item in self.scheduler.discard(
+            lambda i: isinstance(i, DelayedReply) and i.owner is owner
+        ):
             if isinstance(item, DelayedReply) and not item.future.done():
                 item.future.set_exception(ConnectionLostError(reason))
 
@@ -130,3 +133,16 @@ class Transport:
                 item.sub.receive(item.message, next(self._arrival_seq))
                 moved += 1
         return moved
+
+
+def next_timer_after(now_ms: int, engine: BusEngine, scheduler: Scheduler[InTransit]) -> int | None:
+    """The next fake-clock time something happens by itself: an arrival, an
+    ack deadline or a redelivery coming due (strictly after ``now_ms``)."""
+    times = [t for t in (scheduler.next_due_after(now_ms),) if t is not None]
+    for group in engine.groups():
+        for cursor in group.cursors.values():
+            retry = cursor.next_retry_due()
+            if retry is not None and retry > now_ms:
+                times.append(retry)
+            times.extend(f.deadline_ms for f in cursor.inflight.values() if f.deadline_ms > now_ms)
+    return min(times, default=None)

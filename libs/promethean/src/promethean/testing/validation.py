@@ -22,17 +22,15 @@ def check_publish(
     topic: str, raw_payload: bytes, key: str | None, headers: dict[str, str] | None, event_id: str
 ) -> None:
     _as_broker_sees(
-        bf.Publish(topic=topic, payload=msgspec.Raw(raw_payload), key=key, headers=headers, id=event_id)
+        bf.Publish(
+            topic=topic, payload=msgspec.Raw(raw_payload), key=key, headers=headers, id=event_id
+        )
     )
 
 
 def check_subscribe(topic: str, group: str, options: SubscribeOptions) -> bf.Subscribe:
     """The SUBSCRIBE frame the real client would send for these arguments."""
-    start = (
-        FromSpec(kind=options.start, value=options.start_value)  # type: ignore[arg-type]
-        if options.start
-        else None
-    )
+    start = FromSpec(kind=options.start, value=options.start_value) if options.start else None
     has_filter = options.filter_key is not None or options.filter_header is not None
     frame = _as_broker_sees(
         bf.Subscribe(
@@ -42,9 +40,7 @@ def check_subscribe(topic: str, group: str, options: SubscribeOptions) -> bf.Sub
             max_inflight=options.max_inflight,
             ack_timeout_ms=options.ack_timeout_ms,
             filter=(
-                Filter(key=options.filter_key, header=options.filter_header)
-                if has_filter
-                else None
+                Filter(key=options.filter_key, header=options.filter_header) if has_filter else None
             ),
         )
     )

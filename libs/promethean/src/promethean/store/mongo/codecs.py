@@ -75,6 +75,27 @@ def event_document(topic: str, partition: int, offset: int, event: NewEvent) -> 
     return _optional(doc, key=event.key, caused_by=event.caused_by, tags=event.tags, sid=event.sid)
 
 
+def _optional_int(value: Any) -> int | None:
+    return None if value is None else int(value)
+
+
+def plain_value(value: Any) -> Any:
+    """``value`` as decoded from BSON, with every integer a plain `int`.
+
+    BSON int64 decodes to `bson.Int64`, an `int` subclass that msgspec (and
+    so the frame encoder) refuses; nothing the store returns may carry one.
+    """
+    if isinstance(value, bool) or value is None:
+        return value
+    if isinstance(value, int):
+        return int(value)
+    if isinstance(value, list):
+        return [plain_value(item) for item in value]
+    if isinstance(value, dict):
+        return {key: plain_value(item) for key, item in value.items()}
+    return value
+
+
 def _headers(doc: Document) -> dict[str, str] | None:
     pairs = doc.get("headers")
     return None if pairs is None else {pair["n"]: pair["v"] for pair in pairs}
@@ -83,10 +104,10 @@ def _headers(doc: Document) -> dict[str, str] | None:
 def stored_event(doc: Document) -> StoredEvent:
     return StoredEvent(
         topic=doc["topic"],
-        partition=doc["partition"],
-        offset=doc["offset"],
+        partition=int(doc["partition"]),
+        offset=int(doc["offset"]),
         id=doc["id"],
-        ts=doc["ts"],
+        ts=int(doc["ts"]),
         payload=bytes(doc["payload"]),
         key=doc.get("key"),
         headers=_headers(doc),
@@ -122,15 +143,15 @@ def outbox_row(doc: Document) -> OutboxRow:
         id=doc["_id"],
         topic=doc["topic"],
         payload=bytes(doc["payload"]),
-        created_ms=doc["created_ms"],
+        created_ms=int(doc["created_ms"]),
         status=OutboxStatus(doc["status"]),
-        attempts=doc.get("attempts", 0),
-        next_attempt_ms=doc.get("next_attempt_ms", 0),
+        attempts=int(doc.get("attempts", 0)),
+        next_attempt_ms=int(doc.get("next_attempt_ms", 0)),
         key=doc.get("key"),
         headers=_headers(doc),
         claimed_by=doc.get("claimed_by"),
-        lease_until_ms=doc.get("lease_until_ms"),
-        published_ms=doc.get("published_ms"),
+        lease_until_ms=_optional_int(doc.get("lease_until_ms")),
+        published_ms=_optional_int(doc.get("published_ms")),
         last_error=doc.get("last_error"),
     )
 

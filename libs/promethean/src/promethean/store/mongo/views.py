@@ -20,7 +20,7 @@ from pymongo import ASCENDING
 from pymongo.errors import DuplicateKeyError
 
 from promethean.store.mongo.base import MongoBase
-from promethean.store.mongo.codecs import from_json_value, is_plain_bson, json_text
+from promethean.store.mongo.codecs import from_json_value, is_plain_bson, plain_value, json_text
 from promethean.store.mongo.collections import VIEWS
 from promethean.store.mongo.connection import Document
 from promethean.store.mongo.errors import translated
@@ -37,7 +37,7 @@ def _stored_value(value: Any) -> Document:
 
 def _row(doc: Document) -> ViewRow:
     text = doc.get("value_json")
-    value = doc.get("value") if text is None else from_json_value(text)
+    value = plain_value(doc.get("value")) if text is None else from_json_value(text)
     return ViewRow(doc["view"], doc["key"], value, int(doc["offset"]), bool(doc["deleted"]))
 
 
