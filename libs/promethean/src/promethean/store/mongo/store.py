@@ -7,6 +7,7 @@ adds the lifecycle: connect, create indexes, probe capabilities, close.
 
 from __future__ import annotations
 
+import asyncio
 from typing import Final
 
 from pymongo.asynchronous.database import AsyncDatabase
@@ -68,6 +69,7 @@ class MongoStore(
     @translated
     async def open(self) -> None:
         self._conn.connect()
+        self._update_lock = asyncio.Lock()  # bound to the loop that opens the store
         try:
             await self._conn.ping()
             await ensure_indexes(self._conn.db)

@@ -20,7 +20,7 @@ from pymongo import ASCENDING
 from pymongo.errors import DuplicateKeyError
 
 from promethean.store.mongo.base import MongoBase
-from promethean.store.mongo.codecs import from_json_value, is_plain_bson, plain_value, json_text
+from promethean.store.mongo.codecs import from_json_value, is_plain_bson, json_text, plain_value
 from promethean.store.mongo.collections import VIEWS
 from promethean.store.mongo.connection import Document
 from promethean.store.mongo.errors import translated
