@@ -134,6 +134,9 @@ class LogAppends(LogReads):
         known: dict[str, tuple[int, int]],
         results: list[AppendResult | None],
     ) -> _Plan:
+        """Assign offsets from ``base`` to the pending events whose ids are
+        new; events whose id is already stored get their `AppendResult`
+        written into ``results`` right away."""
         plan = _Plan()
         doc_of_id: dict[str, int] = {}
         for i in pending:
