@@ -1,0 +1,1 @@
+"""The Promethean compactor service."""

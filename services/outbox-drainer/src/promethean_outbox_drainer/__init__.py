@@ -1,0 +1,1 @@
+"""The Promethean outbox-drainer service."""

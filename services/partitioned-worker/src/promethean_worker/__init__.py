@@ -1,0 +1,1 @@
+"""The Promethean partitioned-worker service."""
