@@ -46,3 +46,50 @@ class Readiness:
     @property
     def reasons(self) -> dict[str, str]:
         return dict(self._failing)
+
+
+EXIT_DISCONNECTED = 70
+"""Exit code after the broker/store was unreachable longer than allowed."""
+EXIT_STALLED = 71
+"""Exit code after a work loop made no progress longer than allowed."""
+
+
+class Dependency:
+    """Connection state of what a service depends on (store or broker)."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self._down_since: float | None = time.monotonic()
+
+    def up(self) -> None:
+        self._down_since = None
+
+    def down(self) -> None:
+        if self._down_since is None:
+            self._down_since = time.monotonic()
+
+    @property
+    def connected(self) -> bool:
+        return self._down_since is None
+
+    @property
+    def down_for_ms(self) -> int:
+        if self._down_since is None:
+            return 0
+        return int((time.monotonic() - self._down_since) * 1000)
+
+
+class JobTimer:
+    """Exponentially weighted average job duration, for heartbeats."""
+
+    def __init__(self, weight: float = 0.1) -> None:
+        self._weight = weight
+        self.avg_ms = 0.0
+        self.count = 0
+
+    def observe(self, ms: float) -> None:
+        self.count += 1
+        if self.count == 1:
+            self.avg_ms = ms
+        else:
+            self.avg_ms += self._weight * (ms - self.avg_ms)
