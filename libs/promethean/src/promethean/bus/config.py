@@ -18,4 +18,6 @@ class EngineConfig:
     redelivery_backoff_max_ms: int = 60_000
     fetch_batch: int = 256
     tail_cache_events: int = 8192
+    tail_cache_partition_bytes: int = 4 * 1024 * 1024
+    tail_cache_total_bytes: int = 64 * 1024 * 1024
     overload_retry_after_ms: int = 200

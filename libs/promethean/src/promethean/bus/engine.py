@@ -26,6 +26,7 @@ from promethean.bus.subscription import (
     StartPosition,
     Subscription,
 )
+from promethean.bus.tail import PartitionTail, TailBudget
 from promethean.bus.topics import TopicRegistry
 from promethean.bus.writer import PartitionWriter
 from promethean.clock import Clock
@@ -57,6 +58,7 @@ class BusEngine:
         self.hooks = hooks or EngineHooks()
         self.topics = TopicRegistry(store, config.default_partitions, config.default_max_attempts)
         self._writers: dict[tuple[str, int], PartitionWriter] = {}
+        self._tail_budget = TailBudget(config.tail_cache_total_bytes)
         self._groups: dict[tuple[str, str], GroupTopic] = {}
         self._groups_by_topic: dict[str, set[GroupTopic]] = {}
         self._subs_by_consumer: dict[str, list[Subscription]] = {}
@@ -110,7 +112,11 @@ class BusEngine:
                 partition,
                 fence=self.fence,
                 batch_max=self.config.append_batch_max,
-                tail_max=self.config.tail_cache_events,
+                tail=PartitionTail(
+                    self._tail_budget,
+                    self.config.tail_cache_events,
+                    self.config.tail_cache_partition_bytes,
+                ),
                 on_appended=self._on_appended,
                 observe_batch=self.hooks.append_batch,
             )

@@ -5,6 +5,7 @@ offset order."""
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Callable
 from typing import Protocol
 
@@ -13,6 +14,8 @@ from promethean.bus.hooks import EngineHooks
 from promethean.bus.subscription import Delivery, EventFilter, Subscription
 from promethean.clock import Clock
 from promethean.store.records import StoredEvent
+
+log = logging.getLogger("promethean.bus")
 
 
 class LogSource(Protocol):
@@ -100,7 +103,14 @@ class GroupTopic:
                 # member that holds its deliveries cannot starve the others.
                 self._rr_sub = (start + i + 1) % count
                 self._hooks.delivered(self.topic, self.group, cursor.partition, attempt)
-                if not sub.consumer.deliver(Delivery(self.group, event, attempt, deadline)):
+                try:
+                    accepted = sub.consumer.deliver(Delivery(self.group, event, attempt, deadline))
+                except Exception:
+                    # A consumer that cannot take a delivery is treated like
+                    # one that stopped reading: dropped, its work given back.
+                    log.exception("delivery failed; dropping the consumer")
+                    accepted = False
+                if not accepted:
                     sub.active = False
                     sub.consumer.drop_slow()
             if not progressed:

@@ -14,6 +14,7 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from promethean.bus.tail import PartitionTail
 from promethean.store.port import Store
 from promethean.store.records import AppendResult, Fence, NewEvent, StoredEvent
 
@@ -37,7 +38,7 @@ class PartitionWriter:
         *,
         fence: Fence | None,
         batch_max: int,
-        tail_max: int,
+        tail: PartitionTail,
         on_appended: AppendedCallback,
         observe_batch: BatchObserver | None = None,
     ) -> None:
@@ -47,7 +48,7 @@ class PartitionWriter:
         self._fence = fence
         self._batch_max = batch_max
         self._pending: deque[_Pending] = deque()
-        self._tail: deque[StoredEvent] = deque(maxlen=tail_max)
+        self._tail = tail
         self._on_appended = on_appended
         self._observe_batch = observe_batch
         self._task: asyncio.Task[None] | None = None
@@ -78,15 +79,7 @@ class PartitionWriter:
     def tail_from(self, offset: int, limit: int) -> list[StoredEvent] | None:
         """Events from ``offset`` out of the tail, or None when the tail no
         longer reaches back that far (read the store instead)."""
-        tail = self._tail
-        if not tail or offset < tail[0].offset:
-            return None
-        start = offset - tail[0].offset
-        if start >= len(tail):
-            return []
-        end = min(len(tail), start + limit)
-        # deque slicing is O(n); index walk is fine for the bounded window.
-        return [tail[i] for i in range(start, end)]
+        return self._tail.read_from(offset, limit)
 
     async def _drain(self) -> None:
         loop = asyncio.get_running_loop()
