@@ -11,6 +11,7 @@ import sys
 from aiohttp import web
 
 from promethean.runtime.logs import configure_logging
+from promethean.runtime.tracing import configure_tracing_from_env
 from promethean.settings import load_settings
 from promethean_broker.app import RUNTIME_KEY, create_app
 from promethean_broker.settings import BrokerSettings
@@ -47,6 +48,7 @@ async def serve(settings: BrokerSettings) -> int:
 def main() -> None:
     settings = load_settings(BrokerSettings, os.environ)
     configure_logging("broker", settings.common.log_level)
+    configure_tracing_from_env("broker", os.environ)
     sys.exit(asyncio.run(serve(settings)))
 
 

@@ -18,6 +18,7 @@ from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
 from promethean.bus import BusEngine, EngineConfig
+from promethean.bus.hooks import FanoutHooks
 from promethean.clock import SystemClock
 from promethean.errors import FencedError
 from promethean.names import MAX_FRAME_BYTES
@@ -29,6 +30,7 @@ from promethean_broker.connection import BrokerConnection
 from promethean_broker.leadership import Leadership
 from promethean_broker.metrics import BrokerMetrics, EngineStateCollector
 from promethean_broker.settings import BrokerSettings
+from promethean_broker.system_topics import AuditHooks, SystemPublisher
 
 log = logging.getLogger("promethean.broker")
 
@@ -54,6 +56,9 @@ class BrokerRuntime:
             self.store, settings.broker_id, settings.lease_ttl_ms, self.clock
         )
         self.engine: BusEngine | None = None
+        self.system = SystemPublisher(settings.broker_id)
+        self.leading = asyncio.Event()
+        """Set once this broker holds the lease and its engine runs."""
         self.connections: dict[str, BrokerConnection] = {}
         self.exit_code: int | None = None
         self.stopped = asyncio.Event()
@@ -84,10 +89,24 @@ class BrokerRuntime:
             self.engine_config(),
             self.clock,
             fence=self.leadership.fence,
-            hooks=self.metrics,
+            hooks=FanoutHooks(
+                self.metrics, AuditHooks(self.system, self.settings.audit_sample, self.clock.now_ms)
+            ),
         )
         self.readiness.clear("lease")
+        self.leading.set()
         self.progress.tick()
+        self.system.attach(self.engine)
+        self._tasks.append(asyncio.create_task(self.system.run(), name="system-topics"))
+        if self.settings.system_metrics_ms > 0:
+            self._tasks.append(
+                asyncio.create_task(
+                    self.system.publish_metrics_every(
+                        self.settings.system_metrics_ms, self.connections
+                    ),
+                    name="system-metrics",
+                )
+            )
         self._tasks.append(asyncio.create_task(self._timers(self.engine), name="timers"))
         self._tasks.append(asyncio.create_task(self._commits(self.engine), name="commits"))
         await self.leadership.keep()

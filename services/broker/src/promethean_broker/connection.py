@@ -18,6 +18,7 @@ from typing import Any
 
 import msgspec
 from aiohttp import WSCloseCode, WSMsgType, web
+from opentelemetry.trace import SpanKind
 
 from promethean.bus import (
     AckRef,
@@ -33,9 +34,11 @@ from promethean.frames import broker as bf
 from promethean.frames.codec import encode, error_frame, parse_broker_request
 from promethean.frames.codes import ErrorCode
 from promethean.frames.envelope import Envelope
+from promethean.runtime.tracing import TRACEPARENT, span_from_headers, tracer
 from promethean_broker.sender import BoundedSender
 
 log = logging.getLogger("promethean.broker.connection")
+_tracer = tracer()
 
 CLOSE_SLOW_CONSUMER = 4008
 FLUSH_BEFORE_CLOSE_S = 1.0
@@ -79,6 +82,24 @@ class BrokerConnection:
         return self._id
 
     def deliver(self, delivery: Delivery) -> bool:
+        event = delivery.event
+        if event.headers is not None and TRACEPARENT in event.headers:
+            with span_from_headers(
+                _tracer,
+                f"deliver {event.topic}",
+                event.headers,
+                {
+                    "messaging.destination.name": event.topic,
+                    "messaging.consumer.group.name": delivery.group,
+                    "messaging.destination.partition.id": str(event.partition),
+                    "messaging.message.id": event.id,
+                },
+                kind=SpanKind.PRODUCER,
+            ):
+                return self._deliver(delivery)
+        return self._deliver(delivery)
+
+    def _deliver(self, delivery: Delivery) -> bool:
         event = delivery.event
         frame = bf.Message(
             topic=event.topic,
@@ -283,8 +304,19 @@ class BrokerConnection:
     async def _publish(
         self, corr: str | int | None, requests: list[PublishRequest], *, batch: bool
     ) -> None:
+        first = requests[0]
         try:
-            results = await self.engine.publish(requests)
+            with span_from_headers(
+                _tracer,
+                f"publish {first.topic}",
+                first.headers,
+                {
+                    "messaging.destination.name": first.topic,
+                    "messaging.batch.message_count": len(requests),
+                },
+                kind=SpanKind.SERVER,
+            ):
+                results = await self.engine.publish(requests)
         except PrometheanError as err:
             self._send_error(err, corr)
             return

@@ -8,7 +8,7 @@ two groups that both give up on one event each get their own DLQ record.
 from __future__ import annotations
 
 from promethean.bus.requests import PublishRequest
-from promethean.names import DLQ_SUFFIX, dlq_topic
+from promethean.names import dlq_topic
 from promethean.store.records import StoredEvent
 
 H_ORIGINAL_TOPIC = "x-dlq-original-topic"
@@ -62,19 +62,6 @@ def dead_letter_event(
     )
 
 
-def replay_request(event: StoredEvent) -> PublishRequest:
-    """A DLQ event back onto its original topic, without the DLQ headers,
-    under a fresh id (the original id was delivered already)."""
-    headers = {k: v for k, v in (event.headers or {}).items() if k not in DLQ_HEADERS}
-    original = (event.headers or {}).get(H_ORIGINAL_TOPIC, event.topic.removesuffix(DLQ_SUFFIX))
-    headers["x-replayed-from"] = f"{event.topic}/{event.partition}/{event.offset}"
-    return PublishRequest(
-        topic=original,
-        payload=event.payload,
-        key=event.key,
-        headers=headers or None,
-        id=f"replay/{event.id}",
-        caused_by=[event.id],
-        tags=event.tags,
-        sid=event.sid,
-    )
+def strip_dlq_headers(headers: dict[str, str]) -> dict[str, str]:
+    """The headers an event carried before it was dead-lettered."""
+    return {k: v for k, v in headers.items() if k not in DLQ_HEADERS}

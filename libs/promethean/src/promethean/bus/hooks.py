@@ -32,3 +32,40 @@ class EngineHooks:
 
     def dead_lettered(self, topic: str, group: str, partition: int, reason: str) -> None:
         """An event exhausted its attempts and moved to the DLQ."""
+
+
+class FanoutHooks(EngineHooks):
+    """Several observers behind one hooks object (e.g. metrics and audit)."""
+
+    def __init__(self, *hooks: EngineHooks) -> None:
+        self._hooks = hooks
+
+    def published(
+        self, results: Sequence[AppendResult], requests: Sequence[PublishRequest]
+    ) -> None:
+        for hook in self._hooks:
+            hook.published(results, requests)
+
+    def append_batch(self, size: int, seconds: float) -> None:
+        for hook in self._hooks:
+            hook.append_batch(size, seconds)
+
+    def subscribed(self, topic: str, group: str) -> None:
+        for hook in self._hooks:
+            hook.subscribed(topic, group)
+
+    def delivered(self, topic: str, group: str, partition: int, attempt: int) -> None:
+        for hook in self._hooks:
+            hook.delivered(topic, group, partition, attempt)
+
+    def acked(self, topic: str, group: str, partition: int, event_ts_ms: int, now_ms: int) -> None:
+        for hook in self._hooks:
+            hook.acked(topic, group, partition, event_ts_ms, now_ms)
+
+    def redelivery(self, topic: str, group: str, partition: int, reason: str) -> None:
+        for hook in self._hooks:
+            hook.redelivery(topic, group, partition, reason)
+
+    def dead_lettered(self, topic: str, group: str, partition: int, reason: str) -> None:
+        for hook in self._hooks:
+            hook.dead_lettered(topic, group, partition, reason)

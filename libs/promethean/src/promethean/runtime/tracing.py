@@ -30,6 +30,24 @@ def configure_tracing(service: str, exporter: SpanExporter | None) -> TracerProv
     return provider
 
 
+def configure_tracing_from_env(service: str, environ: Mapping[str, str]) -> TracerProvider | None:
+    """Install a global tracer provider exporting over OTLP/HTTP when the
+    standard ``OTEL_EXPORTER_OTLP_ENDPOINT`` (or ``..._TRACES_ENDPOINT``) is
+    set; otherwise leave the no-op tracer in place and return None."""
+    if not (
+        environ.get("OTEL_EXPORTER_OTLP_ENDPOINT")
+        or environ.get("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT")
+    ):
+        return None
+    from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+    from opentelemetry.sdk.trace.export import BatchSpanProcessor
+
+    provider = TracerProvider(resource=Resource.create({"service.name": f"promethean-{service}"}))
+    provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter()))
+    trace.set_tracer_provider(provider)
+    return provider
+
+
 def tracer(provider: trace.TracerProvider | None = None) -> trace.Tracer:
     return (provider or trace.get_tracer_provider()).get_tracer(TRACER_NAME)
 
