@@ -15,8 +15,8 @@ cd "$root"
 source scripts/dev.sh
 
 # Debian packages the suite needs beyond Python and Go (scripts/build-ferretdb.sh
-# installs Go itself when it is missing). Installed when missing and we are root.
-APT_PACKAGES=()
+# installs Go itself when it is missing). Installed when missing, as root or via sudo.
+APT_PACKAGES=(prometheus)
 
 install_apt_packages() {
     local missing=() package
@@ -27,13 +27,22 @@ install_apt_packages() {
     if (( ${#missing[@]} == 0 )); then
         return 0
     fi
-    if [[ "$(id -u)" != 0 ]] || ! command -v apt-get >/dev/null 2>&1; then
-        log "missing Debian packages: ${missing[*]} (not root: install them yourself)"
+    local sudo=()
+    if [[ "$(id -u)" != 0 ]]; then
+        if command -v sudo >/dev/null 2>&1 && sudo -n true 2>/dev/null; then
+            sudo=(sudo -n)
+        else
+            log "missing Debian packages: ${missing[*]} (not root and no sudo: install them yourself)"
+            return 0
+        fi
+    fi
+    if ! command -v apt-get >/dev/null 2>&1; then
+        log "missing Debian packages: ${missing[*]} (no apt-get: install them yourself)"
         return 0
     fi
     log "installing Debian packages: ${missing[*]}"
-    DEBIAN_FRONTEND=noninteractive apt-get update -qq >&2
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >&2
+    "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get update -qq >&2
+    "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >&2
 }
 
 failed=()
