@@ -44,6 +44,14 @@ class PartitionCursor:
     def waiting_retry(self) -> int:
         return len(self._retry_events)
 
+    def has_work(self, now_ms: int, high_watermark: int) -> bool:
+        """Whether `take` could return something (possibly after a fetch)."""
+        return (
+            bool(self.buffer)
+            or self.next_fetch <= high_watermark
+            or (bool(self._retry_heap) and self._retry_heap[0][0] <= now_ms)
+        )
+
     def needs_fetch(self, high_watermark: int) -> bool:
         return not self.buffer and self.next_fetch <= high_watermark
 

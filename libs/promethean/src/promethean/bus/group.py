@@ -79,6 +79,12 @@ class GroupTopic:
         self.wanted.clear()
         made = 0
         while True:
+            # Only partitions with something to hand out are offered, so a
+            # wake-up costs O(members) rather than O(members * partitions)
+            # when most partitions are idle.
+            ready = self._ready_partitions()
+            if not ready:
+                break
             progressed = False
             subs = self.subs
             count = len(subs)
@@ -87,8 +93,10 @@ class GroupTopic:
                 sub = subs[(start + i) % count]
                 if not sub.has_capacity():
                     continue
-                picked = await self._pick(sub)
+                picked = await self._pick(sub, ready)
                 if picked is None:
+                    if not ready:
+                        break
                     continue
                 cursor, event, attempt = picked
                 now = self._clock.now_ms()
@@ -118,12 +126,26 @@ class GroupTopic:
         self.delivered += made
         return made
 
-    async def _pick(self, sub: Subscription) -> tuple[PartitionCursor, StoredEvent, int] | None:
-        partitions = self._partitions
-        n = len(partitions)
+    def _ready_partitions(self) -> list[int]:
         now = self._clock.now_ms()
+        return [
+            p
+            for p in self._partitions
+            if self.cursors[p].has_work(now, self._log.high_watermark(self.topic, p))
+        ]
+
+    async def _pick(
+        self, sub: Subscription, ready: list[int]
+    ) -> tuple[PartitionCursor, StoredEvent, int] | None:
+        """The next event for ``sub`` from the ``ready`` partitions; a
+        partition found empty is removed from ``ready``."""
+        now = self._clock.now_ms()
+        n = len(ready)
+        start = self._rr_partition % n if n else 0
+        exhausted: list[int] = []
+        picked: tuple[PartitionCursor, StoredEvent, int] | None = None
         for i in range(n):
-            partition = partitions[(self._rr_partition + i) % n]
+            partition = ready[(start + i) % n]
             if not sub.takes(partition):
                 continue
             cursor = self.cursors[partition]
@@ -138,9 +160,13 @@ class GroupTopic:
                     cursor.add_fetched(events, hwm, complete)
                     taken = cursor.take(now, self.event_filter)
             if taken is not None:
-                self._rr_partition = (self._rr_partition + i + 1) % n
-                return cursor, taken[0], taken[1]
-        return None
+                self._rr_partition = start + i + 1
+                picked = (cursor, taken[0], taken[1])
+                break
+            exhausted.append(partition)
+        for partition in exhausted:
+            ready.remove(partition)
+        return picked
 
     def add_cursor(self, cursor: PartitionCursor) -> None:
         """A partition added to the topic after the group started."""
