@@ -141,6 +141,15 @@ class Supervisor:
 
     def _on_exit(self, event: ServiceExited) -> None:
         self._running.discard(event.name)
+        stopped_by_us = (
+            self._stop_deadline is not None
+            and not self._killed
+            and event.returncode == -signal.SIGTERM
+        )
+        if stopped_by_us:
+            # A service still starting up when we asked it to stop dies of the
+            # SIGTERM we sent before it installed its handler: a clean stop.
+            return
         if event.returncode != 0:
             self._say(f"{event.name} exited with code {event.returncode}")
             self._fail(event.returncode if event.returncode > 0 else EXIT_FAILED)
