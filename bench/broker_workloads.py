@@ -109,6 +109,12 @@ class BrokerProcess:
     def http_url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
+    def cpu_s(self) -> float:
+        """User + system CPU seconds of the broker process, every thread."""
+        assert self.process is not None
+        times = psutil.Process(self.process.pid).cpu_times()
+        return float(times.user + times.system)
+
     def rss_mb(self) -> float:
         assert self.process is not None
         return psutil.Process(self.process.pid).memory_info().rss / (1024 * 1024)
@@ -245,10 +251,17 @@ async def w1_publish(broker: BrokerProcess, args: argparse.Namespace) -> dict[st
     await broker.create_topic("bench.w1", args.partitions)
     async with WebSocketBusClient(broker.url, CLIENT_CONFIG) as bus:
         await bus.publish("bench.w1", padded_payload(-1))  # create the topic
+        broker_cpu, client_cpu = broker.cpu_s(), time.process_time()
         started = time.perf_counter()
         await publish_all(bus, "bench.w1", args.count, args.inflight, padded_payload)
         elapsed = time.perf_counter() - started
-    return {"W1 publish msg/s": args.count / elapsed, "broker RSS after W1 MB": broker.rss_mb()}
+        broker_cpu, client_cpu = broker.cpu_s() - broker_cpu, time.process_time() - client_cpu
+    return {
+        "W1 publish msg/s": args.count / elapsed,
+        "broker RSS after W1 MB": broker.rss_mb(),
+        "W1 broker CPU % (all threads)": 100 * broker_cpu / elapsed,
+        "W1 client CPU %": 100 * client_cpu / elapsed,
+    }
 
 
 async def w2_drain(broker: BrokerProcess, args: argparse.Namespace) -> dict[str, float]:

@@ -137,26 +137,36 @@ def running(args: list[str], **popen: Any) -> Iterator[tuple[subprocess.Popen[st
         process.stdout.close()
 
 
-def test_dev_serves_the_broker_and_stops_cleanly_on_ctrl_c(tmp_path: Path) -> None:
-    port = free_port()
-    with running(
-        [str(promethean_script()), "dev"], cwd=tmp_path, env=clean_environ(BUS_PORT=str(port))
-    ) as (process, output):
+def test_dev_serves_the_stack_and_stops_cleanly_on_ctrl_c(tmp_path: Path) -> None:
+    ports = {
+        "BUS_PORT": free_port(),
+        "WS_PORT": free_port(),
+        "PROMETHEAN_OUTBOX_DRAINER_PORT": free_port(),
+        "PROMETHEAN_COMPACTOR_PORT": free_port(),
+        "PROMETHEAN_WORKER_PORT": free_port(),
+    }
+    env = clean_environ(**{name: str(port) for name, port in ports.items()})
+    with running([str(promethean_script()), "dev"], cwd=tmp_path, env=env) as (process, output):
+        bus = ports["BUS_PORT"]
         line = output.wait_for("broker ", START_TIMEOUT_S)
         assert line.split() == [
             "broker",
-            f"ws://127.0.0.1:{port}/ws",
-            f"http://127.0.0.1:{port}/metrics",
+            f"ws://127.0.0.1:{bus}/ws",
+            f"http://127.0.0.1:{bus}/metrics",
         ]
-        wait_for_status(f"http://127.0.0.1:{port}/healthz/live", 200, process)
+        for name in ("gateway", "outbox-drainer", "compactor", "worker"):
+            output.wait_for(f"{name} ", START_TIMEOUT_S)
+        for port in ports.values():
+            wait_for_status(f"http://127.0.0.1:{port}/healthz/live", 200, process)
         assert (tmp_path / ".promethean" / "bus.db").exists()
-        broker_pids = [child.pid for child in psutil.Process(process.pid).children()]
-        assert broker_pids, "promethean dev started no child process"
+        service_pids = [child.pid for child in psutil.Process(process.pid).children()]
+        assert len(service_pids) == len(ports), "promethean dev should start five services"
 
         process.send_signal(signal.SIGINT)
         assert process.wait(timeout=STOP_TIMEOUT_S) == 0, output.lines
-        assert all(gone(pid) for pid in broker_pids)
-        assert http_status(f"http://127.0.0.1:{port}/healthz/live") is None
+        assert all(gone(pid) for pid in service_pids)
+        for port in ports.values():
+            assert http_status(f"http://127.0.0.1:{port}/healthz/live") is None
 
 
 def test_dev_refuses_a_bad_setting_before_starting_anything(tmp_path: Path) -> None:

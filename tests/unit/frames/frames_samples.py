@@ -11,6 +11,7 @@ from promethean import names
 from promethean.frames import (
     Ack,
     AckBatch,
+    Assignment,
     Auth,
     Delivery,
     Envelope,
@@ -32,7 +33,10 @@ from promethean.frames import (
     GwSubscribe,
     GwSubscribeOpts,
     GwUnsubscribe,
+    Heartbeat,
     ItemError,
+    Join,
+    Leave,
     Message,
     MessageBatch,
     Modack,
@@ -46,6 +50,8 @@ from promethean.frames import (
     PublishedBatch,
     PublishedItem,
     PublishItem,
+    Revoke,
+    Revoked,
     Subscribe,
     Subscribed,
     Unsubscribe,
@@ -124,6 +130,24 @@ BROKER_REQUESTS: dict[type[Any], list[Any]] = {
     Flow: [Flow(credits=10), Flow(credits=0, topic="o", group="g", corr="f")],
     Unsubscribe: [Unsubscribe(topic="o", group="g")],
     Ping: [Ping(), Ping(corr="p")],
+    Join: [
+        Join(group="g", topics=["o"], member_id="m-1"),
+        Join(
+            group="workers",
+            topics=["orders", "users"],
+            member_id="m-2",
+            instance_id="worker-0",
+            max_inflight=64,
+            ack_timeout_ms=5_000,
+            corr=11,
+        ),
+    ],
+    Heartbeat: [Heartbeat(group="g", member_id="m-1", generation=0, corr="h")],
+    Revoked: [
+        Revoked(group="g", member_id="m-1", generation=3, partitions={"o": [0, 5]}),
+        Revoked(group="g", member_id="m-1", generation=3, partitions={}),
+    ],
+    Leave: [Leave(group="g", member_id="m-1"), Leave(group="g", member_id="m", corr=2)],
 }
 
 BROKER_REPLIES: dict[type[Any], list[Any]] = {
@@ -180,6 +204,20 @@ BROKER_REPLIES: dict[type[Any], list[Any]] = {
     ],
     Err: [Err(code="bad_name", msg="no"), Err(code="overloaded", msg="busy", retry_after_ms=250)],
     Pong: [Pong(corr=5)],
+    Assignment: [
+        Assignment(group="g", member_id="m-1", generation=1, partitions={"o": []}),
+        Assignment(
+            group="g",
+            member_id="m-1",
+            generation=7,
+            partitions={"o": [0, 1, 2], "p": [4]},
+            revoke={"o": [3]},
+            heartbeat_ms=3_000,
+            session_timeout_ms=10_000,
+            corr=11,
+        ),
+    ],
+    Revoke: [Revoke(group="g", member_id="m-1", generation=2, partitions={"o": [3, 4]})],
 }
 
 GATEWAY_REQUESTS: dict[type[Any], list[Any]] = {
@@ -288,6 +326,7 @@ optional_text = st.none() | short_text
 optional_ids = st.none() | ids
 id_lists = st.none() | st.lists(ids, max_size=3)
 text_lists = st.none() | st.lists(short_text, max_size=3)
+partition_maps = st.dictionaries(valid_names, st.lists(int64, max_size=4), max_size=3)
 
 
 def _publish_kwargs() -> dict[str, Any]:
@@ -377,6 +416,26 @@ broker_requests = st.one_of(
     st.builds(Flow, credits=int64, **_ref_kwargs()),
     st.builds(Unsubscribe, **_ref_kwargs()),
     st.builds(Ping, corr=corrs),
+    st.builds(
+        Join,
+        group=valid_names,
+        topics=st.lists(valid_names, min_size=1, max_size=3),
+        member_id=ids,
+        instance_id=optional_ids,
+        max_inflight=max_inflights,
+        ack_timeout_ms=ack_timeouts,
+        corr=corrs,
+    ),
+    st.builds(Heartbeat, group=valid_names, member_id=ids, generation=int64, corr=corrs),
+    st.builds(
+        Revoked,
+        group=valid_names,
+        member_id=ids,
+        generation=int64,
+        partitions=partition_maps,
+        corr=corrs,
+    ),
+    st.builds(Leave, group=valid_names, member_id=ids, corr=corrs),
 )
 
 publish_results = st.one_of(
@@ -412,6 +471,25 @@ broker_replies = st.one_of(
     ),
     st.builds(Err, code=short_text, msg=short_text, retry_after_ms=st.none() | int64, corr=corrs),
     st.builds(Pong, corr=corrs),
+    st.builds(
+        Assignment,
+        group=valid_names,
+        member_id=ids,
+        generation=int64,
+        partitions=partition_maps,
+        revoke=st.none() | partition_maps,
+        heartbeat_ms=st.none() | int64,
+        session_timeout_ms=st.none() | int64,
+        corr=corrs,
+    ),
+    st.builds(
+        Revoke,
+        group=valid_names,
+        member_id=ids,
+        generation=int64,
+        partitions=partition_maps,
+        corr=corrs,
+    ),
 )
 
 gateway_requests = st.one_of(

@@ -104,6 +104,10 @@ def test_broker_and_gateway_tags_match_the_contract() -> None:
         "FLOW",
         "UNSUBSCRIBE",
         "PING",
+        "JOIN",
+        "HEARTBEAT",
+        "REVOKED",
+        "LEAVE",
     }
     assert tags(BROKER_REPLY_TYPES) == {
         "OK",
@@ -114,6 +118,8 @@ def test_broker_and_gateway_tags_match_the_contract() -> None:
         "MESSAGE_BATCH",
         "ERR",
         "PONG",
+        "ASSIGNMENT",
+        "REVOKE",
     }
     assert tags(GATEWAY_REQUEST_TYPES) == {
         "AUTH",

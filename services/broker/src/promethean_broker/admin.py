@@ -233,6 +233,7 @@ class AdminApi:
                 "generation": state.generation if state else 0,
                 "members": [msgspec.to_builtins(m) for m in members],
                 "assignment": state.assignment if state else {},
+                "log": state.data.get("log", []) if state else [],
                 "topics": rows,
                 "subscribers": sum(len(s.subs) for s in self.engine.groups() if s.group == group),
             }

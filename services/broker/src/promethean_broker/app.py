@@ -18,6 +18,7 @@ from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
 from promethean.bus import BusEngine, EngineConfig
+from promethean.bus.coordinator import Coordinator
 from promethean.bus.hooks import FanoutHooks
 from promethean.clock import SystemClock
 from promethean.errors import FencedError
@@ -56,6 +57,7 @@ class BrokerRuntime:
             self.store, settings.broker_id, settings.lease_ttl_ms, self.clock
         )
         self.engine: BusEngine | None = None
+        self.coordinator: Coordinator | None = None
         self.system = SystemPublisher(settings.broker_id)
         self.leading = asyncio.Event()
         """Set once this broker holds the lease and its engine runs."""
@@ -109,6 +111,12 @@ class BrokerRuntime:
             )
         self._tasks.append(asyncio.create_task(self._timers(self.engine), name="timers"))
         self._tasks.append(asyncio.create_task(self._commits(self.engine), name="commits"))
+        self.coordinator = Coordinator(
+            self.engine,
+            heartbeat_ms=self.settings.common.heartbeat_ms,
+            session_timeout_ms=self.settings.session_timeout_ms,
+        )
+        self._tasks.append(asyncio.create_task(self._sessions(self.coordinator), name="sessions"))
         await self.leadership.keep()
         if self.leadership.lost.is_set():
             self.readiness.fail("lease", "lost the store lease")
@@ -143,6 +151,19 @@ class BrokerRuntime:
             except Exception as exc:
                 self.readiness.fail("store", f"commit failed: {exc}")
                 log.exception("commit flush failed")
+
+    async def _sessions(self, coordinator: Coordinator) -> None:
+        """Remove members whose session or revoke deadline passed."""
+        interval = min(self.settings.session_timeout_ms / 4, 500) / 1000
+        while True:
+            await asyncio.sleep(interval)
+            try:
+                await coordinator.expire()
+            except FencedError:
+                self.stop(EXIT_LOST_STORE)
+                return
+            except Exception:
+                log.exception("member session check failed")
 
     def require_engine(self) -> BusEngine:
         if self.engine is None:
@@ -210,6 +231,7 @@ async def websocket(request: web.Request) -> web.StreamResponse:
         max_pending_publishes=s.publish_queue_max,
         on_error=lambda code: runtime.metrics.frame_errors.labels(code).inc(),
         abort=_aborter(request),
+        coordinator=runtime.coordinator,
     )
     runtime.connections[conn.consumer_id] = conn
     try:

@@ -29,12 +29,14 @@ from promethean.bus import (
     StartKind,
     StartPosition,
 )
+from promethean.bus.coordinator import Coordinator
 from promethean.errors import FrameError, OverloadedError, PrometheanError
 from promethean.frames import broker as bf
 from promethean.frames.codec import encode, error_frame, parse_broker_request
 from promethean.frames.codes import ErrorCode
 from promethean.frames.envelope import Envelope
 from promethean.runtime.tracing import TRACEPARENT, span_from_headers, tracer
+from promethean_broker.membership import check_settle, handle_membership
 from promethean_broker.sender import BoundedSender
 
 log = logging.getLogger("promethean.broker.connection")
@@ -60,8 +62,10 @@ class BrokerConnection:
         max_pending_publishes: int,
         on_error: Callable[[str], None] | None = None,
         abort: Callable[[], None] | None = None,
+        coordinator: Coordinator | None = None,
     ) -> None:
         self.ws = ws
+        self.coordinator = coordinator
         self.engine = engine
         self._token = token
         self._max_frame_bytes = max_frame_bytes
@@ -123,6 +127,9 @@ class BrokerConnection:
         )
         return self._sender.offer(encode(frame))
 
+    def send_membership(self, frame: bf.Assignment | bf.Revoke) -> None:
+        self._send(frame)
+
     def drop_slow(self) -> None:
         if self._slow:
             return
@@ -156,6 +163,8 @@ class BrokerConnection:
 
     async def close(self) -> None:
         await self.engine.release_consumer(self._id)
+        if self.coordinator is not None:
+            await self.coordinator.link_lost(self)
         for task in list(self._tasks):
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
@@ -222,6 +231,12 @@ class BrokerConnection:
 
     async def _dispatch(self, frame: bf.BrokerRequest) -> None:
         engine = self.engine
+        if self.coordinator is not None:
+            if isinstance(frame, bf.Ack | bf.Nack | bf.Modack | bf.AckBatch):
+                check_settle(self.coordinator, self._id, frame)
+            elif isinstance(frame, bf.Join | bf.Heartbeat | bf.Revoked | bf.Leave):
+                await handle_membership(self.coordinator, self, frame, self._confirm)
+                return
         match frame:
             case bf.Publish():
                 self._start_publish(frame.corr, [_request(frame.topic, frame)], batch=False)

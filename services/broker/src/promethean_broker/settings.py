@@ -41,6 +41,7 @@ DEFAULT_APPEND_BATCH_MAX: Final = 512
 DEFAULT_PUBLISH_QUEUE_MAX: Final = 20_000
 DEFAULT_AUDIT_SAMPLE: Final = 0.0
 DEFAULT_SYSTEM_METRICS_MS: Final = 10_000
+DEFAULT_SESSION_TIMEOUT_MS: Final = 10_000
 
 HOUR_MS: Final = 3_600_000
 DAY_MS: Final = 24 * HOUR_MS
@@ -81,6 +82,7 @@ class BrokerSettings:
     publish_queue_max: int = DEFAULT_PUBLISH_QUEUE_MAX
     audit_sample: float = DEFAULT_AUDIT_SAMPLE
     system_metrics_ms: int = DEFAULT_SYSTEM_METRICS_MS
+    session_timeout_ms: int = DEFAULT_SESSION_TIMEOUT_MS
     broker_id: str = field(default_factory=default_broker_id)
 
     __repr__ = settings_repr
@@ -97,8 +99,9 @@ class BrokerSettings:
             min_value=1024,
             max_value=16 * 1024 * 1024,
         )
+        common = CommonSettings.from_env(environ, service=SERVICE)
         return cls(
-            common=CommonSettings.from_env(environ, service=SERVICE),
+            common=common,
             port=env.port("BUS_PORT", DEFAULT_BUS_PORT),
             store_url=read_store_url(environ),
             ack_timeout_ms=env.duration_ms(
@@ -147,6 +150,7 @@ class BrokerSettings:
             system_metrics_ms=env.duration_ms(
                 "PROMETHEAN_SYSTEM_METRICS_MS", DEFAULT_SYSTEM_METRICS_MS, max_ms=HOUR_MS
             ),
+            session_timeout_ms=_session_timeout_ms(env, common.heartbeat_ms),
             broker_id=_broker_id(env),
         )
 
@@ -168,6 +172,20 @@ def _send_buffer_bytes(env: EnvReader, max_frame_bytes: int) -> int:
     if value < max_frame_bytes:
         raise SettingsError(
             name, str(value), f"at least PROMETHEAN_MAX_FRAME_BYTES ({max_frame_bytes})"
+        )
+    return value
+
+
+def _session_timeout_ms(env: EnvReader, heartbeat_ms: int) -> int:
+    """A member must get at least two heartbeats in before its session ends;
+    unset, it is the default or three heartbeats, whichever is longer."""
+    name = "PROMETHEAN_SESSION_TIMEOUT_MS"
+    if env.raw(name) is None:
+        return max(DEFAULT_SESSION_TIMEOUT_MS, 3 * heartbeat_ms)
+    value = env.duration_ms(name, DEFAULT_SESSION_TIMEOUT_MS, min_ms=200, max_ms=HOUR_MS)
+    if value < 2 * heartbeat_ms:
+        raise SettingsError(
+            name, str(value), f"at least twice PROMETHEAN_HEARTBEAT_MS ({2 * heartbeat_ms})"
         )
     return value
 

@@ -291,6 +291,22 @@ class BusEngine:
         if task is not None:
             task.cancel()
 
+    async def release_partitions(self, sub: Subscription, partitions: frozenset[int]) -> None:
+        """A partitioned member gave ``partitions`` up: what it still holds of
+        them goes back, due now and without counting an attempt (it was never
+        processed), and the group's watermark is committed before anyone else
+        may take them."""
+        state = self._groups.get((sub.group, sub.topic))
+        if state is None:
+            return
+        now = self.clock.now_ms()
+        for cursor, flight in state.held_by(sub):
+            if cursor.partition in partitions and cursor.take_back(flight.event.offset):
+                sub.inflight -= 1
+                cursor.schedule_retry(flight.event, flight.attempt - 1, now)
+        await self._flush_group(state)
+        state.wake()
+
     def grant_credits(
         self, consumer_id: str, credits: int, topic: str | None, group: str | None
     ) -> int:

@@ -19,7 +19,12 @@ from promethean.cli.commands import Command
 from promethean.cli.services import STACK, ServiceSpec, listen_lines
 from promethean.cli.supervisor import Supervisor
 from promethean.errors import SettingsError
-from promethean.settings import EXIT_BAD_SETTING, CommonSettings, settings_error_line
+from promethean.settings import (
+    DEFAULT_BUS_PORT,
+    EXIT_BAD_SETTING,
+    CommonSettings,
+    settings_error_line,
+)
 from promethean.store.factory import DEFAULT_SQLITE_URL
 
 PROG: Final = "promethean"
@@ -27,7 +32,10 @@ DEV_DEFAULTS: Final = {
     "PROMETHEAN_HOST": "127.0.0.1",
     "PROMETHEAN_DEV": "1",
     "PYTHONUNBUFFERED": "1",
+    "WS_TOKEN": "dev-token",
 }
+"""``WS_TOKEN`` is the gateway's static dev token (accepted only because
+``PROMETHEAN_DEV=1``): ``{"op": "AUTH", "token": "dev-token"}``."""
 STOP_MARGIN_MS: Final = 5_000
 SQLITE_PREFIX: Final = "sqlite:///"
 
@@ -38,6 +46,9 @@ def dev_environ(environ: Mapping[str, str]) -> dict[str, str]:
     for name, value in DEV_DEFAULTS.items():
         if not env.get(name, "").strip():
             env[name] = value
+    if not env.get("BUS_URL", "").strip():
+        port = env.get("BUS_PORT", "").strip() or str(DEFAULT_BUS_PORT)
+        env["BUS_URL"] = f"ws://127.0.0.1:{port}/ws"
     if not env.get("PROMETHEAN_STORE", "").strip() and not env.get("MONGO_URL", "").strip():
         env["PROMETHEAN_STORE"] = DEFAULT_SQLITE_URL
     return env

@@ -13,7 +13,12 @@ import sys
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
-from promethean.settings import DEFAULT_BUS_PORT, DEFAULT_HOST, EnvReader
+from promethean.outbox.defaults import DEFAULT_DRAINER_PORT, DRAINER_PORT_VAR
+from promethean.settings import DEFAULT_BUS_PORT, DEFAULT_HOST, DEFAULT_WS_PORT, EnvReader
+
+COMPACTOR_PORT_VAR = "PROMETHEAN_COMPACTOR_PORT"
+DEFAULT_COMPACTOR_PORT = 7073
+"""Mirrors ``promethean_compactor.settings`` (the library cannot import a service)."""
 
 Endpoints = Callable[[Mapping[str, str]], tuple[str, ...]]
 
@@ -46,8 +51,43 @@ def broker_endpoints(environ: Mapping[str, str]) -> tuple[str, ...]:
     return (f"ws://{host}:{port}/ws", f"http://{host}:{port}/metrics")
 
 
+def outbox_drainer_endpoints(environ: Mapping[str, str]) -> tuple[str, ...]:
+    host = reachable_host(environ)
+    port = EnvReader(environ).port(DRAINER_PORT_VAR, DEFAULT_DRAINER_PORT)
+    return (f"http://{host}:{port}/metrics",)
+
+
+def compactor_endpoints(environ: Mapping[str, str]) -> tuple[str, ...]:
+    host = reachable_host(environ)
+    port = EnvReader(environ).port(COMPACTOR_PORT_VAR, DEFAULT_COMPACTOR_PORT)
+    return (f"http://{host}:{port}/metrics",)
+
+
+def gateway_endpoints(environ: Mapping[str, str]) -> tuple[str, ...]:
+    host = reachable_host(environ)
+    port = EnvReader(environ).port("WS_PORT", DEFAULT_WS_PORT)
+    return (f"ws://{host}:{port}/ws", f"http://{host}:{port}/publish/{{topic}}")
+
+
+WORKER_PORT_VAR = "PROMETHEAN_WORKER_PORT"
+DEFAULT_WORKER_PORT = 8092
+
+
+def worker_endpoints(environ: Mapping[str, str]) -> tuple[str, ...]:
+    """The partitioned worker (by default running the heartbeat projector)."""
+    host = reachable_host(environ)
+    port = EnvReader(environ).port(WORKER_PORT_VAR, DEFAULT_WORKER_PORT)
+    return (f"http://{host}:{port}/metrics", f"http://{host}:{port}/assignment")
+
+
 STACK: tuple[ServiceSpec, ...] = (
     ServiceSpec("broker", python_module("promethean_broker"), broker_endpoints),
+    ServiceSpec("gateway", python_module("promethean_gateway"), gateway_endpoints),
+    ServiceSpec(
+        "outbox-drainer", python_module("promethean_outbox_drainer"), outbox_drainer_endpoints
+    ),
+    ServiceSpec("compactor", python_module("promethean_compactor"), compactor_endpoints),
+    ServiceSpec("worker", python_module("promethean_worker"), worker_endpoints),
 )
 
 

@@ -5,8 +5,9 @@ A task is an event on the queue's topic; workers are one consumer group.
 Nothing here retries: a handler that raises nacks its task, the broker
 redelivers it with ``attempt`` + 1 (after its redelivery backoff), and after
 the topic's ``max_attempts`` it moves the task to ``<topic>.DLQ`` with the
-last error as reason. A task whose worker dies is redelivered after its ack
-deadline, so handlers must tolerate running twice (at-least-once).
+last error as reason. A task whose worker's connection drops, or that
+outlives its ack deadline, goes to another worker: handlers must tolerate
+running twice (at-least-once).
 """
 
 from __future__ import annotations

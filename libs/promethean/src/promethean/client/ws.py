@@ -17,12 +17,13 @@ import itertools
 import logging
 import uuid
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any, Final
 
 import msgspec
 
 from promethean.client.outbox import Outbox, PendingPublish, PublishDeadline, encoded_size
+from promethean.client.partitioned import Hook, PartitionedSubscription
 from promethean.client.subscription import ClientSubscription
 from promethean.client.transport import ClientConfig, ClientState, WebSocketTransport
 from promethean.client.types import Handler, Message, Published, SubscribeOptions
@@ -72,6 +73,8 @@ class WebSocketBusClient:
         )
         self._requests: dict[int, asyncio.Future[Any]] = {}
         self._subs: dict[tuple[str, str], ClientSubscription] = {}
+        self._members: dict[str, PartitionedSubscription] = {}
+        """member id → partitioned subscription."""
         self._publishing = 0
         """Publishes issued and not yet settled (bounded by max_pending_publishes)."""
         self._slot_waiters: deque[asyncio.Future[None]] = deque()
@@ -116,6 +119,9 @@ class WebSocketBusClient:
         for sub in list(self._subs.values()):
             await sub.shutdown(self.config.stop_grace_s)
         self._subs.clear()
+        for member in list(self._members.values()):
+            await member.close()
+        self._members.clear()
         await self._transport.close()
 
     # -- transport events --------------------------------------------------
@@ -123,6 +129,8 @@ class WebSocketBusClient:
     def _on_open(self) -> None:
         for sub in self._subs.values():
             self._outbox.frames.append(encode(sub.subscribe_frame(None)))
+        for member in self._members.values():
+            self._outbox.frames.append(encode(member.join_frame(None)))
 
     def _on_lost(self) -> None:
         for future in self._requests.values():
@@ -131,6 +139,8 @@ class WebSocketBusClient:
         self._requests.clear()
         for sub in self._subs.values():
             sub.drop_pending(self._transport.epoch + 1)
+        for member in self._members.values():
+            member.connection_lost()
 
     def _on_refused(self, error: PrometheanError) -> None:
         for sub in self._subs.values():
@@ -148,6 +158,13 @@ class WebSocketBusClient:
                 self._transport.schedule_flush()
         elif isinstance(frame, bf.Err):
             self._on_error(frame)
+        elif isinstance(frame, bf.Assignment | bf.Revoke):
+            member = self._members.get(frame.member_id)
+            if member is not None:
+                member.on_frame(frame)
+            future = self._requests.pop(frame.corr, None) if isinstance(frame.corr, int) else None
+            if future is not None and not future.done():
+                future.set_result(frame)
         else:
             future = self._requests.pop(frame.corr, None) if isinstance(frame.corr, int) else None
             if future is not None and not future.done():
@@ -156,9 +173,26 @@ class WebSocketBusClient:
     def _on_message(self, frame: bf.Message | bf.Delivery) -> None:
         sub = self._subs.get((frame.topic, frame.group))
         if sub is None:
-            return  # unsubscribed meanwhile; the broker takes it back
+            member = self._member_for(frame.topic, frame.group)
+            if member is not None:
+                member.offer(self._message(frame, member.settle))
+            return  # otherwise unsubscribed meanwhile; the broker takes it back
+        if not sub.offer(self._message(frame, self._settle)):
+            log.error("subscription inbox full; dropping a delivery (it will be redelivered)")
+
+    def _member_for(self, topic: str, group: str) -> PartitionedSubscription | None:
+        for member in self._members.values():
+            if member.topic == topic and member.group == group:
+                return member
+        return None
+
+    def _message(
+        self,
+        frame: bf.Message | bf.Delivery,
+        settle: Callable[[Message, str, Any], Awaitable[None]],
+    ) -> Message:
         env = frame.envelope
-        message = Message(
+        return Message(
             topic=frame.topic,
             group=frame.group,
             partition=frame.partition,
@@ -174,10 +208,8 @@ class WebSocketBusClient:
             sid=env.sid,
             ack_deadline_ms=frame.ack_deadline_ms,
             epoch=self._transport.epoch,
-            settle=self._settle,
+            settle=settle,
         )
-        if not sub.offer(message):
-            log.error("subscription inbox full; dropping a delivery (it will be redelivered)")
 
     def _on_error(self, frame: bf.Err) -> None:
         corr = frame.corr
@@ -388,3 +420,71 @@ class WebSocketBusClient:
                 extend_ms=int(arg),
             )
         self._transport.send_ordered(encode(frame))
+
+    # -- partitioned subscriptions -------------------------------------------
+
+    async def subscribe_partitioned(
+        self,
+        topic: str,
+        group: str,
+        handler: Handler,
+        *,
+        instance_id: str | None = None,
+        on_assigned: Hook | None = None,
+        on_revoked: Hook | None = None,
+        options: SubscribeOptions | None = None,
+    ) -> PartitionedSubscription:
+        """Join the partitioned ``group`` on ``topic``: this member gets some
+        of the partitions from the broker's coordinator, runs ``handler`` one
+        message at a time per partition, in offset order, acks on return
+        (nacks on exception), and commits what it finished before a
+        partition moves. ``instance_id`` (e.g. the pod name) makes the
+        membership static: restarting within the session timeout keeps the
+        partitions without a rebalance."""
+        check_topic_group(topic, group)
+        if self._member_for(topic, group) is not None or (topic, group) in self._subs:
+            raise ValueError(f"already subscribed to {topic} as {group}")
+        await self._transport.wait_connected()
+        options = options or SubscribeOptions()
+        member = PartitionedSubscription(
+            topic,
+            group,
+            handler,
+            _MemberPort(self),
+            member_id=uuid.uuid4().hex,
+            instance_id=instance_id,
+            on_assigned=on_assigned,
+            on_revoked=on_revoked,
+            max_inflight=options.max_inflight,
+            ack_timeout_ms=options.ack_timeout_ms,
+            stop_grace_s=self.config.stop_grace_s,
+        )
+        self._members[member.member_id] = member
+        member.on_stop = self._forget_member
+        try:
+            await self._request(member.join_frame)
+        except BaseException:
+            self._members.pop(member.member_id, None)
+            await member.close()
+            raise
+        return member
+
+    def _forget_member(self, member: PartitionedSubscription) -> None:
+        self._members.pop(member.member_id, None)
+
+
+class _MemberPort:
+    """A partitioned subscription's view of the WebSocket client."""
+
+    def __init__(self, client: WebSocketBusClient) -> None:
+        self._client = client
+
+    @property
+    def epoch(self) -> int:
+        return self._client._transport.epoch
+
+    def send(self, frame: bf.BrokerFrame) -> None:
+        self._client._transport.send_ordered(encode(frame))
+
+    async def request(self, frame: bf.BrokerFrame) -> Any:
+        return await self._client._request(lambda corr: msgspec.structs.replace(frame, corr=corr))

@@ -8,7 +8,7 @@ decoders from the unions).
 
 from __future__ import annotations
 
-from typing import Annotated, TypeAlias, get_args
+from typing import Annotated, Final, TypeAlias, get_args
 
 import msgspec
 
@@ -144,6 +144,55 @@ class Ping(BrokerFrame, tag="PING", frozen=True, kw_only=True):
     pass
 
 
+# --- group membership (partitioned workers; docs/protocol.md) ----------------
+
+MAX_MEMBER_ID_CHARS: Final = 256
+MAX_JOIN_TOPICS: Final = 64
+
+MemberId: TypeAlias = Annotated[str, msgspec.Meta(min_length=1, max_length=MAX_MEMBER_ID_CHARS)]
+PartitionMap: TypeAlias = dict[str, list[NonNegative]]
+"""topic → partitions."""
+
+
+class Join(BrokerFrame, tag="JOIN", frozen=True, kw_only=True):
+    """Become (or return as) a member of the partitioned ``group`` reading
+    ``topics``. ``instance_id`` makes the membership static: a member that
+    comes back with it within the session timeout keeps its partitions.
+    Answered by an `Assignment` carrying the request's ``corr``."""
+
+    group: str
+    topics: Annotated[list[str], msgspec.Meta(min_length=1, max_length=MAX_JOIN_TOPICS)]
+    member_id: MemberId
+    instance_id: MemberId | None = None
+    max_inflight: MaxInflight | None = None
+    ack_timeout_ms: AckTimeoutMs | None = None
+
+
+class Heartbeat(BrokerFrame, tag="HEARTBEAT", frozen=True, kw_only=True):
+    """Keep the membership alive; ``ERR stale_generation`` when the member
+    was fenced or removed (it must JOIN again)."""
+
+    group: str
+    member_id: MemberId
+    generation: NonNegative
+
+
+class Revoked(BrokerFrame, tag="REVOKED", frozen=True, kw_only=True):
+    """Confirms a `Revoke`: the member stopped ``partitions``, finished or
+    nacked their in-flight work and sent its acks (which the broker commits
+    before anyone else gets the partitions)."""
+
+    group: str
+    member_id: MemberId
+    generation: NonNegative
+    partitions: PartitionMap
+
+
+class Leave(BrokerFrame, tag="LEAVE", frozen=True, kw_only=True):
+    group: str
+    member_id: MemberId
+
+
 # --- broker → client ---------------------------------------------------------
 
 
@@ -277,6 +326,30 @@ class Pong(BrokerFrame, tag="PONG", frozen=True, kw_only=True):
     pass
 
 
+class Assignment(BrokerFrame, tag="ASSIGNMENT", frozen=True, kw_only=True):
+    """What the member owns in ``generation``: it may fetch ``partitions``
+    and must give up ``revoke`` (confirming with `Revoked`). Sent whenever
+    either changes, and in reply to `Join`."""
+
+    group: str
+    member_id: MemberId
+    generation: NonNegative
+    partitions: PartitionMap
+    revoke: PartitionMap | None = None
+    heartbeat_ms: NonNegative | None = None
+    session_timeout_ms: NonNegative | None = None
+
+
+class Revoke(BrokerFrame, tag="REVOKE", frozen=True, kw_only=True):
+    """Give up ``partitions`` (they move in ``generation``): stop fetching,
+    finish or nack in-flight work, ack, then confirm with `Revoked`."""
+
+    group: str
+    member_id: MemberId
+    generation: NonNegative
+    partitions: PartitionMap
+
+
 BrokerRequest: TypeAlias = (
     Auth
     | Publish
@@ -289,9 +362,22 @@ BrokerRequest: TypeAlias = (
     | Flow
     | Unsubscribe
     | Ping
+    | Join
+    | Heartbeat
+    | Revoked
+    | Leave
 )
 BrokerReply: TypeAlias = (
-    Ok | Published | PublishedBatch | Subscribed | Message | MessageBatch | Err | Pong
+    Ok
+    | Published
+    | PublishedBatch
+    | Subscribed
+    | Message
+    | MessageBatch
+    | Err
+    | Pong
+    | Assignment
+    | Revoke
 )
 
 BROKER_REQUEST_TYPES: tuple[type[BrokerFrame], ...] = get_args(BrokerRequest)

@@ -19,11 +19,15 @@ from promethean.frames.broker import (
     Ack,
     AckBatch,
     Flow,
+    Heartbeat,
+    Join,
+    Leave,
     Modack,
     Nack,
     Publish,
     PublishBatch,
     PublishItem,
+    Revoked,
     Subscribe,
     Unsubscribe,
 )
@@ -208,6 +212,22 @@ def _flow(frame: Flow) -> None:
         check_topic_group(frame.topic, frame.group)
 
 
+def _join(frame: Join) -> None:
+    check_name(frame.group, "group")
+    for i, topic in enumerate(frame.topics):
+        check_name(topic, f"topics[{i}]")
+
+
+def _membership(frame: Heartbeat | Leave) -> None:
+    check_name(frame.group, "group")
+
+
+def _revoked(frame: Revoked) -> None:
+    check_name(frame.group, "group")
+    for topic in frame.partitions:
+        check_name(topic, "partitions")
+
+
 # --- gateway requests --------------------------------------------------------
 
 
@@ -251,6 +271,10 @@ REQUEST_CHECKS: Final[dict[type[Any], Callable[[Any], None]]] = {
     AckBatch: _delivery_ref,
     Flow: _flow,
     Unsubscribe: _delivery_ref,
+    Join: _join,
+    Heartbeat: _membership,
+    Revoked: _revoked,
+    Leave: _membership,
     GwPublish: _gw_publish,
     GwSubscribe: _gw_subscribe,
     GwAck: _gw_delivery_ref,

@@ -22,6 +22,9 @@ from collections.abc import Callable
 from typing import Any, Final
 
 from promethean.bus import BusEngine
+from promethean.bus.coordinator import Coordinator
+from promethean.client.partitioned import PartitionedSubscription
+from promethean.client.port import PartitionHook
 from promethean.client.types import Handler, Message, Published, SubscribeOptions
 from promethean.clock import FakeClock
 from promethean.errors import PrometheanError
@@ -37,6 +40,8 @@ from promethean.testing.subscription import MockSubscription
 from promethean.testing.transport import Transport, next_timer_after
 
 YIELDS_FOR_OTHERS: Final = 8
+MOCK_HEARTBEAT_MS: Final = 3_000
+MOCK_SESSION_TIMEOUT_MS: Final = 10_000
 """Event-loop turns ``drain``/``advance`` give other tasks (iterating consumers)."""
 
 RUNAWAY = (
@@ -73,6 +78,11 @@ class InMemoryBroker:
             self.clock,
             hooks=RecorderHooks(self.recorder),
             background=False,
+        )
+        self.coordinator = Coordinator(
+            self.engine,
+            heartbeat_ms=MOCK_HEARTBEAT_MS,
+            session_timeout_ms=MOCK_SESSION_TIMEOUT_MS,
         )
         self.activity = 0
         """Bumped by every client operation; ``drain`` watches it."""
@@ -166,6 +176,25 @@ class InMemoryBroker:
             concurrency=concurrency,
             buffer_size=buffer_size,
             overflow=overflow,
+        )
+
+    async def subscribe_partitioned(
+        self,
+        topic: str,
+        group: str,
+        handler: Handler,
+        *,
+        instance_id: str | None = None,
+        on_assigned: PartitionHook | None = None,
+        on_revoked: PartitionHook | None = None,
+    ) -> PartitionedSubscription:
+        return await self._primary.subscribe_partitioned(
+            topic,
+            group,
+            handler,
+            instance_id=instance_id,
+            on_assigned=on_assigned,
+            on_revoked=on_revoked,
         )
 
     async def unsubscribe(self, topic: str, group: str) -> None:

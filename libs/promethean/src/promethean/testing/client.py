@@ -19,10 +19,13 @@ from typing import TYPE_CHECKING, Any
 import msgspec
 
 from promethean.bus import AckRef, Delivery, PublishRequest
+from promethean.client.partitioned import PartitionedSubscription
+from promethean.client.port import PartitionHook
 from promethean.client.types import Handler, Message, Published, SubscribeOptions
 from promethean.errors import ConnectionLostError, PrometheanError
 from promethean.testing.config import Overflow
 from promethean.testing.faults import FaultAction, FaultStage, FaultTarget
+from promethean.testing.partitioned import MockMember, subscribe_partitioned
 from promethean.testing.record import EventKind, is_internal_group
 from promethean.testing.subscription import MockSubscription
 from promethean.testing.validation import check_modack, check_nack, check_publish, check_subscribe
@@ -57,6 +60,7 @@ class MockClient:
         self.state = ConnectionState.CONNECTED
         self.epoch = 1
         self._subs: dict[tuple[str, str], MockSubscription] = {}
+        self._members: list[MockMember] = []
         self._ops_before_loss: int | None = None
 
     def __repr__(self) -> str:
@@ -167,6 +171,34 @@ class MockClient:
         await self.broker.pump()
         return sub
 
+    async def subscribe_partitioned(
+        self,
+        topic: str,
+        group: str,
+        handler: Handler,
+        *,
+        instance_id: str | None = None,
+        on_assigned: PartitionHook | None = None,
+        on_revoked: PartitionHook | None = None,
+    ) -> PartitionedSubscription:
+        """As `BusClient.subscribe_partitioned`, with the broker's own
+        coordinator (see `promethean.testing.partitioned`)."""
+        await self._begin()
+        check_subscribe(topic, group, SubscribeOptions())
+        sub = await subscribe_partitioned(
+            self,
+            topic,
+            group,
+            handler,
+            instance_id=instance_id,
+            on_assigned=on_assigned,
+            on_revoked=on_revoked,
+        )
+        member = sub.port
+        if isinstance(member, MockMember):
+            self._members.append(member)
+        return sub
+
     async def unsubscribe(self, topic: str, group: str) -> None:
         sub = self._subs.pop((topic, group), None)
         if sub is None:
@@ -188,6 +220,9 @@ class MockClient:
         self._subs.clear()
         for sub in subs:
             sub.shutdown()
+        for member in self._members:
+            await member.close()
+        self._members.clear()
         self.broker.transport.fail_replies(self, CLIENT_CLOSED)
         self.broker.forget(self)
         if was_connected and self.broker.is_open:

@@ -1,0 +1,320 @@
+"""Gateway fan-in: many authenticated WebSocket clients, each subscribed and
+acking, publishing a steady total rate through the gateway.
+
+    uv run python bench/gateway_fanin.py [--connections 1000] [--rate 1000]
+        [--seconds 10] [--runs 3]
+
+Starts a fresh broker (SQLite in a temporary directory) and a gateway on free
+loopback ports. Every client authenticates with its own HS256 token,
+subscribes to ``bench.fanin`` in one shared group (so each event goes to one
+of them) and acks every EVENT. The clients together publish ``--rate``
+events/s, round robin. Per run it prints the gateway's RSS and CPU (share of
+one core, from psutil) and the publish-to-EVENT latency p50/p99 (sent and
+received in this process). With ``--runs N`` it prints the medians; the
+target is p99 < 50 ms. Figures only; nothing is asserted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import itertools
+import os
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Final
+
+import aiohttp
+import jwt
+import msgspec
+import psutil
+
+SECRET: Final = "bench-secret-0123456789abcdef0123"
+TOPIC: Final = "bench.fanin"
+GROUP: Final = "bench"
+WARMUP_S: Final = 3.0
+READY_TIMEOUT_S: Final = 60.0
+_json = msgspec.json.Encoder()
+_decode = msgspec.json.Decoder()
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def wait_ready(port: int, process: subprocess.Popen[bytes]) -> None:
+    deadline = time.monotonic() + READY_TIMEOUT_S
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise SystemExit(f"process exited with {process.returncode}")
+        url = f"http://127.0.0.1:{port}/healthz/ready"
+        with contextlib.suppress(OSError), urllib.request.urlopen(url, timeout=1) as response:
+            if response.status == 200:
+                return
+        time.sleep(0.1)
+    raise SystemExit(f"port {port} never became ready")
+
+
+@contextlib.contextmanager
+def stack(
+    workdir: Path, connections: int, store: str | None = None
+) -> Iterator[tuple[int, psutil.Process, psutil.Process]]:
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("PROMETHEAN_", "BUS_", "WS_", "JWT_"))
+    }
+    bus_port, ws_port = free_port(), free_port()
+    quiet = {"PROMETHEAN_LOG_LEVEL": "warning", "PROMETHEAN_HOST": "127.0.0.1"}
+    broker = subprocess.Popen(
+        [sys.executable, "-m", "promethean_broker"],
+        env={
+            **env,
+            **quiet,
+            "BUS_PORT": str(bus_port),
+            "PROMETHEAN_STORE": store or f"sqlite:///{workdir}/bus.db",
+        },
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    gateway = subprocess.Popen(
+        [sys.executable, "-m", "promethean_gateway"],
+        env={
+            **env,
+            **quiet,
+            "WS_PORT": str(ws_port),
+            "BUS_URL": f"ws://127.0.0.1:{bus_port}/ws",
+            "JWT_SECRET": SECRET,
+            "PROMETHEAN_GATEWAY_MAX_CONNECTIONS": str(connections * 2),
+        },
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        wait_ready(bus_port, broker)
+        wait_ready(ws_port, gateway)
+        yield ws_port, psutil.Process(gateway.pid), psutil.Process(broker.pid)
+    finally:
+        for process in (gateway, broker):
+            process.send_signal(signal.SIGKILL)
+            process.wait()
+
+
+@dataclass
+class Totals:
+    latencies: list[float]
+    publish_latencies: list[float] = field(default_factory=list)
+    sent_at: dict[int, float] = field(default_factory=dict)
+    received: int = 0
+    measuring: bool = False
+
+
+async def client(
+    session: aiohttp.ClientSession,
+    url: str,
+    n: int,
+    totals: Totals,
+    ready: asyncio.Event,
+    subscribe: bool = True,
+) -> aiohttp.ClientWebSocketResponse:
+    token = jwt.encode(
+        {
+            "sub": f"bench-{n}",
+            "exp": int(time.time()) + 3600,
+            "scopes": ["publish:bench.*", "subscribe:bench.*"],
+        },
+        SECRET,
+        algorithm="HS256",
+    )
+    ws = await session.ws_connect(url, max_msg_size=0)
+    await ws.send_bytes(_json.encode({"op": "AUTH", "token": token, "corr": 1}))
+    if subscribe:
+        await ws.send_bytes(
+            _json.encode(
+                {
+                    "op": "SUBSCRIBE",
+                    "topic": TOPIC,
+                    "group": GROUP,
+                    "corr": 2,
+                    "opts": {"ackTimeoutMs": 30000},
+                }
+            )
+        )
+
+    async def read() -> None:
+        oks = 0
+        async for msg in ws:
+            frame = _decode.decode(msg.data)
+            op = frame.get("op")
+            if op == "EVENT":
+                now = time.perf_counter()
+                if totals.measuring:
+                    totals.latencies.append(now - frame["event"]["payload"]["t"])
+                totals.received += 1
+                await ws.send_bytes(
+                    _json.encode(
+                        {"op": "ACK", "topic": TOPIC, "group": GROUP, "id": frame["event"]["id"]}
+                    )
+                )
+            elif op == "OK" and isinstance(frame.get("corr"), int) and frame["corr"] >= 100:
+                started = totals.sent_at.pop(frame["corr"], None)
+                if started is not None and totals.measuring:
+                    totals.publish_latencies.append(time.perf_counter() - started)
+            elif op == "OK" and frame.get("corr") in (1, 2):
+                oks += 1
+                if oks == (2 if subscribe else 1):
+                    ready.set()
+            elif op == "ERR":
+                print("ERR", frame, file=sys.stderr)
+
+    asyncio.get_running_loop().create_task(read())
+    return ws
+
+
+async def one_run(
+    url: str,
+    proc: psutil.Process,
+    broker: psutil.Process,
+    connections: int,
+    rate: int,
+    seconds: float,
+    subscribers: int,
+    publishers_wanted: int | None = None,
+) -> dict[str, float]:
+    totals = Totals([])
+    session = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0))
+    try:
+        readies = [asyncio.Event() for _ in range(connections)]
+        sockets = []
+        for start in range(0, connections, 100):
+            sockets += await asyncio.gather(
+                *(
+                    client(session, url, n, totals, readies[n], n < subscribers)
+                    for n in range(start, min(connections, start + 100))
+                )
+            )
+        await asyncio.wait_for(asyncio.gather(*(r.wait() for r in readies)), 120)
+
+        publishers = min(connections, publishers_wanted or connections)
+
+        corrs = itertools.count(100)
+
+        async def publish_for(duration: float) -> int:
+            sent = 0
+            tick = 0.01
+            per_tick = rate * tick
+            started = time.perf_counter()
+            budget = 0.0
+            while (elapsed := time.perf_counter() - started) < duration:
+                budget = elapsed * rate - sent
+                for _ in range(int(budget)):
+                    ws = sockets[sent % publishers]
+                    corr = next(corrs)
+                    totals.sent_at[corr] = time.perf_counter()
+                    await ws.send_bytes(
+                        _json.encode(
+                            {
+                                "op": "PUBLISH",
+                                "topic": TOPIC,
+                                "corr": corr,
+                                "payload": {"t": time.perf_counter(), "n": sent},
+                            }
+                        )
+                    )
+                    sent += 1
+                await asyncio.sleep(tick if per_tick >= 1 else 1 / rate)
+            return sent
+
+        await publish_for(WARMUP_S)
+        rss_before = proc.memory_info().rss
+        me = psutil.Process()
+        cpu_before = sum(proc.cpu_times()[:2])
+        broker_before = sum(broker.cpu_times()[:2])
+        me_before = sum(me.cpu_times()[:2])
+        totals.measuring = True
+        wall = time.perf_counter()
+        sent = await publish_for(seconds)
+        await asyncio.sleep(1.0)
+        totals.measuring = False
+        wall = time.perf_counter() - wall
+        cpu = (sum(proc.cpu_times()[:2]) - cpu_before) / wall
+        broker_cpu = (sum(broker.cpu_times()[:2]) - broker_before) / wall
+        client_cpu = (sum(me.cpu_times()[:2]) - me_before) / wall
+        rss = max(rss_before, proc.memory_info().rss)
+        lat = sorted(totals.latencies)
+        pub = sorted(totals.publish_latencies)
+        return {
+            "sent": sent,
+            "received": len(lat),
+            "rss_mib": rss / 2**20,
+            "cpu_pct": cpu * 100,
+            "broker_cpu_pct": broker_cpu * 100,
+            "client_cpu_pct": client_cpu * 100,
+            "p50_ms": lat[len(lat) // 2] * 1000 if lat else float("nan"),
+            "p99_ms": lat[int(len(lat) * 0.99)] * 1000 if lat else float("nan"),
+            "publish_ok_p50_ms": pub[len(pub) // 2] * 1000 if pub else float("nan"),
+            "publish_ok_p99_ms": pub[int(len(pub) * 0.99)] * 1000 if pub else float("nan"),
+        }
+    finally:
+        await session.close()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--connections", type=int, default=1000)
+    parser.add_argument("--rate", type=int, default=1000)
+    parser.add_argument("--seconds", type=float, default=10.0)
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument(
+        "--store", default=None, help="broker store URL (default: SQLite in a temp dir)"
+    )
+    parser.add_argument(
+        "--publishers", type=int, default=None, help="connections that publish (default: all)"
+    )
+    parser.add_argument(
+        "--subscribers", type=int, default=None, help="connections that subscribe (default: all)"
+    )
+    args = parser.parse_args()
+    results = []
+    for run in range(1, args.runs + 1):
+        with (
+            tempfile.TemporaryDirectory() as tmp,
+            stack(Path(tmp), args.connections, args.store) as (port, proc, broker),
+        ):
+            figures = asyncio.run(
+                one_run(
+                    f"ws://127.0.0.1:{port}/ws",
+                    proc,
+                    broker,
+                    args.connections,
+                    args.rate,
+                    args.seconds,
+                    args.subscribers if args.subscribers is not None else args.connections,
+                    args.publishers,
+                )
+            )
+        results.append(figures)
+        print(f"run {run}: " + "  ".join(f"{k}={v:.1f}" for k, v in figures.items()), flush=True)
+    medians: dict[str, Any] = {k: statistics.median(r[k] for r in results) for k in results[0]}
+    print(
+        f"median of {args.runs}: {args.connections} connections, {args.rate} msg/s: "
+        f"gateway RSS {medians['rss_mib']:.0f} MiB, CPU {medians['cpu_pct']:.0f}% of a core, "
+        f"publish-to-EVENT p50 {medians['p50_ms']:.1f} ms, p99 {medians['p99_ms']:.1f} ms "
+        f"(target p99 < 50 ms), received {medians['received']:.0f}/{medians['sent']:.0f}"
+    )
+
+
+if __name__ == "__main__":
+    main()

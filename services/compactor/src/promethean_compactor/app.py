@@ -1,0 +1,256 @@
+"""The compactor application: ``create_app(settings)`` opens the store, then
+runs three loops while it lives: the lease (leader or standby), the passes
+(leader only) and the bus link (snapshots, heartbeats); `drain` stops them
+and gives the lease up so a standby takes over at once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import AsyncIterator
+
+from aiohttp import web
+from prometheus_client import CollectorRegistry
+
+from promethean.cli.broker_admin import BrokerAdmin, admin_base_url
+from promethean.client.factory import connect_bus
+from promethean.client.ws import ClientConfig
+from promethean.clock import SystemClock
+from promethean.errors import PrometheanError, StoreUnavailableError
+from promethean.runtime.health import Dependency, JobTimer, Progress, Readiness
+from promethean.runtime.heartbeat import HeartbeatPublisher, HeartbeatStats
+from promethean.runtime.http import service_routes
+from promethean.runtime.service import Lifecycle
+from promethean.runtime.watchdog import Watchdog
+from promethean.store import open_store
+from promethean.store.port import Store
+from promethean.store.records import TopicConfig
+from promethean_compactor.leadership import Leadership, LeadershipLostError, Role
+from promethean_compactor.metrics import CompactorMetrics
+from promethean_compactor.passes import PassOptions, TopicPasses
+from promethean_compactor.settings import CompactorSettings
+from promethean_compactor.sink import BusSink
+from promethean_compactor.snapshots import Snapshots
+
+log = logging.getLogger("promethean.compactor")
+
+BUS_RETRY_S = 1.0
+BUS_CLOSE_S = 2.0
+"""The broker may be draining too; the lease is already released by then."""
+
+
+class CompactorRuntime:
+    def __init__(self, settings: CompactorSettings, store: Store | None = None) -> None:
+        self.settings = settings
+        self.clock = SystemClock()
+        self.store = store or open_store(settings.store_url)
+        self.registry = CollectorRegistry()
+        self.metrics = CompactorMetrics(self.registry)
+        self.progress = Progress(settings.common.liveness_max_stall_ms)
+        self.readiness = Readiness()
+        self.readiness.fail("lease", "standby: waiting for the compactor lease")
+        self.lifecycle = Lifecycle(self.readiness)
+        self.store_link = Dependency("store")
+        self.watchdog = Watchdog(
+            self.progress, self.store_link, disconnect_kill_ms=settings.common.disconnect_kill_ms
+        )
+        self.leadership = Leadership(
+            self.store,
+            settings.compactor_id,
+            settings.lease_ttl_ms,
+            self.clock.now_ms,
+            on_change=self._role_changed,
+        )
+        self.leading = asyncio.Event()
+        self.passes = TopicPasses(
+            self.store,
+            PassOptions(settings.batch_events, settings.tombstone_retention_ms),
+            self.clock.now_ms,
+            confirm=self.leadership.confirm,
+            metrics=self.metrics,
+        )
+        token = settings.common.broker_token
+        self.sink = BusSink(
+            BrokerAdmin(admin_base_url(settings.bus_url), token.reveal() if token else None)
+        )
+        self.snapshots = Snapshots(
+            self.store,
+            self.sink,
+            self.clock.now_ms,
+            chunk_bytes=settings.snapshot_chunk_bytes,
+            confirm=self.leadership.confirm,
+        )
+        self.pass_timer = JobTimer()
+        self.passing = False
+        self._tasks: list[asyncio.Task[None]] = []
+
+    def _role_changed(self, role: Role) -> None:
+        self.passes.forget()
+        if role is Role.LEADER:
+            self.leading.set()
+            self.readiness.clear("lease")
+            self.metrics.leader.set(1)
+            self.metrics.lease_token.set(self.leadership.token)
+        else:
+            self.leading.clear()
+            self.readiness.fail("lease", "standby: another replica holds the compactor lease")
+            self.metrics.leader.set(0)
+            self.metrics.lease_token.set(0)
+
+    async def start(self) -> None:
+        await self.store.open()
+        self.store_link.up()
+        self._tasks = [
+            asyncio.create_task(self._lease_loop(), name="compactor-lease"),
+            asyncio.create_task(self._pass_loop(), name="compactor-passes"),
+            asyncio.create_task(self._bus_loop(), name="compactor-bus"),
+            asyncio.create_task(self.watchdog.run(), name="compactor-watchdog"),
+        ]
+
+    async def drain(self) -> None:
+        """Stop the loops, then hand the lease over instead of letting it lapse."""
+        self.watchdog.paused = True
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        self._tasks = []
+        with contextlib.suppress(PrometheanError):
+            await self.leadership.release()
+        if self.sink.bus is not None:
+            bus, self.sink.bus = self.sink.bus, None
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(bus.close(), BUS_CLOSE_S)
+
+    async def close(self) -> None:
+        await self.store.close()
+
+    async def _lease_loop(self) -> None:
+        while True:
+            try:
+                role = await self.leadership.step()
+                self.store_link.up()
+            except StoreUnavailableError as exc:
+                self.store_link.down()
+                log.warning("store unreachable", extra={"error": str(exc)})
+            else:
+                if role is Role.STANDBY:
+                    held = self.leadership.observed
+                    if held is not None:
+                        self.readiness.fail("lease", f"standby: lease held by {held.holder}")
+            self.progress.tick()
+            await asyncio.sleep(self.settings.renew_every_ms / 1000)
+
+    async def _pass_loop(self) -> None:
+        while True:
+            await self.leading.wait()
+            result = await self.run_pass()
+            self.metrics.passes.labels(result).inc()
+            await asyncio.sleep(self.settings.interval_ms / 1000)
+
+    async def run_pass(self) -> str:
+        """One pass over every topic; its result label."""
+        started = time.monotonic()
+        self.passing = True
+        try:
+            for config in await self.store.list_topics():
+                report = await self.passes.run(config)
+                if report.removed or report.skipped:
+                    log.info(
+                        "topic cleaned",
+                        extra={
+                            "topic": report.topic,
+                            "scanned": report.scanned,
+                            "compacted": report.compacted,
+                            "tombstones": report.tombstones,
+                            "retention": report.retained,
+                            "skipped": report.skipped,
+                        },
+                    )
+                await self._snapshot(config)
+                self.progress.tick()
+        except LeadershipLostError:
+            log.warning("pass interrupted: leadership lost")
+            return "interrupted"
+        except StoreUnavailableError as exc:
+            self.store_link.down()
+            log.warning("pass failed: store unreachable", extra={"error": str(exc)})
+            return "failed"
+        except PrometheanError as exc:
+            log.error("pass failed", extra={"error": repr(exc)})
+            return "failed"
+        finally:
+            self.passing = False
+        elapsed = time.monotonic() - started
+        self.metrics.pass_duration.observe(elapsed)
+        self.pass_timer.observe(elapsed * 1000)
+        return "done"
+
+    async def _snapshot(self, config: TopicConfig) -> None:
+        offsets = await self.snapshots.due(config)
+        if offsets is None:
+            return
+        try:
+            manifest = await self.snapshots.take(config, offsets)
+        except (PrometheanError, OSError) as exc:
+            log.warning("snapshot not published", extra={"topic": config.name, "error": repr(exc)})
+            return
+        if manifest is not None:
+            self.metrics.snapshots.labels(config.name).inc()
+
+    async def _bus_loop(self) -> None:
+        """Connect to the broker (retrying), then publish heartbeats."""
+        token = self.settings.common.broker_token
+        config = ClientConfig(token=token.reveal() if token else None)
+        attempt = 0
+        while self.sink.bus is None:
+            try:
+                self.sink.bus = await connect_bus(self.settings.bus_url, config=config)
+            except (PrometheanError, OSError) as exc:
+                attempt += 1
+                if attempt == 1 or attempt % 30 == 0:
+                    log.warning(
+                        "broker not reachable yet; snapshots wait",
+                        extra={"url": self.settings.bus_url, "error": repr(exc)},
+                    )
+                await asyncio.sleep(BUS_RETRY_S)
+        heartbeat = HeartbeatPublisher(
+            self.sink.bus,
+            "compactor",
+            self.settings.common.heartbeat_ms,
+            self._heartbeat_stats,
+            self.clock.now_ms,
+        )
+        await heartbeat.run()
+
+    def _heartbeat_stats(self) -> HeartbeatStats:
+        return HeartbeatStats(
+            connected=self.store_link.connected,
+            queue=0,
+            inflight=1 if self.passing else 0,
+            last_progress_ts=self.progress.last_wall_ms,
+            avg_job_ms=self.pass_timer.avg_ms,
+        )
+
+
+RUNTIME_KEY: web.AppKey[CompactorRuntime] = web.AppKey("runtime", CompactorRuntime)
+
+
+def create_app(settings: CompactorSettings, store: Store | None = None) -> web.Application:
+    runtime = CompactorRuntime(settings, store)
+    app = web.Application()
+    app[RUNTIME_KEY] = runtime
+
+    async def lifespan(app: web.Application) -> AsyncIterator[None]:
+        await runtime.start()
+        yield
+        await runtime.drain()
+        await runtime.close()
+
+    app.cleanup_ctx.append(lifespan)
+    app.add_routes(service_routes(runtime.registry, runtime.progress, runtime.readiness))
+    return app

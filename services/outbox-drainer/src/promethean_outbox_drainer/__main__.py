@@ -1,0 +1,46 @@
+"""``promethean-outbox-drainer`` / ``python -m promethean_outbox_drainer``."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import sys
+
+from promethean.errors import StoreUnavailableError
+from promethean.runtime.health import EXIT_DISCONNECTED
+from promethean.runtime.logs import configure_logging
+from promethean.runtime.service import serve
+from promethean.settings import load_settings
+from promethean_outbox_drainer.app import RUNTIME_KEY, create_app
+from promethean_outbox_drainer.settings import SERVICE, DrainerSettings
+
+log = logging.getLogger("promethean.outbox_drainer")
+
+
+async def run(settings: DrainerSettings) -> int:
+    app = create_app(settings)
+    runtime = app[RUNTIME_KEY]
+    try:
+        return await serve(
+            app,
+            name=SERVICE,
+            host=settings.common.host,
+            port=settings.port,
+            lifecycle=runtime.lifecycle,
+            drain=runtime.drain,
+            drain_ms=settings.common.drain_ms,
+        )
+    except StoreUnavailableError as error:
+        log.error("store unreachable at start; exiting", extra={"error": str(error)})
+        return EXIT_DISCONNECTED
+
+
+def main() -> None:
+    settings = load_settings(DrainerSettings, os.environ)
+    configure_logging(SERVICE, settings.common.log_level)
+    sys.exit(asyncio.run(run(settings)))
+
+
+if __name__ == "__main__":
+    main()

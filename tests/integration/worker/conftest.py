@@ -1,0 +1,3 @@
+from tests.integration.worker.support import worker_process
+
+__all__ = ["worker_process"]
