@@ -7,7 +7,7 @@ from collections import defaultdict
 
 import pytest
 
-from promethean.bus import BusEngine, EngineHooks, PublishRequest
+from promethean.bus import BusEngine, EngineConfig, EngineHooks, PublishRequest
 from promethean.clock import FakeClock
 from promethean.errors import FencedError, FrameError, OverloadedError
 from promethean.store.memory import MemoryStore
@@ -135,3 +135,17 @@ async def test_a_fenced_engine_cannot_append(store: MemoryStore, clock: FakeCloc
     finally:
         await stale.close()
         await current.close()
+
+
+async def test_events_removed_by_retention_are_not_served_from_memory() -> None:
+    store = MemoryStore("memory://retention")
+    await store.open()
+    engine = BusEngine(store, EngineConfig(default_partitions=1), FakeClock(), background=False)
+    await engine.publish([PublishRequest(topic="t", payload=b"1") for _ in range(10)])
+    assert engine.high_watermark("t", 0) == 9
+    await store.delete_below("t", 0, 6)
+    await engine.sync_retention()
+    events = await engine.read("t", 0, 0, 100, up_to=9)
+    assert [e.offset for e in events] == [6, 7, 8, 9]
+    await engine.close()
+    await store.close()

@@ -63,3 +63,11 @@ def test_one_partition_alone_is_trimmed_to_the_budget() -> None:
     only.extend(events(0, 20, 1000))
     assert budget.used <= budget.max_bytes
     assert [e.offset for e in only.read_from(16, 10) or []] == [16, 17, 18, 19]
+
+
+def test_retention_drops_the_tail_below_the_stores_earliest_offset() -> None:
+    tail = PartitionTail(TailBudget(10**9), max_events=100, max_bytes=10**9)
+    tail.extend(events(0, 10, 1))
+    tail.drop_below(6)
+    assert tail.read_from(5, 10) is None
+    assert [e.offset for e in tail.read_from(6, 10) or []] == [6, 7, 8, 9]

@@ -36,6 +36,8 @@ from promethean_broker.system_topics import AuditHooks, SystemPublisher
 log = logging.getLogger("promethean.broker")
 
 TIMER_TICK_S = 0.05
+RETENTION_SYNC_S = 5.0
+"""How often the in-memory tails drop what retention removed from the store."""
 EXIT_LOST_STORE = 70
 
 RUNTIME_KEY = web.AppKey("runtime", "BrokerRuntime")
@@ -140,10 +142,15 @@ class BrokerRuntime:
 
     async def _commits(self, engine: BusEngine) -> None:
         interval = self.settings.commit_interval_ms / 1000
+        loop = asyncio.get_running_loop()
+        next_retention_sync = loop.time() + RETENTION_SYNC_S
         while True:
             await asyncio.sleep(interval)
             try:
                 await engine.flush_commits()
+                if loop.time() >= next_retention_sync:
+                    next_retention_sync = loop.time() + RETENTION_SYNC_S
+                    await engine.sync_retention()
                 self.readiness.clear("store")
             except FencedError:
                 self.stop(EXIT_LOST_STORE)

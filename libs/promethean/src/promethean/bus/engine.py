@@ -488,6 +488,11 @@ class BusEngine:
                 state.wake()
         return expired
 
+    async def sync_retention(self) -> None:
+        """Align the in-memory tails with what retention left in the store."""
+        for writer in list(self._writers.values()):
+            await writer.sync_earliest()
+
     async def flush_commits(self) -> int:
         """Persist every moved watermark; returns how many partitions."""
         flushed = 0

@@ -73,6 +73,11 @@ class PartitionTail:
         while self._events and self.bytes > max_bytes:
             self._drop_oldest()
 
+    def drop_below(self, offset: int) -> None:
+        """Forget events below ``offset`` (removed from the store by retention)."""
+        while self._events and self._events[0].offset < offset:
+            self._drop_oldest()
+
     def clear(self) -> None:
         self._budget.used -= self.bytes
         self.bytes = 0

@@ -76,6 +76,12 @@ class PartitionWriter:
         while self._task is not None:
             await asyncio.shield(self._task)
 
+    async def sync_earliest(self) -> None:
+        """Drop tail events that retention removed from the store, so they
+        are not delivered from memory after the log lost them."""
+        if len(self._tail):
+            self._tail.drop_below(await self._store.earliest_offset(self.topic, self.partition))
+
     def tail_from(self, offset: int, limit: int) -> list[StoredEvent] | None:
         """Events from ``offset`` out of the tail, or None when the tail no
         longer reaches back that far (read the store instead)."""
