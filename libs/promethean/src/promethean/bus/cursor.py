@@ -29,6 +29,12 @@ class PartitionCursor:
         self.buffer: deque[StoredEvent] = deque()
         self.inflight: dict[int, InFlight] = {}
         self.failed_attempts: dict[int, int] = dict(attempts)
+        self.recorded_attempts: tuple[int, int] | None = (
+            (min(attempts), max(attempts)) if attempts else None
+        )
+        """Lowest and highest offset that may have a durable attempt counter;
+        None when the store holds none for offsets above the commit, so a
+        commit on the happy path costs no attempt clean-up write."""
         self._retry_heap: list[tuple[int, int]] = []
         self._retry_events: dict[int, StoredEvent] = {}
 
@@ -43,6 +49,22 @@ class PartitionCursor:
     @property
     def waiting_retry(self) -> int:
         return len(self._retry_events)
+
+    def note_recorded_attempts(self, offsets: list[int]) -> None:
+        low, high = min(offsets), max(offsets)
+        if self.recorded_attempts is not None:
+            low = min(low, self.recorded_attempts[0])
+            high = max(high, self.recorded_attempts[1])
+        self.recorded_attempts = (low, high)
+
+    def attempts_to_clear(self, committed: int) -> bool:
+        """Whether committing ``committed`` leaves attempt counters to forget;
+        assumes the caller then clears them up to ``committed``."""
+        recorded = self.recorded_attempts
+        if recorded is None or recorded[0] > committed:
+            return False
+        self.recorded_attempts = None if recorded[1] <= committed else (committed + 1, recorded[1])
+        return True
 
     def has_work(self, now_ms: int, high_watermark: int) -> bool:
         """Whether `take` could return something (possibly after a fetch)."""

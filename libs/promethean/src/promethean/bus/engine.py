@@ -420,9 +420,9 @@ class BusEngine:
             config = await self.topics.ensure(state.topic, self.clock.now_ms())
             now = self.clock.now_ms()
             for partition, items in by_partition.items():
-                totals = await self.store.add_attempts(
-                    state.group, state.topic, partition, [f.event.offset for _, f in items]
-                )
+                offsets = [f.event.offset for _, f in items]
+                totals = await self.store.add_attempts(state.group, state.topic, partition, offsets)
+                items[0][0].note_recorded_attempts(offsets)
                 for cursor, flight in items:
                     failed = totals.get(flight.event.offset, flight.attempt)
                     if failed >= config.max_attempts and not state.topic.endswith(DLQ_SUFFIX):
@@ -507,7 +507,9 @@ class BusEngine:
         await self.store.commit(state.group, state.topic, commits, generation=state.generation)
         state.mark_persisted(commits)
         for partition, offset in commits.items():
-            await self.store.clear_attempts(state.group, state.topic, partition, offset)
+            cursor = state.cursors.get(partition)
+            if cursor is not None and cursor.attempts_to_clear(offset):
+                await self.store.clear_attempts(state.group, state.topic, partition, offset)
         return len(commits)
 
     # -- scheduling --------------------------------------------------------
