@@ -58,6 +58,19 @@ class LogStore(Protocol):
         """
         ...
 
+    async def append_many(
+        self,
+        batches: Sequence[tuple[str, int, Sequence[NewEvent]]],
+        *,
+        fence: Fence | None = None,
+    ) -> list[list[AppendResult]]:
+        """Several partitions' appends, as if by `append` one after another,
+        in as few durable writes as the store allows (SQLite: one
+        transaction). Returns one result list per batch. A fence refusal
+        refuses every batch. An id appended by an earlier batch of the same
+        call is a duplicate in a later one."""
+        ...
+
     async def read(
         self,
         topic: str,

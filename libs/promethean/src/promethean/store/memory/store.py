@@ -109,6 +109,17 @@ class MemoryStore:
             self._leases.check_fence(fence)
         return self._log.append(topic, partition, events)
 
+    async def append_many(
+        self,
+        batches: Sequence[tuple[str, int, Sequence[NewEvent]]],
+        *,
+        fence: Fence | None = None,
+    ) -> list[list[AppendResult]]:
+        await self._turn()
+        if fence is not None:
+            self._leases.check_fence(fence)
+        return [self._log.append(topic, partition, events) for topic, partition, events in batches]
+
     async def read(
         self,
         topic: str,

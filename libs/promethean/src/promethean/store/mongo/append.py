@@ -44,6 +44,19 @@ class _Plan:
 
 
 class LogAppends(LogReads):
+    async def append_many(
+        self,
+        batches: Sequence[tuple[str, int, Sequence[NewEvent]]],
+        *,
+        fence: Fence | None = None,
+    ) -> list[list[AppendResult]]:
+        """See `LogStore.append_many`: without multi-document transactions
+        each partition is its own majority write, in order."""
+        return [
+            await self.append(topic, partition, events, fence=fence)
+            for topic, partition, events in batches
+        ]
+
     @translated
     async def append(
         self,

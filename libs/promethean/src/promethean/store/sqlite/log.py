@@ -57,6 +57,19 @@ _READ_HEADER: Final = (
 _READ_ORDER: Final = ' ORDER BY "offset" LIMIT ?'
 
 
+def append_event_batches(
+    conn: sqlite3.Connection,
+    batches: Sequence[tuple[str, int, Sequence[NewEvent]]],
+    fence: Fence | None,
+) -> list[list[AppendResult]]:
+    """Every batch in the caller's one transaction: one fsync for them all."""
+    if fence is not None:
+        check_fence(conn, fence)
+    return [
+        append_events(conn, topic, partition, events, None) for topic, partition, events in batches
+    ]
+
+
 def next_offset(conn: sqlite3.Connection, topic: str, partition: int) -> int:
     """The offset the next append gets; the counter outlives deleted events."""
     (value,) = conn.execute(_NEXT_OFFSET, (topic, partition)).fetchone()
@@ -175,6 +188,15 @@ def latest_with_key(conn: sqlite3.Connection, topic: str, key: str) -> StoredEve
 
 
 class LogMixin(SQLiteBase):
+    async def append_many(
+        self,
+        batches: Sequence[tuple[str, int, Sequence[NewEvent]]],
+        *,
+        fence: Fence | None = None,
+    ) -> list[list[AppendResult]]:
+        copied = [(topic, partition, list(events)) for topic, partition, events in batches]
+        return await self._write(append_event_batches, copied, fence)
+
     async def append(
         self,
         topic: str,
