@@ -325,6 +325,16 @@ class _FlakyStore(MemoryStore):
             raise StoreUnavailableError("store is down")
         return await super().append(topic, partition, events, fence=fence)
 
+    async def append_many(
+        self,
+        batches: Sequence[tuple[str, int, Sequence[NewEvent]]],
+        *,
+        fence: Fence | None = None,
+    ) -> list[list[AppendResult]]:
+        if any(topic in self.fail_appends_to for topic, _, _ in batches):
+            raise StoreUnavailableError("store is down")
+        return await super().append_many(batches, fence=fence)
+
 
 @pytest.fixture
 async def flaky(clock: FakeClock) -> AsyncIterator[tuple[_FlakyStore, Harness]]:

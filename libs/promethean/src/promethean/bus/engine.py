@@ -28,7 +28,7 @@ from promethean.bus.subscription import (
 )
 from promethean.bus.tail import PartitionTail, TailBudget
 from promethean.bus.topics import TopicRegistry
-from promethean.bus.writer import PartitionWriter
+from promethean.bus.writer import GroupCommitter, PartitionWriter
 from promethean.clock import Clock
 from promethean.errors import FrameError, OverloadedError
 from promethean.frames.codes import ErrorCode
@@ -59,6 +59,12 @@ class BusEngine:
         self.topics = TopicRegistry(store, config.default_partitions, config.default_max_attempts)
         self._writers: dict[tuple[str, int], PartitionWriter] = {}
         self._tail_budget = TailBudget(config.tail_cache_total_bytes)
+        self._committer = GroupCommitter(
+            store,
+            fence=fence,
+            batch_max=config.append_batch_max,
+            observe_batch=self.hooks.append_batch,
+        )
         self._groups: dict[tuple[str, str], GroupTopic] = {}
         self._groups_by_topic: dict[str, set[GroupTopic]] = {}
         self._subs_by_consumer: dict[str, list[Subscription]] = {}
@@ -110,15 +116,13 @@ class BusEngine:
                 self.store,
                 topic,
                 partition,
-                fence=self.fence,
-                batch_max=self.config.append_batch_max,
+                committer=self._committer,
                 tail=PartitionTail(
                     self._tail_budget,
                     self.config.tail_cache_events,
                     self.config.tail_cache_partition_bytes,
                 ),
                 on_appended=self._on_appended,
-                observe_batch=self.hooks.append_batch,
             )
             await writer.load()
             existing = self._writers.setdefault((topic, partition), writer)
@@ -565,5 +569,6 @@ class BusEngine:
             await self.flush_commits()
         except Exception:
             log.exception("final commit flush failed")
+        await self._committer.close()
         for writer in self._writers.values():
-            await writer.close()
+            writer.close()

@@ -1,16 +1,19 @@
-"""Group commit: one writer per (topic, partition).
+"""Group commit across partitions.
 
-Publishes queue up while the previous store write is in flight; the next
-write carries all of them (up to ``batch_max``) in one durable append. Each
-publisher's future resolves only after that append returned, so an
-acknowledged publish is durable. The writer keeps the newest events in a
-bounded tail so live consumers are fed without reading the store back.
+Each (topic, partition) has a `PartitionWriter` that queues its publishes;
+one `GroupCommitter` per engine writes whatever every partition has queued
+in a single durable `append_many` (one SQLite transaction, one fsync), up to
+``batch_max`` events, while new publishes queue up for the next write.
+Each publisher's future resolves only after that write returned, so an
+acknowledged publish is durable. Per partition, events keep their submit
+order, and the writer keeps the newest ones in a bounded tail so live
+consumers are fed without reading the store back.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections import deque
+from collections import OrderedDict, deque
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -36,22 +39,17 @@ class PartitionWriter:
         topic: str,
         partition: int,
         *,
-        fence: Fence | None,
-        batch_max: int,
+        committer: GroupCommitter,
         tail: PartitionTail,
         on_appended: AppendedCallback,
-        observe_batch: BatchObserver | None = None,
     ) -> None:
         self._store = store
         self.topic = topic
         self.partition = partition
-        self._fence = fence
-        self._batch_max = batch_max
+        self._committer = committer
         self._pending: deque[_Pending] = deque()
         self._tail = tail
         self._on_appended = on_appended
-        self._observe_batch = observe_batch
-        self._task: asyncio.Task[None] | None = None
         self.high_watermark = -1
         """Highest offset known durable; -1 until the first append or `load`."""
 
@@ -65,16 +63,32 @@ class PartitionWriter:
     def submit(self, event: NewEvent) -> asyncio.Future[AppendResult]:
         future: asyncio.Future[AppendResult] = asyncio.get_running_loop().create_future()
         self._pending.append(_Pending(event, future))
-        if self._task is None:
-            self._task = asyncio.create_task(
-                self._drain(), name=f"append:{self.topic}/{self.partition}"
-            )
+        self._committer.wake(self)
         return future
 
-    async def flush(self) -> None:
-        """Wait until everything submitted so far is written (or failed)."""
-        while self._task is not None:
-            await asyncio.shield(self._task)
+    def take(self, limit: int) -> list[_Pending]:
+        count = min(limit, len(self._pending))
+        return [self._pending.popleft() for _ in range(count)]
+
+    def complete(self, batch: list[_Pending], results: list[AppendResult]) -> None:
+        appended: list[StoredEvent] = []
+        for pending, result in zip(batch, results, strict=True):
+            if not result.duplicate:
+                appended.append(_stored(self.topic, result, pending.event))
+            if not pending.future.done():
+                pending.future.set_result(result)
+        if appended:
+            # Results come in input order and offsets are dense, so the
+            # appended events are already sorted by offset.
+            self._tail.extend(appended)
+            self.high_watermark = max(self.high_watermark, appended[-1].offset)
+            self._on_appended(self.topic, self.partition, appended)
+
+    @staticmethod
+    def fail(batch: list[_Pending], error: BaseException) -> None:
+        for pending in batch:
+            if not pending.future.done():
+                pending.future.set_exception(error)
 
     async def sync_earliest(self) -> None:
         """Drop tail events that retention removed from the store, so they
@@ -87,55 +101,87 @@ class PartitionWriter:
         longer reaches back that far (read the store instead)."""
         return self._tail.read_from(offset, limit)
 
-    async def _drain(self) -> None:
-        loop = asyncio.get_running_loop()
-        try:
-            while self._pending:
-                take = min(len(self._pending), self._batch_max)
-                batch = [self._pending.popleft() for _ in range(take)]
-                started = loop.time()
-                try:
-                    results = await self._store.append(
-                        self.topic, self.partition, [p.event for p in batch], fence=self._fence
-                    )
-                except BaseException as exc:
-                    for pending in batch:
-                        if not pending.future.done():
-                            pending.future.set_exception(exc)
-                    if isinstance(exc, asyncio.CancelledError):
-                        raise
-                    continue
-                elapsed = loop.time() - started
-                if self._observe_batch is not None:
-                    self._observe_batch(len(batch), elapsed)
-                appended: list[StoredEvent] = []
-                for pending, result in zip(batch, results, strict=True):
-                    if not result.duplicate:
-                        appended.append(_stored(self.topic, result, pending.event))
-                    if not pending.future.done():
-                        pending.future.set_result(result)
-                if appended:
-                    # Results come in input order and offsets are dense, so the
-                    # appended events are already sorted by offset.
-                    self._tail.extend(appended)
-                    self.high_watermark = max(self.high_watermark, appended[-1].offset)
-                    self._on_appended(self.topic, self.partition, appended)
-        finally:
-            self._task = None
-            if self._pending:
-                self._task = asyncio.create_task(
-                    self._drain(), name=f"append:{self.topic}/{self.partition}"
-                )
-
-    async def close(self) -> None:
-        task = self._task
-        if task is not None:
-            task.cancel()
-            await asyncio.gather(task, return_exceptions=True)
+    def close(self) -> None:
         while self._pending:
             pending = self._pending.popleft()
             if not pending.future.done():
                 pending.future.cancel()
+
+
+class GroupCommitter:
+    """Writes every partition's queued publishes together."""
+
+    def __init__(
+        self,
+        store: Store,
+        *,
+        fence: Fence | None,
+        batch_max: int,
+        observe_batch: BatchObserver | None = None,
+    ) -> None:
+        self._store = store
+        self._fence = fence
+        self._batch_max = batch_max
+        self._observe_batch = observe_batch
+        self._waiting: OrderedDict[int, PartitionWriter] = OrderedDict()
+        self._task: asyncio.Task[None] | None = None
+        self._closed = False
+
+    def wake(self, writer: PartitionWriter) -> None:
+        self._waiting[id(writer)] = writer
+        if self._task is None and not self._closed:
+            self._task = asyncio.create_task(self._drain(), name="group-commit")
+
+    async def _drain(self) -> None:
+        loop = asyncio.get_running_loop()
+        try:
+            while self._waiting and not self._closed:
+                work = self._collect()
+                started = loop.time()
+                try:
+                    results = await self._store.append_many(
+                        [(w.topic, w.partition, [p.event for p in batch]) for w, batch in work],
+                        fence=self._fence,
+                    )
+                except BaseException as exc:
+                    for _, batch in work:
+                        PartitionWriter.fail(batch, exc)
+                    if isinstance(exc, asyncio.CancelledError):
+                        raise
+                    continue
+                if self._observe_batch is not None:
+                    self._observe_batch(sum(len(b) for _, b in work), loop.time() - started)
+                for (writer, batch), written in zip(work, results, strict=True):
+                    writer.complete(batch, written)
+        finally:
+            self._task = None
+            if self._waiting and not self._closed:
+                self._task = asyncio.create_task(self._drain(), name="group-commit")
+
+    def _collect(self) -> list[tuple[PartitionWriter, list[_Pending]]]:
+        """Up to ``batch_max`` events, taken partition by partition in the
+        order they started waiting; a partition with more left goes to the
+        back of the line."""
+        budget = self._batch_max
+        work: list[tuple[PartitionWriter, list[_Pending]]] = []
+        for key, writer in list(self._waiting.items()):
+            if budget <= 0:
+                break
+            batch = writer.take(budget)
+            budget -= len(batch)
+            del self._waiting[key]
+            if writer.queued:
+                self._waiting[key] = writer
+            if batch:
+                work.append((writer, batch))
+        return work
+
+    async def close(self) -> None:
+        self._closed = True
+        task = self._task
+        if task is not None:
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
 
 
 def _stored(topic: str, result: AppendResult, event: NewEvent) -> StoredEvent:
