@@ -62,7 +62,6 @@ async def test_sigkill_with_publishes_in_flight_loses_and_duplicates_nothing(
         await asyncio.wait_for(first_acknowledged.wait(), 30)
         broker.kill()
         acknowledged_before_kill = sum(call.done() for call in calls)
-        print(f"{acknowledged_before_kill} of {IN_FLIGHT} acknowledged at the kill")
         assert acknowledged_before_kill < IN_FLIGHT, "nothing was in flight at the kill"
         delivered_before_kill = len(delivered)
 

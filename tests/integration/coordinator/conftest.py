@@ -147,17 +147,3 @@ def group_view(broker: BrokerProcess, group: str) -> dict[str, Any]:
     status, body = broker.get(f"/groups/{group}")
     assert status == 200, body
     return body  # type: ignore[no-any-return]
-
-
-def assert_exclusive(log: list[dict[str, Any]]) -> None:
-    """No partition is held by two members in any recorded ownership state."""
-    for entry in log:
-        seen: dict[tuple[str, int], str] = {}
-        for member, topics in entry["owners"].items():
-            for topic, partitions in topics.items():
-                for partition in partitions:
-                    other = seen.setdefault((topic, partition), member)
-                    assert other == member, (
-                        f"generation {entry['generation']}: {topic}/{partition} "
-                        f"held by {other} and {member}"
-                    )

@@ -12,8 +12,9 @@ from promethean.client import Message
 from promethean.client.port import PartitionedHandle
 from promethean.client.ws import WebSocketBusClient
 from tests.fixtures.broker import BrokerProcess
+from tests.fixtures.ownership import assert_exclusive
 from tests.integration.broker.helpers import eventually
-from tests.integration.coordinator.conftest import assert_exclusive, group_view
+from tests.integration.coordinator.conftest import group_view
 
 ALL = frozenset({0, 1, 2, 3})
 KEYS = 16

@@ -8,13 +8,10 @@ from collections.abc import Callable
 from typing import Any
 
 from tests.fixtures.broker import BrokerProcess
+from tests.fixtures.ownership import assert_exclusive
 from tests.fixtures.wire import WireClient
 from tests.integration.broker.helpers import eventually
-from tests.integration.coordinator.conftest import (
-    SESSION_TIMEOUT_MS,
-    assert_exclusive,
-    group_view,
-)
+from tests.integration.coordinator.conftest import SESSION_TIMEOUT_MS, group_view
 
 ALL = {0, 1, 2, 3}
 

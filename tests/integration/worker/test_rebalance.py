@@ -13,6 +13,7 @@ from typing import Any
 
 from promethean.client import WebSocketBusClient
 from tests.fixtures.broker import BrokerFactory, BrokerProcess
+from tests.fixtures.ownership import assert_exclusive
 from tests.integration.worker.support import (
     RECORD_HANDLER,
     WorkerFactory,
@@ -128,6 +129,9 @@ async def test_scaling_1_3_2_loses_nothing_and_keeps_key_order(
     assert result.order_violations == [], result.order_violations[:5]
     assert result.duplicates <= 3 * 256, "duplicates only for what was in flight at a revoke"
     assert all(len(w.records()) > 0 for w in workers)
+    log = group_state(broker)["log"]
+    assert len({entry["generation"] for entry in log}) >= 3, "1 → 3 → 2 makes generations"
+    assert_exclusive(log)
 
 
 async def test_a_killed_member_loses_its_partitions_after_the_session_timeout(
