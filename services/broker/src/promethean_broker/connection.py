@@ -36,8 +36,8 @@ from promethean.frames.codec import encode, error_frame, parse_broker_request
 from promethean.frames.codes import ErrorCode
 from promethean.frames.envelope import Envelope
 from promethean.runtime.tracing import TRACEPARENT, span_from_headers, tracer
+from promethean.runtime.ws_sender import BoundedSender
 from promethean_broker.membership import check_settle, handle_membership
-from promethean_broker.sender import BoundedSender
 
 log = logging.getLogger("promethean.broker.connection")
 _tracer = tracer()

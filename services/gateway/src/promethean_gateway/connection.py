@@ -26,13 +26,13 @@ from promethean.frames.envelope import EventBody
 from promethean.frames.fields import Corr
 from promethean.names import MAX_HEADERS
 from promethean.runtime.tracing import TRACEPARENT, extract_context, inject_headers
+from promethean.runtime.ws_sender import BoundedSender
 from promethean_gateway.authn import Authenticator
 from promethean_gateway.deliveries import ClientSubscription
 from promethean_gateway.errors import RefusalError, broker_down, busy, forbidden
 from promethean_gateway.limits import TokenBucket
 from promethean_gateway.metrics import GatewayMetrics
 from promethean_gateway.relay import BrokerRelay
-from promethean_gateway.sender import BoundedSender
 from promethean_gateway.settings import GatewaySettings
 
 log = logging.getLogger("promethean.gateway.connection")

@@ -1,9 +1,9 @@
 """A connection's bounded send buffer and the task that drains it.
 
-Frames are queued as encoded bytes; the buffer is capped in bytes. A
-consumer that stops reading fills it, and the next frame that does not fit
-makes ``offer`` return False — the caller then drops the connection instead
-of letting broker memory grow.
+Shared by the broker and the gateway. Frames are queued as encoded bytes;
+the buffer is capped in bytes. A peer that stops reading fills it, and the
+next frame that does not fit makes ``offer`` return False — the caller then
+drops the connection instead of letting its own memory grow.
 """
 
 from __future__ import annotations
