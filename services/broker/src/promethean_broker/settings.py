@@ -5,9 +5,6 @@ Every variable, its default and its range is listed in docs/configuration.md.
 
 from __future__ import annotations
 
-import os
-import re
-import socket
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import ClassVar, Final
@@ -20,8 +17,8 @@ from promethean.settings import (
     EnvReader,
     read_store_url,
     settings_repr,
-    shown,
 )
+from promethean.settings.identity import default_process_id, read_process_id
 from promethean.store.factory import DEFAULT_SQLITE_URL
 
 SERVICE: Final = "broker"
@@ -46,14 +43,6 @@ DEFAULT_SESSION_TIMEOUT_MS: Final = 10_000
 HOUR_MS: Final = 3_600_000
 DAY_MS: Final = 24 * HOUR_MS
 GIB: Final = 1024 * 1024 * 1024
-
-BROKER_ID_RE: Final = re.compile(r"[A-Za-z0-9._-]{1,128}")
-ALLOWED_BROKER_ID: Final = "1 to 128 characters from A-Z a-z 0-9 . _ -"
-
-
-def default_broker_id() -> str:
-    """``<hostname>-<pid>``: unique per process, readable in logs and leases."""
-    return f"{socket.gethostname()}-{os.getpid()}"
 
 
 def _common_default() -> CommonSettings:
@@ -83,7 +72,7 @@ class BrokerSettings:
     audit_sample: float = DEFAULT_AUDIT_SAMPLE
     system_metrics_ms: int = DEFAULT_SYSTEM_METRICS_MS
     session_timeout_ms: int = DEFAULT_SESSION_TIMEOUT_MS
-    broker_id: str = field(default_factory=default_broker_id)
+    broker_id: str = field(default_factory=default_process_id)
 
     __repr__ = settings_repr
 
@@ -151,7 +140,7 @@ class BrokerSettings:
                 "PROMETHEAN_SYSTEM_METRICS_MS", DEFAULT_SYSTEM_METRICS_MS, max_ms=HOUR_MS
             ),
             session_timeout_ms=_session_timeout_ms(env, common.heartbeat_ms),
-            broker_id=_broker_id(env),
+            broker_id=read_process_id(env, "PROMETHEAN_BROKER_ID"),
         )
 
 
@@ -187,13 +176,4 @@ def _session_timeout_ms(env: EnvReader, heartbeat_ms: int) -> int:
         raise SettingsError(
             name, str(value), f"at least twice PROMETHEAN_HEARTBEAT_MS ({2 * heartbeat_ms})"
         )
-    return value
-
-
-def _broker_id(env: EnvReader) -> str:
-    value = env.raw("PROMETHEAN_BROKER_ID")
-    if value is None:
-        return default_broker_id()
-    if not BROKER_ID_RE.fullmatch(value):
-        raise SettingsError("PROMETHEAN_BROKER_ID", shown(value), ALLOWED_BROKER_ID)
     return value

@@ -5,15 +5,12 @@ Every variable, its default and its range is listed in docs/configuration.md.
 
 from __future__ import annotations
 
-import os
-import re
-import socket
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import ClassVar, Final
 
-from promethean.errors import SettingsError
-from promethean.settings import CommonSettings, EnvReader, read_store_url, settings_repr, shown
+from promethean.settings import CommonSettings, EnvReader, read_store_url, settings_repr
+from promethean.settings.identity import default_process_id, read_process_id
 from promethean.store.factory import DEFAULT_SQLITE_URL
 
 SERVICE: Final = "compactor"
@@ -28,14 +25,6 @@ DEFAULT_SNAPSHOT_CHUNK_BYTES: Final = 256 * 1024
 
 HOUR_MS: Final = 3_600_000
 DAY_MS: Final = 24 * HOUR_MS
-
-COMPACTOR_ID_RE: Final = re.compile(r"[A-Za-z0-9._-]{1,128}")
-ALLOWED_COMPACTOR_ID: Final = "1 to 128 characters from A-Z a-z 0-9 . _ -"
-
-
-def default_compactor_id() -> str:
-    """``<hostname>-<pid>``: unique per process, readable in logs and the lease."""
-    return f"{socket.gethostname()}-{os.getpid()}"
 
 
 def _common_default() -> CommonSettings:
@@ -59,7 +48,7 @@ class CompactorSettings:
     tombstone_retention_ms: int = DEFAULT_TOMBSTONE_RETENTION_MS
     """For compacted topics whose config leaves ``tombstone_retention_ms`` unset."""
     snapshot_chunk_bytes: int = DEFAULT_SNAPSHOT_CHUNK_BYTES
-    compactor_id: str = field(default_factory=default_compactor_id)
+    compactor_id: str = field(default_factory=default_process_id)
 
     __repr__ = settings_repr
 
@@ -102,14 +91,5 @@ class CompactorSettings:
                 min_value=1024,
                 max_value=400 * 1024,
             ),
-            compactor_id=_compactor_id(env),
+            compactor_id=read_process_id(env, "PROMETHEAN_COMPACTOR_ID"),
         )
-
-
-def _compactor_id(env: EnvReader) -> str:
-    value = env.raw("PROMETHEAN_COMPACTOR_ID")
-    if value is None:
-        return default_compactor_id()
-    if not COMPACTOR_ID_RE.fullmatch(value):
-        raise SettingsError("PROMETHEAN_COMPACTOR_ID", shown(value), ALLOWED_COMPACTOR_ID)
-    return value

@@ -5,9 +5,6 @@ Every variable, its default and its range is listed in docs/configuration.md.
 
 from __future__ import annotations
 
-import os
-import re
-import socket
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import ClassVar, Final
@@ -20,8 +17,8 @@ from promethean.settings import (
     EnvReader,
     read_store_url,
     settings_repr,
-    shown,
 )
+from promethean.settings.identity import default_process_id, read_process_id
 from promethean.store.factory import DEFAULT_SQLITE_URL
 from promethean_outbox_drainer.durations import read_duration_ms
 
@@ -39,14 +36,6 @@ DEFAULT_RETENTION_MS: Final = 24 * 3_600_000
 
 HOUR_MS: Final = 3_600_000
 DAY_MS: Final = 24 * HOUR_MS
-
-DRAINER_ID_RE: Final = re.compile(r"[A-Za-z0-9._-]{1,128}")
-ALLOWED_DRAINER_ID: Final = "1 to 128 characters from A-Z a-z 0-9 . _ -"
-
-
-def default_drainer_id() -> str:
-    """``<hostname>-<pid>``: unique per process, readable in claims and logs."""
-    return f"{socket.gethostname()}-{os.getpid()}"
 
 
 def _common_default() -> CommonSettings:
@@ -68,7 +57,7 @@ class DrainerSettings:
     backoff_ms: int = DEFAULT_BACKOFF_MS
     backoff_max_ms: int = DEFAULT_BACKOFF_MAX_MS
     retention_ms: int = DEFAULT_RETENTION_MS
-    drainer_id: str = field(default_factory=default_drainer_id)
+    drainer_id: str = field(default_factory=default_process_id)
 
     __repr__ = settings_repr
 
@@ -100,7 +89,7 @@ class DrainerSettings:
             retention_ms=read_duration_ms(
                 env, "PROMETHEAN_OUTBOX_RETENTION", DEFAULT_RETENTION_MS, max_ms=365 * DAY_MS
             ),
-            drainer_id=_drainer_id(env),
+            drainer_id=read_process_id(env, "PROMETHEAN_DRAINER_ID"),
         )
 
 
@@ -117,13 +106,4 @@ def _backoff_max_ms(env: EnvReader, backoff_ms: int) -> int:
         raise SettingsError(
             name, str(value), f"at least PROMETHEAN_OUTBOX_BACKOFF_MS ({backoff_ms})"
         )
-    return value
-
-
-def _drainer_id(env: EnvReader) -> str:
-    value = env.raw("PROMETHEAN_DRAINER_ID")
-    if value is None:
-        return default_drainer_id()
-    if not DRAINER_ID_RE.fullmatch(value):
-        raise SettingsError("PROMETHEAN_DRAINER_ID", shown(value), ALLOWED_DRAINER_ID)
     return value
