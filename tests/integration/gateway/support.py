@@ -57,7 +57,9 @@ ALL_SCOPES: Final = ["publish:**", "subscribe:**"]
 class GatewayProcess:
     def __init__(self, broker: BrokerProcess, env: Mapping[str, str], log_dir: Path) -> None:
         self.broker = broker
-        self.env = dict(env)
+        # A long heartbeat keeps the gateway's own heartbeat events out of the
+        # store counts the security tests compare; a test may set its own.
+        self.env = {"PROMETHEAN_HEARTBEAT_MS": "60000", **env}
         self.log_dir = log_dir
         self.port = free_port()
         self.process: subprocess.Popen[bytes] | None = None

@@ -19,11 +19,18 @@ from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
 from promethean.bus import BusEngine, EngineConfig
 from promethean.bus.coordinator import Coordinator
-from promethean.bus.hooks import FanoutHooks
+from promethean.bus.hooks import EngineHooks, FanoutHooks
 from promethean.clock import SystemClock
 from promethean.errors import FencedError
 from promethean.names import MAX_FRAME_BYTES
-from promethean.runtime.health import Progress, Readiness
+from promethean.runtime.health import Dependency, JobTimer, Progress, Readiness
+from promethean.runtime.heartbeat import (
+    HEARTBEAT_TOPIC,
+    HeartbeatStats,
+    heartbeat_key,
+    heartbeat_record,
+)
+from promethean.runtime.watchdog import Watchdog
 from promethean.store import open_store
 from promethean.store.port import Store
 from promethean_broker.admin import AdminApi, error_response, json_errors, json_response
@@ -61,6 +68,13 @@ class BrokerRuntime:
         self.engine: BusEngine | None = None
         self.coordinator: Coordinator | None = None
         self.system = SystemPublisher(settings.broker_id)
+        self.store_link = Dependency("store")
+        self.write_timer = JobTimer()
+        self.watchdog = Watchdog(
+            self.progress,
+            self.store_link,
+            disconnect_kill_ms=settings.common.disconnect_kill_ms,
+        )
         self.leading = asyncio.Event()
         """Set once this broker holds the lease and its engine runs."""
         self.connections: dict[str, BrokerConnection] = {}
@@ -84,6 +98,7 @@ class BrokerRuntime:
 
     async def start(self) -> None:
         await self.store.open()
+        self.store_link.up()
         self._tasks.append(asyncio.create_task(self._lead(), name="lead"))
 
     async def _lead(self) -> None:
@@ -94,7 +109,9 @@ class BrokerRuntime:
             self.clock,
             fence=self.leadership.fence,
             hooks=FanoutHooks(
-                self.metrics, AuditHooks(self.system, self.settings.audit_sample, self.clock.now_ms)
+                self.metrics,
+                AuditHooks(self.system, self.settings.audit_sample, self.clock.now_ms),
+                _WriteTiming(self.write_timer),
             ),
         )
         self.readiness.clear("lease")
@@ -111,6 +128,8 @@ class BrokerRuntime:
                     name="system-metrics",
                 )
             )
+        self._tasks.append(asyncio.create_task(self._heartbeats(), name="heartbeats"))
+        self.watchdog.start_thread()
         self._tasks.append(asyncio.create_task(self._timers(self.engine), name="timers"))
         self._tasks.append(asyncio.create_task(self._commits(self.engine), name="commits"))
         self.coordinator = Coordinator(
@@ -151,11 +170,13 @@ class BrokerRuntime:
                 if loop.time() >= next_retention_sync:
                     next_retention_sync = loop.time() + RETENTION_SYNC_S
                     await engine.sync_retention()
+                self.store_link.up()
                 self.readiness.clear("store")
             except FencedError:
                 self.stop(EXIT_LOST_STORE)
                 return
             except Exception as exc:
+                self.store_link.down()
                 self.readiness.fail("store", f"commit failed: {exc}")
                 log.exception("commit flush failed")
 
@@ -190,8 +211,27 @@ class BrokerRuntime:
             self.exit_code = exit_code
         self.stopped.set()
 
+    def heartbeat_stats(self) -> HeartbeatStats:
+        engine = self.engine
+        return HeartbeatStats(
+            connected=self.store_link.connected,
+            queue=engine.queued_publishes if engine is not None else 0,
+            inflight=sum(g.inflight for g in engine.groups()) if engine is not None else 0,
+            last_progress_ts=self.progress.last_wall_ms,
+            avg_job_ms=self.write_timer.avg_ms,
+        )
+
+    async def _heartbeats(self) -> None:
+        """The broker's own heartbeat goes straight into its log."""
+        interval = self.settings.common.heartbeat_ms / 1000
+        while True:
+            await asyncio.sleep(interval)
+            record = heartbeat_record("broker", self.heartbeat_stats(), self.clock.now_ms())
+            self.system.offer(HEARTBEAT_TOPIC, record, key=heartbeat_key("broker"))
+
     async def close(self) -> None:
         self.readiness.fail("drain", "shutting down")
+        self.watchdog.paused = True
         for conn in list(self.connections.values()):
             await conn.ws.close()
         for task in self._tasks:
@@ -202,6 +242,16 @@ class BrokerRuntime:
         with contextlib.suppress(Exception):
             await self.leadership.release()
         await self.store.close()
+
+
+class _WriteTiming(EngineHooks):
+    """Feeds the heartbeat's ``avg_job_ms``: the broker's job is the group-committed write."""
+
+    def __init__(self, timer: JobTimer) -> None:
+        self._timer = timer
+
+    def append_batch(self, size: int, seconds: float) -> None:
+        self._timer.observe(seconds * 1000)
 
 
 class _LazyCollector:

@@ -107,8 +107,8 @@ class CompactorRuntime:
             asyncio.create_task(self._lease_loop(), name="compactor-lease"),
             asyncio.create_task(self._pass_loop(), name="compactor-passes"),
             asyncio.create_task(self._bus_loop(), name="compactor-bus"),
-            asyncio.create_task(self.watchdog.run(), name="compactor-watchdog"),
         ]
+        self.watchdog.start_thread()
 
     async def drain(self) -> None:
         """Stop the loops, then hand the lease over instead of letting it lapse."""

@@ -7,17 +7,22 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
+import time
 from collections.abc import AsyncIterator, Callable
-from typing import Final
+from typing import Any, Final
 
+import msgspec
 from aiohttp import web
 from prometheus_client import CollectorRegistry
 
 from promethean.frames.codec import encode, gw_error_frame
 from promethean.frames.codes import ErrorCode
-from promethean.runtime.health import Progress, Readiness
+from promethean.runtime.health import Dependency, Progress, Readiness
+from promethean.runtime.heartbeat import HeartbeatPublisher, HeartbeatStats
 from promethean.runtime.http import service_routes
-from promethean.runtime.tracing import configure_tracing, tracer
+from promethean.runtime.tracing import configure_tracing, configure_tracing_from_env, tracer
+from promethean.runtime.watchdog import Watchdog
 from promethean_gateway.authn import Authenticator
 from promethean_gateway.connection import CLOSE_TRY_AGAIN, GatewayConnection
 from promethean_gateway.errors import RefusalError
@@ -43,7 +48,11 @@ class GatewayRuntime:
         self.metrics = GatewayMetrics(self.registry)
         self.relay = BrokerRelay(settings, self.metrics)
         self.authenticator = Authenticator(settings, self.metrics)
-        self.tracer_provider = configure_tracing("gateway", None)
+        # Without an exporter the gateway still starts real spans: the trace
+        # context it puts in event headers lets consumers join one trace.
+        self.tracer_provider = configure_tracing_from_env(
+            "gateway", os.environ
+        ) or configure_tracing("gateway", None)
         self.tracer = tracer(self.tracer_provider)
         self.http_publish = HttpPublish(
             self.authenticator, self.relay, self.metrics, self.tracer, settings.max_frame_bytes
@@ -55,18 +64,43 @@ class GatewayRuntime:
         self.stopped = asyncio.Event()
         self.exit_code: int | None = None
         self._watch: asyncio.Task[None] | None = None
+        self.broker = Dependency("broker")
+        self.watchdog = Watchdog(
+            self.progress, self.broker, disconnect_kill_ms=settings.common.disconnect_kill_ms
+        )
+        self._background: list[asyncio.Task[None]] = []
 
     async def start(self) -> None:
         self.relay.start()
         self._watch = asyncio.create_task(self._watch_loop(), name="gateway-watch")
+        heartbeat = HeartbeatPublisher(
+            _RelayValues(self.relay),
+            "gateway",
+            self.settings.common.heartbeat_ms,
+            self.heartbeat_stats,
+            lambda: time.time_ns() // 1_000_000,
+        )
+        self._background = [asyncio.create_task(heartbeat.run(), name="gateway-heartbeat")]
+        self.watchdog.start_thread()
+
+    def heartbeat_stats(self) -> HeartbeatStats:
+        return HeartbeatStats(
+            connected=self.relay.connected,
+            queue=self.relay.pending,
+            inflight=sum(conn.inflight for conn in self.connections),
+            last_progress_ts=self.progress.last_wall_ms,
+            avg_job_ms=self.relay.publish_timer.avg_ms,
+        )
 
     async def _watch_loop(self) -> None:
         while True:
             self.progress.tick()
             self.relay.ensure()
             if self.relay.connected:
+                self.broker.up()
                 self.readiness.clear("broker")
             else:
+                self.broker.down()
                 self.readiness.fail("broker", "not connected to the broker")
             if self.overloaded:
                 self.readiness.fail("load", "at the connection or publish limit")
@@ -89,6 +123,10 @@ class GatewayRuntime:
 
     async def close(self) -> None:
         self.readiness.fail("drain", "shutting down")
+        self.watchdog.paused = True
+        for task in self._background:
+            task.cancel()
+        await asyncio.gather(*self._background, return_exceptions=True)
         if self._watch is not None:
             self._watch.cancel()
             await asyncio.gather(self._watch, return_exceptions=True)
@@ -97,6 +135,17 @@ class GatewayRuntime:
         await self.relay.close()
         await self.authenticator.close()
         self.tracer_provider.shutdown()
+
+
+class _RelayValues:
+    """Publishes JSON values (heartbeats) through the relay, which takes raw JSON."""
+
+    def __init__(self, relay: BrokerRelay) -> None:
+        self._relay = relay
+
+    async def publish(self, topic: str, payload: Any, *, key: str | None = None) -> object:
+        raw = msgspec.Raw(msgspec.json.encode(payload))
+        return await self._relay.publish(topic, raw, key=key, headers=None, id=None)
 
 
 RUNTIME_KEY: web.AppKey[GatewayRuntime] = web.AppKey("runtime")

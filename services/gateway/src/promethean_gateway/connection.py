@@ -86,6 +86,11 @@ class GatewayConnection:
 
     # -- lifecycle ---------------------------------------------------------
 
+    @property
+    def inflight(self) -> int:
+        """Publishes awaiting the broker plus events delivered and not yet acked."""
+        return self._publishing + sum(len(sub) for sub in self._subs.values())
+
     async def serve(self) -> None:
         loop = asyncio.get_running_loop()
         auth_timer = loop.call_later(self._settings.auth_timeout_ms / 1000, self._auth_timeout)

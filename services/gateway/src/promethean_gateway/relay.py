@@ -13,12 +13,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from typing import Final
 
 import msgspec
 
 from promethean.client import ClientConfig, Published, WebSocketBusClient
 from promethean.errors import ConnectionLostError, PrometheanError
+from promethean.runtime.health import JobTimer
 from promethean_gateway.metrics import GatewayMetrics
 from promethean_gateway.settings import GatewaySettings
 
@@ -49,6 +51,7 @@ class BrokerRelay:
         self._connecting: asyncio.Task[None] | None = None
         self.pending = 0
         self.links = 0
+        self.publish_timer = JobTimer()
 
     @property
     def connected(self) -> bool:
@@ -102,9 +105,11 @@ class BrokerRelay:
             raise ConnectionLostError("the gateway is not connected to the broker")
         self.pending += 1
         self._metrics.pending_publishes.inc()
+        started = time.perf_counter()
         try:
             return await client.publish(topic, payload, key=key, headers=headers, id=id)
         finally:
+            self.publish_timer.observe((time.perf_counter() - started) * 1000)
             self.pending -= 1
             self._metrics.pending_publishes.dec()
 

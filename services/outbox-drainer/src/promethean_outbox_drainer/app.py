@@ -97,7 +97,7 @@ class DrainerRuntime:
             extra={"mode": self.notifier.mode, "store": self.store.url},
         )
         await self.notifier.start()
-        self._spawn(self.watchdog.run(), "watchdog")
+        self.watchdog.start_thread()
         self._spawn(self.link.monitor(), "broker-link")
         self._spawn(self.housekeeping.run(), "housekeeping")
         self._main = asyncio.create_task(self._drain(self.notifier), name="drain")

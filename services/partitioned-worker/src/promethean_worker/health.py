@@ -58,10 +58,7 @@ class WorkerHealth:
 
     def start_watchdog(self) -> None:
         if self._thread is None:
-            self._thread = threading.Thread(
-                target=asyncio.run, args=(self.watchdog.run(),), name="watchdog", daemon=True
-            )
-            self._thread.start()
+            self._thread = self.watchdog.start_thread()
 
     def pause_watchdog(self) -> None:
         """During a drain: the drain's own hard cap supervises the exit."""

@@ -12,8 +12,7 @@ import os
 import socket
 from collections.abc import Callable
 from dataclasses import dataclass
-
-from promethean.client.port import BusClient
+from typing import Any, Protocol
 
 log = logging.getLogger("promethean.heartbeat")
 
@@ -47,10 +46,17 @@ def heartbeat_key(name: str) -> str:
     return f"{socket.gethostname()}:{name}:{os.getpid()}"
 
 
+class Publisher(Protocol):
+    """Anything that can publish a JSON value: a `BusClient`, or a service's
+    own path to the log (the broker's engine, the gateway's relay)."""
+
+    async def publish(self, topic: str, payload: Any, *, key: str | None = None) -> object: ...
+
+
 class HeartbeatPublisher:
     def __init__(
         self,
-        bus: BusClient,
+        bus: Publisher,
         name: str,
         interval_ms: int,
         stats: Callable[[], HeartbeatStats],
@@ -67,9 +73,11 @@ class HeartbeatPublisher:
         await self._bus.publish(HEARTBEAT_TOPIC, record, key=heartbeat_key(self._name))
 
     async def run(self) -> None:
+        """Beat every interval, the first one interval after start (by then
+        the service has made progress worth reporting)."""
         while True:
+            await asyncio.sleep(self._interval_ms / 1000)
             try:
                 await self.beat()
             except Exception as exc:  # a missed beat is not worth dying for
                 log.warning("heartbeat not published", extra={"error": repr(exc)})
-            await asyncio.sleep(self._interval_ms / 1000)

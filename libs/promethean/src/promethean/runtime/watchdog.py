@@ -13,6 +13,7 @@ import asyncio
 import logging
 import os
 import sys
+import threading
 from collections.abc import Callable
 
 from promethean.runtime.health import (
@@ -57,6 +58,15 @@ class Watchdog:
         if not self._progress.live:
             return EXIT_STALLED
         return None
+
+    def start_thread(self) -> threading.Thread:
+        """Watch from a thread of its own, with its own event loop, so a
+        service whose event loop is blocked is still caught (exit 71)."""
+        thread = threading.Thread(
+            target=asyncio.run, args=(self.run(),), name="watchdog", daemon=True
+        )
+        thread.start()
+        return thread
 
     async def run(self) -> None:
         while True:
