@@ -216,7 +216,15 @@ async def test_a_frame_beyond_the_transport_limit_closes_only_that_connection(
 ) -> None:
     victim = await connect(shared_broker.url)
     bystander = await connect(shared_broker.url)
-    await victim.send("x" * (3 * MAX_FRAME_BYTES))
+    # The broker refuses the frame as soon as its header announces the size
+    # and closes with 1009 (message too big). When that happens while the
+    # client is still writing the 3 MiB, TCP resets the socket under the
+    # writer and the client may see the loss (1006) before the close frame.
+    write_failed = False
+    try:
+        await victim.send("x" * (3 * MAX_FRAME_BYTES))
+    except ConnectionError:
+        write_failed = True
     code = await victim.wait_closed()
-    assert code == 1009  # message too big
+    assert code == 1009 or (write_failed and code == 1006), code
     await _still_usable(bystander)
