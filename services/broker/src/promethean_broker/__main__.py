@@ -5,11 +5,9 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
-import signal
 import sys
 
-from aiohttp import web
-
+from promethean.runtime import service
 from promethean.runtime.logs import configure_logging
 from promethean.runtime.tracing import configure_tracing_from_env
 from promethean.settings import load_settings
@@ -22,27 +20,19 @@ log = logging.getLogger("promethean.broker")
 async def serve(settings: BrokerSettings) -> int:
     app = create_app(settings)
     runtime = app[RUNTIME_KEY]
-    runner = web.AppRunner(app, handle_signals=False, access_log=None)
-    await runner.setup()
-    site = web.TCPSite(runner, settings.common.host, settings.port, reuse_address=True)
-    await site.start()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, runtime.stop, 0)
-    print(
-        f"broker listening on ws://{settings.common.host}:{settings.port}/ws "
-        f"(store {runtime.store.url})",
-        file=sys.stderr,
-        flush=True,
-    )
     if runtime.token is None:
         log.warning("PROMETHEAN_BROKER_TOKEN is not set: the broker accepts any client")
-    await runtime.stopped.wait()
-    try:
-        await asyncio.wait_for(runner.cleanup(), timeout=settings.common.drain_ms / 1000)
-    except TimeoutError:
-        log.error("drain exceeded PROMETHEAN_DRAIN_MS; exiting anyway")
-    return runtime.exit_code or 0
+    return await service.serve(
+        app,
+        name="broker",
+        host=settings.common.host,
+        port=settings.port,
+        lifecycle=runtime.lifecycle,
+        drain=None,
+        drain_ms=settings.common.drain_ms,
+        scheme="ws",
+        detail=f"store {runtime.store.url}",
+    )
 
 
 def main() -> None:

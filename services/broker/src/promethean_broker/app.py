@@ -30,6 +30,7 @@ from promethean.runtime.heartbeat import (
     heartbeat_key,
     heartbeat_record,
 )
+from promethean.runtime.service import Lifecycle
 from promethean.runtime.watchdog import Watchdog
 from promethean.store import open_store
 from promethean.store.port import Store
@@ -78,8 +79,7 @@ class BrokerRuntime:
         self.leading = asyncio.Event()
         """Set once this broker holds the lease and its engine runs."""
         self.connections: dict[str, BrokerConnection] = {}
-        self.exit_code: int | None = None
-        self.stopped = asyncio.Event()
+        self.lifecycle = Lifecycle(self.readiness)
         self._tasks: list[asyncio.Task[None]] = []
         self.registry.register(_LazyCollector(self))
 
@@ -207,9 +207,7 @@ class BrokerRuntime:
         return secret.reveal() if secret is not None else None
 
     def stop(self, exit_code: int = 0) -> None:
-        if self.exit_code is None:
-            self.exit_code = exit_code
-        self.stopped.set()
+        self.lifecycle.stop(exit_code)
 
     def heartbeat_stats(self) -> HeartbeatStats:
         engine = self.engine

@@ -21,6 +21,7 @@ from promethean.frames.codes import ErrorCode
 from promethean.runtime.health import Dependency, Progress, Readiness
 from promethean.runtime.heartbeat import HeartbeatPublisher, HeartbeatStats
 from promethean.runtime.http import service_routes
+from promethean.runtime.service import Lifecycle
 from promethean.runtime.tracing import configure_tracing, configure_tracing_from_env, tracer
 from promethean.runtime.watchdog import Watchdog
 from promethean_gateway.authn import Authenticator
@@ -61,8 +62,7 @@ class GatewayRuntime:
         self.readiness = Readiness()
         self.readiness.fail("broker", "not connected to the broker yet")
         self.connections: set[GatewayConnection] = set()
-        self.stopped = asyncio.Event()
-        self.exit_code: int | None = None
+        self.lifecycle = Lifecycle(self.readiness)
         self._watch: asyncio.Task[None] | None = None
         self.broker = Dependency("broker")
         self.watchdog = Watchdog(
@@ -117,9 +117,7 @@ class GatewayRuntime:
         )
 
     def stop(self, exit_code: int = 0) -> None:
-        if self.exit_code is None:
-            self.exit_code = exit_code
-        self.stopped.set()
+        self.lifecycle.stop(exit_code)
 
     async def close(self) -> None:
         self.readiness.fail("drain", "shutting down")

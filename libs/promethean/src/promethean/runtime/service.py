@@ -42,6 +42,8 @@ async def serve(
     lifecycle: Lifecycle,
     drain: Callable[[], Awaitable[None]] | None,
     drain_ms: int,
+    scheme: str = "http",
+    detail: str = "",
 ) -> int:
     runner = web.AppRunner(app, handle_signals=False, access_log=None)
     await runner.setup()
@@ -50,7 +52,8 @@ async def serve(
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, lifecycle.stop, 0)
-    print(f"{name} listening on http://{host}:{port}", file=sys.stderr, flush=True)
+    banner = f"{name} listening on {scheme}://{host}:{port}" + (f" ({detail})" if detail else "")
+    print(banner, file=sys.stderr, flush=True)
     await lifecycle.stopping.wait()
     lifecycle.readiness.fail("drain", "shutting down")
 
