@@ -168,11 +168,6 @@ class GroupTopic:
             ready.remove(partition)
         return picked
 
-    def add_cursor(self, cursor: PartitionCursor) -> None:
-        """A partition added to the topic after the group started."""
-        self.cursors[cursor.partition] = cursor
-        self._partitions = sorted(self.cursors)
-
     def held_by(self, sub: Subscription) -> list[tuple[PartitionCursor, InFlight]]:
         return [(c, f) for c in self.cursors.values() for f in c.held_by(sub)]
 
@@ -184,16 +179,3 @@ class GroupTopic:
             cursor = self.cursors.get(partition)
             if cursor is not None:
                 cursor.persisted_commit = max(cursor.persisted_commit, offset)
-
-    def next_timer_ms(self) -> int | None:
-        """The earliest ack deadline or redelivery due time, if any."""
-        times = [
-            t
-            for c in self.cursors.values()
-            for t in (
-                c.next_retry_due(),
-                min((f.deadline_ms for f in c.inflight.values()), default=None),
-            )
-            if t is not None
-        ]
-        return min(times, default=None)

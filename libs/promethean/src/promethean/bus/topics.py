@@ -51,7 +51,3 @@ class TopicRegistry:
         stored = await self._store.put_topic_config(config)
         self._configs[stored.name] = stored
         return stored
-
-    async def refresh(self, topic: str) -> TopicConfig | None:
-        self._configs.pop(topic, None)
-        return await self.get(topic)
