@@ -38,11 +38,17 @@ import aiohttp
 import jwt
 import msgspec
 import psutil
+from prometheus_client.parser import text_string_to_metric_families
 
 SECRET: Final = "bench-secret-0123456789abcdef0123"
 TOPIC: Final = "bench.fanin"
 GROUP: Final = "bench"
-WARMUP_S: Final = 3.0
+WARMUP_S: Final = 8.0
+"""Traffic before measuring. Longer than one PROMETHEAN_GC_FREEZE_MS (5 s)
+so the sweep that follows the ramp to ``--connections`` (the frozen set
+grows by far more than a quarter) lands here, not in the steady state; each
+run prints the longest collection pause up to the end of the warm-up
+(``ramp_gc_longest_pause_le_ms``) beside the steady state's."""
 READY_TIMEOUT_S: Final = 60.0
 _json = msgspec.json.Encoder()
 _decode = msgspec.json.Decoder()
@@ -69,7 +75,7 @@ def wait_ready(port: int, process: subprocess.Popen[bytes]) -> None:
 
 @contextlib.contextmanager
 def stack(
-    workdir: Path, connections: int, store: str | None = None
+    workdir: Path, connections: int, store: str | None = None, gc_env: dict[str, str] | None = None
 ) -> Iterator[tuple[int, psutil.Process, psutil.Process]]:
     env = {
         k: v
@@ -77,7 +83,7 @@ def stack(
         if not k.startswith(("PROMETHEAN_", "BUS_", "WS_", "JWT_"))
     }
     bus_port, ws_port = free_port(), free_port()
-    quiet = {"PROMETHEAN_LOG_LEVEL": "warning", "PROMETHEAN_HOST": "127.0.0.1"}
+    quiet = {"PROMETHEAN_LOG_LEVEL": "warning", "PROMETHEAN_HOST": "127.0.0.1", **(gc_env or {})}
     broker = subprocess.Popen(
         [sys.executable, "-m", "promethean_broker"],
         env={
@@ -110,6 +116,43 @@ def stack(
         for process in (gateway, broker):
             process.send_signal(signal.SIGKILL)
             process.wait()
+
+
+def gc_buckets(port: int) -> dict[tuple[str, float], float]:
+    """``promethean_gc_pause_seconds`` buckets from a service's ``/metrics``:
+    (generation, upper bound in s) -> collections so far; ("reclaimed", 0)
+    holds the objects the pacer's sweeps reclaimed."""
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as response:
+        text = response.read().decode()
+    buckets: dict[tuple[str, float], float] = {}
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            if sample.name == "promethean_gc_pause_seconds_bucket":
+                buckets[(sample.labels["generation"], float(sample.labels["le"]))] = sample.value
+            elif sample.name == "promethean_gc_sweep_reclaimed_objects_total":
+                buckets[("reclaimed", 0.0)] = sample.value
+    return buckets
+
+
+def gc_pauses(
+    before: dict[tuple[str, float], float], after: dict[tuple[str, float], float]
+) -> tuple[int, int, float]:
+    """Between two `gc_buckets`: collections, those that paused the loop
+    over 50 ms, and the upper bound (ms) of the bucket of the longest."""
+    total = over_50 = 0
+    longest = 0.0
+    for generation in {g for g, _ in after} - {"reclaimed"}:
+        rows = sorted(
+            (bound, count - before.get((g, bound), 0))
+            for (g, bound), count in after.items()
+            if g == generation
+        )
+        count = rows[-1][1]
+        total += int(count)
+        over_50 += int(count - next(c for b, c in rows if b >= 0.05))
+        if count:
+            longest = max(longest, next(b for b, c in rows if c == count) * 1000)
+    return total, over_50, longest
 
 
 @dataclass
@@ -193,6 +236,7 @@ async def one_run(
     subscribers: int,
     publishers_wanted: int | None = None,
 ) -> dict[str, float]:
+    gateway_port = int(url.rsplit(":", 1)[1].split("/")[0])
     totals = Totals([])
     session = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0))
     try:
@@ -238,6 +282,7 @@ async def one_run(
             return sent
 
         await publish_for(WARMUP_S)
+        gc_before = await asyncio.to_thread(gc_buckets, gateway_port)
         rss_before = proc.memory_info().rss
         me = psutil.Process()
         cpu_before = sum(proc.cpu_times()[:2])
@@ -249,6 +294,9 @@ async def one_run(
         await asyncio.sleep(1.0)
         totals.measuring = False
         wall = time.perf_counter() - wall
+        gc_after = await asyncio.to_thread(gc_buckets, gateway_port)
+        collections, long_pauses, longest_pause = gc_pauses(gc_before, gc_after)
+        reclaimed = gc_after.get(("reclaimed", 0.0), 0) - gc_before.get(("reclaimed", 0.0), 0)
         cpu = (sum(proc.cpu_times()[:2]) - cpu_before) / wall
         broker_cpu = (sum(broker.cpu_times()[:2]) - broker_before) / wall
         client_cpu = (sum(me.cpu_times()[:2]) - me_before) / wall
@@ -266,9 +314,23 @@ async def one_run(
             "p99_ms": lat[int(len(lat) * 0.99)] * 1000 if lat else float("nan"),
             "publish_ok_p50_ms": pub[len(pub) // 2] * 1000 if pub else float("nan"),
             "publish_ok_p99_ms": pub[int(len(pub) * 0.99)] * 1000 if pub else float("nan"),
+            "gc_collections": collections,
+            "gc_pauses_over_50ms": long_pauses,
+            "gc_longest_pause_le_ms": longest_pause,
+            "ramp_gc_longest_pause_le_ms": gc_pauses({}, gc_before)[2],
+            "gc_sweep_reclaimed": reclaimed,
         }
     finally:
         await session.close()
+
+
+def gc_env(args: argparse.Namespace) -> dict[str, str]:
+    env = {}
+    if args.gc_freeze_ms is not None:
+        env["PROMETHEAN_GC_FREEZE_MS"] = str(args.gc_freeze_ms)
+    if args.gc_sweep_ms is not None:
+        env["PROMETHEAN_GC_SWEEP_MS"] = str(args.gc_sweep_ms)
+    return env
 
 
 def main() -> None:
@@ -281,6 +343,15 @@ def main() -> None:
         "--store", default=None, help="broker store URL (default: SQLite in a temp dir)"
     )
     parser.add_argument(
+        "--gc-freeze-ms",
+        type=int,
+        default=None,
+        help="PROMETHEAN_GC_FREEZE_MS of both services (0: CPython's collector unpaced)",
+    )
+    parser.add_argument(
+        "--gc-sweep-ms", type=int, default=None, help="PROMETHEAN_GC_SWEEP_MS of both services"
+    )
+    parser.add_argument(
         "--publishers", type=int, default=None, help="connections that publish (default: all)"
     )
     parser.add_argument(
@@ -291,7 +362,7 @@ def main() -> None:
     for run in range(1, args.runs + 1):
         with (
             tempfile.TemporaryDirectory() as tmp,
-            stack(Path(tmp), args.connections, args.store) as (port, proc, broker),
+            stack(Path(tmp), args.connections, args.store, gc_env(args)) as (port, proc, broker),
         ):
             figures = asyncio.run(
                 one_run(
@@ -312,7 +383,9 @@ def main() -> None:
         f"median of {args.runs}: {args.connections} connections, {args.rate} msg/s: "
         f"gateway RSS {medians['rss_mib']:.0f} MiB, CPU {medians['cpu_pct']:.0f}% of a core, "
         f"publish-to-EVENT p50 {medians['p50_ms']:.1f} ms, p99 {medians['p99_ms']:.1f} ms "
-        f"(target p99 < 50 ms), received {medians['received']:.0f}/{medians['sent']:.0f}"
+        f"(target p99 < 50 ms), received {medians['received']:.0f}/{medians['sent']:.0f}; "
+        f"gateway GC pauses over 50 ms: {medians['gc_pauses_over_50ms']:.0f} "
+        f"of {medians['gc_collections']:.0f} collections"
     )
 
 

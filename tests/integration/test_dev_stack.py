@@ -25,6 +25,7 @@ from typing import IO, Any
 
 import psutil
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 
 from promethean.cli.dev import run_stack
 from promethean.cli.services import ServiceSpec
@@ -137,6 +138,20 @@ def running(args: list[str], **popen: Any) -> Iterator[tuple[subprocess.Popen[st
         process.stdout.close()
 
 
+def assert_gc_paced(port: int) -> None:
+    """Every service runs the GC pacer: start-up leftovers were swept and
+    frozen, and each collection's pause is exported."""
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as response:
+        families = {
+            sample.name: sample.value
+            for family in text_string_to_metric_families(response.read().decode())
+            for sample in family.samples
+        }
+    assert families.get("promethean_gc_sweeps_total", 0) >= 1, port
+    assert families.get("promethean_gc_frozen_objects", 0) > 10_000, port
+    assert "promethean_gc_pause_seconds_count" in families, port
+
+
 def test_dev_serves_the_stack_and_stops_cleanly_on_ctrl_c(tmp_path: Path) -> None:
     ports = {
         "BUS_PORT": free_port(),
@@ -158,6 +173,7 @@ def test_dev_serves_the_stack_and_stops_cleanly_on_ctrl_c(tmp_path: Path) -> Non
             output.wait_for(f"{name} ", START_TIMEOUT_S)
         for port in ports.values():
             wait_for_status(f"http://127.0.0.1:{port}/healthz/live", 200, process)
+            assert_gc_paced(port)
         assert (tmp_path / ".promethean" / "bus.db").exists()
         service_pids = [child.pid for child in psutil.Process(process.pid).children()]
         assert len(service_pids) == len(ports), "promethean dev should start five services"

@@ -112,6 +112,10 @@ secretKeyRef:
   value: {{ $c.disconnectKillMs | int64 | quote }}
 - name: PROMETHEAN_HEARTBEAT_MS
   value: {{ $c.heartbeatMs | int64 | quote }}
+- name: PROMETHEAN_GC_FREEZE_MS
+  value: {{ $c.gcFreezeMs | int64 | quote }}
+- name: PROMETHEAN_GC_SWEEP_MS
+  value: {{ $c.gcSweepMs | int64 | quote }}
 - name: PROMETHEAN_BROKER_TOKEN
   valueFrom:
     {{- include "promethean.secretRef" (list $root "PROMETHEAN_BROKER_TOKEN") | nindent 4 }}

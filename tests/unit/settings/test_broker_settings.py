@@ -97,6 +97,8 @@ BOUNDS: list[tuple[str, str, int, int, dict[str, str]]] = [
     ("PROMETHEAN_LIVENESS_MAX_STALL_MS", "common.liveness_max_stall_ms", 1000, 3_600_000, {}),
     ("PROMETHEAN_DISCONNECT_KILL_MS", "common.disconnect_kill_ms", 1000, 86_400_000, {}),
     ("PROMETHEAN_HEARTBEAT_MS", "common.heartbeat_ms", 100, 600_000, {}),
+    ("PROMETHEAN_GC_FREEZE_MS", "common.gc_freeze_ms", 0, 3_600_000, {}),
+    ("PROMETHEAN_GC_SWEEP_MS", "common.gc_sweep_ms", 10_000, 86_400_000, {}),
 ]
 
 

@@ -7,6 +7,7 @@ import logging
 import pytest
 
 from promethean.errors import SettingsError
+from promethean.runtime.gc_pacing import GcPacing
 from promethean.settings import CommonSettings, LogLevel, Secret
 
 
@@ -22,6 +23,7 @@ def test_defaults() -> None:
     assert common.liveness_max_stall_ms == 30_000
     assert common.disconnect_kill_ms == 60_000
     assert common.heartbeat_ms == 3_000
+    assert common.gc_pacing == GcPacing(freeze_ms=5_000, sweep_ms=3_600_000)
 
 
 def test_every_variable_is_read() -> None:
@@ -35,6 +37,8 @@ def test_every_variable_is_read() -> None:
             "PROMETHEAN_LIVENESS_MAX_STALL_MS": "5000",
             "PROMETHEAN_DISCONNECT_KILL_MS": "7000",
             "PROMETHEAN_HEARTBEAT_MS": "250",
+            "PROMETHEAN_GC_FREEZE_MS": "0",
+            "PROMETHEAN_GC_SWEEP_MS": "60000",
         },
         service="broker",
     )
@@ -48,7 +52,10 @@ def test_every_variable_is_read() -> None:
         liveness_max_stall_ms=5000,
         disconnect_kill_ms=7000,
         heartbeat_ms=250,
+        gc_freeze_ms=0,
+        gc_sweep_ms=60_000,
     )
+    assert not common.gc_pacing.enabled
 
 
 @pytest.mark.parametrize(

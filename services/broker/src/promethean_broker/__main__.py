@@ -30,6 +30,8 @@ async def serve(settings: BrokerSettings) -> int:
         lifecycle=runtime.lifecycle,
         drain=None,
         drain_ms=settings.common.drain_ms,
+        gc_pacing=settings.common.gc_pacing,
+        registry=runtime.registry,
         scheme="ws",
         detail=f"store {runtime.store.url}",
     )

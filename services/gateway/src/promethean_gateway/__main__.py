@@ -28,6 +28,8 @@ async def serve(settings: GatewaySettings) -> int:
         lifecycle=app[RUNTIME_KEY].lifecycle,
         drain=None,
         drain_ms=settings.common.drain_ms,
+        gc_pacing=settings.common.gc_pacing,
+        registry=app[RUNTIME_KEY].registry,
         scheme="ws",
         detail=f"broker {settings.bus_url}",
     )

@@ -30,6 +30,8 @@ async def run(settings: DrainerSettings) -> int:
             lifecycle=runtime.lifecycle,
             drain=runtime.drain,
             drain_ms=settings.common.drain_ms,
+            gc_pacing=settings.common.gc_pacing,
+            registry=runtime.registry,
         )
     except StoreUnavailableError as error:
         log.error("store unreachable at start; exiting", extra={"error": str(error)})

@@ -26,6 +26,8 @@ async def run(settings: WorkerSettings, handlers: list[ResolvedHandler]) -> int:
         lifecycle=runtime.lifecycle,
         drain=runtime.drain,
         drain_ms=settings.common.drain_ms,
+        gc_pacing=settings.common.gc_pacing,
+        registry=runtime.registry,
     )
 
 

@@ -1,7 +1,8 @@
 """Run a service's aiohttp app until SIGTERM/SIGINT, then drain within a
 hard cap: readiness goes false first (Kubernetes stops routing), the
 service's own drain stops intake and finishes or gives back in-flight work,
-and whatever is still running when ``drain_ms`` runs out is abandoned."""
+and whatever is still running when ``drain_ms`` runs out is abandoned.
+While it runs, the cycle collector is paced (`gc_pacing`)."""
 
 from __future__ import annotations
 
@@ -13,7 +14,9 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
 from aiohttp import web
+from prometheus_client import CollectorRegistry
 
+from promethean.runtime.gc_pacing import GcPacer, GcPacing
 from promethean.runtime.health import Readiness
 
 log = logging.getLogger("promethean.service")
@@ -42,11 +45,15 @@ async def serve(
     lifecycle: Lifecycle,
     drain: Callable[[], Awaitable[None]] | None,
     drain_ms: int,
+    gc_pacing: GcPacing,
+    registry: CollectorRegistry,
     scheme: str = "http",
     detail: str = "",
 ) -> int:
     runner = web.AppRunner(app, handle_signals=False, access_log=None)
     await runner.setup()
+    pacer = GcPacer(gc_pacing, registry)
+    pacer.start()
     site = web.TCPSite(runner, host, port, reuse_address=True)
     await site.start()
     loop = asyncio.get_running_loop()
@@ -58,6 +65,7 @@ async def serve(
     lifecycle.readiness.fail("drain", "shutting down")
 
     async def shutdown() -> None:
+        await pacer.stop()
         if drain is not None:
             await drain()
         await runner.cleanup()

@@ -1,5 +1,5 @@
 """Settings every service shares: name, logging, bind host, broker token,
-dev mode, and the drain / liveness / disconnect / heartbeat timings."""
+dev mode, and the drain / liveness / disconnect / heartbeat / GC pacing timings."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Final
 
+from promethean.runtime.gc_pacing import GcPacing
 from promethean.settings.env import EnvReader
 from promethean.settings.redaction import settings_repr
 from promethean.settings.secret import Secret
@@ -21,8 +22,10 @@ DEFAULT_DRAIN_MS: Final = 10_000
 DEFAULT_LIVENESS_MAX_STALL_MS: Final = 30_000
 DEFAULT_DISCONNECT_KILL_MS: Final = 60_000
 DEFAULT_HEARTBEAT_MS: Final = 3_000
-
+DEFAULT_GC_FREEZE_MS: Final = 5_000
 HOUR_MS: Final = 3_600_000
+DEFAULT_GC_SWEEP_MS: Final = HOUR_MS
+
 DAY_MS: Final = 24 * HOUR_MS
 
 
@@ -49,6 +52,8 @@ class CommonSettings:
     liveness_max_stall_ms: int = DEFAULT_LIVENESS_MAX_STALL_MS
     disconnect_kill_ms: int = DEFAULT_DISCONNECT_KILL_MS
     heartbeat_ms: int = DEFAULT_HEARTBEAT_MS
+    gc_freeze_ms: int = DEFAULT_GC_FREEZE_MS
+    gc_sweep_ms: int = DEFAULT_GC_SWEEP_MS
 
     __repr__ = settings_repr
 
@@ -77,4 +82,14 @@ class CommonSettings:
             heartbeat_ms=env.duration_ms(
                 "PROMETHEAN_HEARTBEAT_MS", DEFAULT_HEARTBEAT_MS, min_ms=100, max_ms=600_000
             ),
+            gc_freeze_ms=env.duration_ms(
+                "PROMETHEAN_GC_FREEZE_MS", DEFAULT_GC_FREEZE_MS, max_ms=HOUR_MS
+            ),
+            gc_sweep_ms=env.duration_ms(
+                "PROMETHEAN_GC_SWEEP_MS", DEFAULT_GC_SWEEP_MS, min_ms=10_000, max_ms=DAY_MS
+            ),
         )
+
+    @property
+    def gc_pacing(self) -> GcPacing:
+        return GcPacing(freeze_ms=self.gc_freeze_ms, sweep_ms=self.gc_sweep_ms)
