@@ -3,10 +3,13 @@ that never let a bad name reach the store."""
 
 from __future__ import annotations
 
+import asyncio
+import uuid
 from typing import Any
 
 import pytest
 
+from promethean.client import Message, WebSocketBusClient
 from tests.fixtures.broker import BrokerProcess, http_request
 from tests.integration.broker.conftest import Connect, Names
 from tests.integration.broker.helpers import create_topic, eventually, publish_many, stats
@@ -208,3 +211,25 @@ def test_health_and_metrics(shared_broker: BrokerProcess) -> None:
     assert status == 200
     for name in ("promethean_published_total", "promethean_publish_latency_seconds_bucket"):
         assert name in text, name
+
+
+async def test_a_live_subscriber_reads_partitions_added_by_the_admin_api(
+    shared_broker: BrokerProcess,
+) -> None:
+    topic = f"grow.{uuid.uuid4().hex[:8]}"
+    assert shared_broker.post("/topics", {"name": topic, "partitions": 1})[0] == 201
+    received: list[tuple[int, int]] = []
+    async with WebSocketBusClient(shared_broker.url) as client:
+
+        async def handle(message: Message) -> None:
+            received.append((message.partition, message.offset))
+
+        await client.subscribe(topic, "live", handle)
+        status, grown = shared_broker.post("/topics", {"name": topic, "partitions": 5})
+        assert (status, grown["partitions"]) == (200, 5)
+        published = await asyncio.gather(
+            *(client.publish(topic, {"n": n}, key=f"key-{n}") for n in range(50))
+        )
+        assert len({p.partition for p in published}) > 1
+        expected = sorted((p.partition, p.offset) for p in published)
+        await eventually(lambda: sorted(received), lambda seen: seen == expected, within=10)

@@ -129,3 +129,46 @@ async def test_members_scale_one_two_one_without_losing_or_reordering(
     assert_exclusive(view["log"])
     rows = {row["topic"]: row for row in view["topics"]}
     assert rows[topic]["lag"] == 0
+
+
+async def test_partitions_added_while_members_run_are_shared_and_read(
+    broker: BrokerProcess, names: Callable[[str], str]
+) -> None:
+    topic, group = names("orders"), names("projectors")
+    status, _ = broker.post("/topics", {"name": topic, "partitions": 2})
+    assert status == 201
+    recorder = Recorder()
+    producer = WebSocketBusClient(broker.url)
+    await producer.connect()
+    clients: list[WebSocketBusClient] = [producer]
+    try:
+        first_client, first = await _join(broker, recorder, "w1", topic, group)
+        second_client, second = await _join(broker, recorder, "w2", topic, group)
+        clients += [first_client, second_client]
+        await eventually(
+            lambda: (first.assigned, second.assigned),
+            lambda owned: owned[0] | owned[1] == {0, 1} and not owned[0] & owned[1],
+        )
+        before = await asyncio.gather(
+            *(producer.publish(topic, {"n": n}, key=f"k{n % KEYS}") for n in range(100))
+        )
+        assert {p.partition for p in before} == {0, 1}
+
+        status, grown = broker.post("/topics", {"name": topic, "partitions": 6})
+        assert (status, grown["partitions"]) == (200, 6)
+        after = await asyncio.gather(
+            *(producer.publish(topic, {"n": n}, key=f"k{n % KEYS}") for n in range(100, 400))
+        )
+        assert {p.partition for p in after} - {0, 1}, "keys now reach the new partitions"
+        await eventually(
+            lambda: (first.assigned, second.assigned),
+            lambda owned: owned[0] | owned[1] == set(range(6)) and not owned[0] & owned[1],
+            within=10,
+        )
+        await eventually(recorder.numbers, lambda seen: seen == set(range(400)), within=20)
+    finally:
+        for client in clients:
+            await client.close()
+    assert recorder.overlaps == 0
+    view = await eventually(lambda: group_view(broker, group), lambda v: v["members"] == [])
+    assert_exclusive(view["log"])

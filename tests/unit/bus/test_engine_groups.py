@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import msgspec
 import pytest
 
 from promethean.bus import StartKind, StartPosition
@@ -193,3 +194,53 @@ async def test_a_grown_topic_gives_new_groups_every_partition(make_harness: Make
     assert grown.partitions == 3
     _, partitions = await bus.engine.subscribe(Inbox("c"), "orders", "fresh")
     assert partitions == 3
+
+
+async def _grow(bus: Harness, topic: str, partitions: int) -> None:
+    config = await bus.engine.topics.get(topic)
+    assert config is not None
+    await bus.engine.put_topic(msgspec.structs.replace(config, partitions=partitions))
+
+
+async def test_a_live_group_reads_the_partitions_its_topic_grew_by(bus: Harness) -> None:
+    inbox = Inbox("c1")
+    _, partitions = await bus.engine.subscribe(inbox, "orders", "g")  # starts at "latest"
+    assert partitions == 1
+    await _grow(bus, "orders", 4)
+    results = [await bus.publish("orders", {"k": k}, key=f"key-{k}") for k in range(40)]
+    assert {r.partition for r in results} == {0, 1, 2, 3}, "keys spread over the new partitions"
+    await bus.engine.settle()
+    assert sorted(inbox.offsets()) == sorted((r.partition, r.offset) for r in results)
+    assert set(await bus.store.get_commits("g", "orders")) == {0, 1, 2, 3}, (
+        "the new partitions' start is durable at once"
+    )
+
+
+async def test_events_appended_before_the_group_grew_are_not_skipped(bus: Harness) -> None:
+    """Routing changes the moment the config is stored; a publish landing in
+    a new partition before the group adds its cursor is still read."""
+    inbox = Inbox("c1")
+    await bus.engine.subscribe(inbox, "orders", "g")
+    config = await bus.engine.topics.get("orders")
+    assert config is not None
+    await bus.engine.topics.put(msgspec.structs.replace(config, partitions=3))
+    early = [await bus.publish("orders", {"k": k}, key=f"key-{k}") for k in range(20)]
+    assert any(r.partition > 0 for r in early)
+    await bus.engine.subscribe(Inbox("c2"), "orders", "g")  # any later subscribe grows the group
+    await bus.engine.settle()
+    group = bus.engine.group("g", "orders")
+    assert group is not None
+    assert sorted(group.cursors) == [0, 1, 2]
+    assert group.inflight == len(early)
+
+
+async def test_growth_reaches_a_group_after_restart_too(bus: Harness) -> None:
+    await bus.engine.subscribe(Inbox("c1"), "orders", "g")
+    await _grow(bus, "orders", 2)
+    await bus.restart()
+    inbox = Inbox("c2")
+    _, partitions = await bus.engine.subscribe(inbox, "orders", "g")
+    assert partitions == 2
+    results = [await bus.publish("orders", {"k": k}, key=f"key-{k}") for k in range(20)]
+    await bus.engine.settle()
+    assert sorted(inbox.offsets()) == sorted((r.partition, r.offset) for r in results)

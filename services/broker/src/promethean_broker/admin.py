@@ -149,7 +149,7 @@ class AdminApi:
         changes = {k: v for k, v in msgspec.structs.asdict(body).items() if v is not None}
         config = msgspec.structs.replace(base, **changes)
         try:
-            stored = await self.engine.topics.put(config)
+            stored = await self.engine.put_topic(config)
         except ValueError as err:
             return error_response(409, "conflict", str(err))
         return json_response(msgspec.to_builtins(stored), 200 if existing else 201)

@@ -35,7 +35,7 @@ from promethean.frames.codes import ErrorCode
 from promethean.names import DLQ_SUFFIX
 from promethean.partitioning import partition_for
 from promethean.store.port import Store
-from promethean.store.records import AppendResult, Fence, NewEvent, StoredEvent
+from promethean.store.records import AppendResult, Fence, NewEvent, StoredEvent, TopicConfig
 
 log = logging.getLogger("promethean.bus")
 
@@ -183,6 +183,8 @@ class BusEngine:
                     f"group {group} already reads {topic} with a different filter",
                     code=ErrorCode.BAD_FIELD,
                 )
+            else:
+                await self._grow_group(state, config.partitions)
         sub = Subscription(
             consumer=consumer,
             topic=topic,
@@ -199,18 +201,38 @@ class BusEngine:
         state.wake()
         return sub, config.partitions
 
-    async def _load_group(
-        self,
-        group: str,
-        topic: str,
-        partitions: int,
-        start: StartPosition | None,
-        event_filter: EventFilter | None,
-    ) -> GroupTopic:
+    async def put_topic(self, config: TopicConfig) -> TopicConfig:
+        """Store a topic's config; live groups start reading partitions it
+        grew by at once (the coordinator hands them to partitioned members
+        at its next rebalance)."""
+        stored = await self.topics.put(config)
+        for state in list(self._groups_by_topic.get(stored.name, ())):
+            async with self._group_locks.setdefault((state.group, state.topic), asyncio.Lock()):
+                await self._grow_group(state, stored.partitions)
+        return stored
+
+    async def _grow_group(self, state: GroupTopic, partitions: int) -> None:
+        added = [p for p in range(partitions) if p not in state.cursors]
+        if not added:
+            return
+        # A partition added while the group was live holds only events
+        # published after the growth: read it from its start, whatever the
+        # group's start position was, so none of them is skipped.
+        earliest = StartPosition(StartKind.EARLIEST)
+        state.add_cursors(await self._load_cursors(state.group, state.topic, added, earliest))
+        log.info(
+            "group reads new partitions",
+            extra={"group": state.group, "topic": state.topic, "partitions": added},
+        )
+        state.wake()
+
+    async def _load_cursors(
+        self, group: str, topic: str, partitions: Sequence[int], start: StartPosition | None
+    ) -> dict[int, PartitionCursor]:
         commits = await self.store.get_commits(group, topic)
         cursors: dict[int, PartitionCursor] = {}
         fresh: dict[int, int] = {}
-        for partition in range(partitions):
+        for partition in partitions:
             writer = await self._writer(topic, partition)
             row = commits.get(partition)
             if row is None:
@@ -224,6 +246,17 @@ class BusEngine:
             # The start position is durable at once: a group that starts at
             # "latest" and restarts before its first ack must not skip events.
             await self.store.commit(group, topic, fresh)
+        return cursors
+
+    async def _load_group(
+        self,
+        group: str,
+        topic: str,
+        partitions: int,
+        start: StartPosition | None,
+        event_filter: EventFilter | None,
+    ) -> GroupTopic:
+        cursors = await self._load_cursors(group, topic, range(partitions), start)
         state = GroupTopic(
             group,
             topic,

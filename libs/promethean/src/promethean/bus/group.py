@@ -63,6 +63,12 @@ class GroupTopic:
         self.wanted.set()
         self._on_wake(self)
 
+    def add_cursors(self, cursors: dict[int, PartitionCursor]) -> None:
+        """Partitions the topic grew by; read from now on like the others."""
+        for partition, cursor in cursors.items():
+            self.cursors.setdefault(partition, cursor)
+        self._partitions = sorted(self.cursors)
+
     @property
     def inflight(self) -> int:
         return sum(len(c.inflight) for c in self.cursors.values())
