@@ -11,11 +11,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterator
 
 from aiohttp import web
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
+from prometheus_client.metrics_core import Metric
 
 from promethean.bus import BusEngine, EngineConfig
 from promethean.bus.coordinator import Coordinator
@@ -48,7 +49,7 @@ RETENTION_SYNC_S = 5.0
 """How often the in-memory tails drop what retention removed from the store."""
 EXIT_LOST_STORE = 70
 
-RUNTIME_KEY = web.AppKey("runtime", "BrokerRuntime")
+RUNTIME_KEY: web.AppKey[BrokerRuntime] = web.AppKey("runtime")
 
 
 class BrokerRuntime:
@@ -258,7 +259,7 @@ class _LazyCollector:
     def __init__(self, runtime: BrokerRuntime) -> None:
         self._runtime = runtime
 
-    def collect(self):  # type: ignore[no-untyped-def]
+    def collect(self) -> Iterator[Metric]:
         engine = self._runtime.engine
         if engine is None:
             return iter(())

@@ -4,7 +4,7 @@ in-flight, connections) are computed at scrape time by a collector."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 
 from prometheus_client import CollectorRegistry, Counter, Histogram
 from prometheus_client.core import GaugeMetricFamily
@@ -109,7 +109,7 @@ class BrokerMetrics(EngineHooks):
 class EngineStateCollector(Collector):
     """Lag, in-flight and connection gauges read from the engine at scrape."""
 
-    def __init__(self, engine: BusEngine, connections: dict[str, object]) -> None:
+    def __init__(self, engine: BusEngine, connections: Mapping[str, object]) -> None:
         self._engine = engine
         self._connections = connections
 
