@@ -244,3 +244,12 @@ async def test_growth_reaches_a_group_after_restart_too(bus: Harness) -> None:
     results = [await bus.publish("orders", {"k": k}, key=f"key-{k}") for k in range(20)]
     await bus.engine.settle()
     assert sorted(inbox.offsets()) == sorted((r.partition, r.offset) for r in results)
+
+
+async def test_a_group_left_by_everyone_leaves_no_state_behind(bus: Harness) -> None:
+    for n in range(50):
+        inbox = Inbox(f"c{n}")
+        await bus.engine.subscribe(inbox, "orders", f"g{n}")
+        await bus.engine.release_consumer(inbox.consumer_id)
+    assert bus.engine.groups() == []
+    assert bus.engine._group_locks == {}, "per-group locks are bounded by live groups"

@@ -322,8 +322,12 @@ class BusEngine:
         self._drop_group(state)
 
     def _drop_group(self, state: GroupTopic) -> None:
-        self._groups.pop((state.group, state.topic), None)
+        key = (state.group, state.topic)
+        self._groups.pop(key, None)
         self._groups_by_topic.get(state.topic, set()).discard(state)
+        lock = self._group_locks.get(key)
+        if lock is not None and not lock.locked():
+            del self._group_locks[key]
         task = self._dispatchers.pop(state, None)
         if task is not None:
             task.cancel()
