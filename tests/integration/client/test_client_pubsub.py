@@ -17,6 +17,7 @@ from promethean.client import (
     SubscribeOptions,
     SubscriptionHandle,
     WebSocketBusClient,
+    new_session,
 )
 from promethean.errors import FrameError, PrometheanError
 
@@ -324,3 +325,35 @@ async def test_publishes_beyond_the_pending_limit_wait_for_a_slot(broker: Any, n
     async with WebSocketBusClient(broker.url, config) as bus:
         results = await asyncio.gather(*(bus.publish(topic, {"n": i}) for i in range(50)))
     assert len({(r.partition, r.offset) for r in results}) == 50
+
+
+async def test_clients_sharing_a_session_stay_independent(broker: Any, names: Any) -> None:
+    """A session handed in is shared, never closed by a client: closing one
+    client leaves the others, and the session, working."""
+    topic = names.topic()
+    config = ClientConfig()
+    session = new_session(config, connection_limit=0)
+    try:
+        clients = [WebSocketBusClient(broker.url, config, session=session) for _ in range(3)]
+        for client in clients:
+            await client.connect()
+        received: asyncio.Queue[int] = asyncio.Queue()
+
+        async def handle(message: Message) -> None:
+            received.put_nowait(message.payload["n"])
+
+        await clients[2].subscribe(topic, names.group(), handle)
+        await clients[0].close()
+        assert not session.closed
+        await clients[1].publish(topic, {"n": 1})
+        assert await asyncio.wait_for(received.get(), 5) == 1
+        for client in clients[1:]:
+            await client.close()
+        assert not session.closed
+    finally:
+        await session.close()
+    own = WebSocketBusClient(broker.url)
+    await own.connect()
+    await own.close()
+    assert own._transport._session is not None
+    assert own._transport._session.closed, "a client's own session closes with it"

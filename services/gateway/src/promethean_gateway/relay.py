@@ -16,9 +16,10 @@ import logging
 import time
 from typing import Final
 
+import aiohttp
 import msgspec
 
-from promethean.client import ClientConfig, Published, WebSocketBusClient
+from promethean.client import ClientConfig, Published, WebSocketBusClient, new_session
 from promethean.errors import ConnectionLostError, PrometheanError
 from promethean.runtime.health import JobTimer
 from promethean_gateway.metrics import GatewayMetrics
@@ -48,6 +49,8 @@ class BrokerRelay:
             max_frame_bytes=max(settings.max_frame_bytes, 1024 * 1024),
         )
         self._client: WebSocketBusClient | None = None
+        self._link_session: aiohttp.ClientSession | None = None
+        """One HTTP session (and connector) for every subscriber's link."""
         self._connecting: asyncio.Task[None] | None = None
         self.pending = 0
         self.links = 0
@@ -115,7 +118,9 @@ class BrokerRelay:
 
     async def open_link(self) -> WebSocketBusClient:
         """A broker connection of its own for one subscribing client."""
-        link = WebSocketBusClient(self.url, self._config)
+        if self._link_session is None or self._link_session.closed:
+            self._link_session = new_session(self._config, connection_limit=0)
+        link = WebSocketBusClient(self.url, self._config, session=self._link_session)
         await link.connect()
         self.links += 1
         self._metrics.broker_links.inc()
@@ -141,3 +146,5 @@ class BrokerRelay:
             await asyncio.gather(self._connecting, return_exceptions=True)
         if self._client is not None:
             await self._close_client(self._client)
+        if self._link_session is not None:
+            await self._link_session.close()

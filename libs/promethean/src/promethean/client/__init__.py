@@ -3,6 +3,7 @@
 
 from promethean.client.factory import connect_bus
 from promethean.client.port import BusClient, SubscriptionHandle
+from promethean.client.transport import new_session
 from promethean.client.types import Handler, Message, Published, SubscribeOptions
 from promethean.client.ws import ClientConfig, WebSocketBusClient
 
@@ -16,4 +17,5 @@ __all__ = [
     "SubscriptionHandle",
     "WebSocketBusClient",
     "connect_bus",
+    "new_session",
 ]

@@ -60,6 +60,15 @@ class ClientConfig:
     """How long stopping a handler subscription waits for running handlers."""
 
 
+def new_session(config: ClientConfig, *, connection_limit: int = 100) -> aiohttp.ClientSession:
+    """An HTTP session for broker connections; one may serve many clients
+    (``connection_limit=0`` for no limit), see `WebSocketBusClient`."""
+    return aiohttp.ClientSession(
+        connector=aiohttp.TCPConnector(limit=connection_limit),
+        timeout=aiohttp.ClientTimeout(total=None, sock_connect=config.connect_timeout_s),
+    )
+
+
 class WebSocketTransport:
     def __init__(
         self,
@@ -71,6 +80,7 @@ class WebSocketTransport:
         on_frame: Callable[[bf.BrokerReply], None],
         on_lost: Callable[[], None],
         on_refused: Callable[[PrometheanError], None],
+        session: aiohttp.ClientSession | None = None,
     ) -> None:
         self.url = url
         self.config = config
@@ -84,7 +94,10 @@ class WebSocketTransport:
         """Why the broker refused us for good, if it did."""
         self.epoch = 0
         """Counts connections; a delivery is settled only on its own."""
-        self._session: aiohttp.ClientSession | None = None
+        self._session: aiohttp.ClientSession | None = session
+        self._owns_session = session is None
+        """A session given by the caller is shared with other clients and
+        outlives this one; only a session of our own is closed with us."""
         self._ws: aiohttp.ClientWebSocketResponse | None = None
         self._connected = asyncio.Event()
         self._writer: asyncio.Task[None] | None = None
@@ -121,9 +134,8 @@ class WebSocketTransport:
             raise self.fatal or ConnectionLostError(MSG_CLOSED)
         if self._runner is not None:
             return
-        self._session = aiohttp.ClientSession(
-            timeout=aiohttp.ClientTimeout(total=None, sock_connect=self.config.connect_timeout_s)
-        )
+        if self._session is None:
+            self._session = new_session(self.config)
         first: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self._runner = asyncio.create_task(self._run(first), name="bus-client")
         try:
@@ -132,7 +144,8 @@ class WebSocketTransport:
             self.state = ClientState.CLOSED
             self._runner.cancel()
             await asyncio.gather(self._runner, return_exceptions=True)
-            await self._session.close()
+            if self._owns_session:
+                await self._session.close()
             raise
 
     async def _connect(self) -> aiohttp.ClientWebSocketResponse:
@@ -242,7 +255,7 @@ class WebSocketTransport:
             await asyncio.gather(self._runner, return_exceptions=True)
         self._lost()
         self.outbox.fail_all(self.fatal or ConnectionLostError(MSG_CLOSED))
-        if self._session is not None and not self._session.closed:
+        if self._owns_session and self._session is not None and not self._session.closed:
             await self._session.close()
 
     # -- reading -----------------------------------------------------------

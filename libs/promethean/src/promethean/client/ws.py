@@ -20,6 +20,7 @@ from collections import deque
 from collections.abc import Awaitable, Callable
 from typing import Any, Final
 
+import aiohttp
 import msgspec
 
 from promethean.client.outbox import Outbox, PendingPublish, PublishDeadline, encoded_size
@@ -57,7 +58,16 @@ class WebSocketBusClient:
     """The `BusClient` for a real broker:
     ``async with WebSocketBusClient(url, ClientConfig(token=...)) as bus: ...``"""
 
-    def __init__(self, url: str, config: ClientConfig | None = None) -> None:
+    def __init__(
+        self,
+        url: str,
+        config: ClientConfig | None = None,
+        *,
+        session: aiohttp.ClientSession | None = None,
+    ) -> None:
+        """``session``: an HTTP session shared by many clients of one process
+        (made by `new_session` with ``connection_limit=0``; the caller closes
+        it after the clients); by default each client has its own."""
         self.url = url
         self.config = config or ClientConfig()
         self._corr = itertools.count(1)
@@ -70,6 +80,7 @@ class WebSocketBusClient:
             on_frame=self._on_frame,
             on_lost=self._on_lost,
             on_refused=self._on_refused,
+            session=session,
         )
         self._requests: dict[int, asyncio.Future[Any]] = {}
         self._subs: dict[tuple[str, str], ClientSubscription] = {}
