@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
+from typing import Any
+
 import msgspec
 import pytest
 
@@ -252,4 +255,72 @@ async def test_a_group_left_by_everyone_leaves_no_state_behind(bus: Harness) -> 
         await bus.engine.subscribe(inbox, "orders", f"g{n}")
         await bus.engine.release_consumer(inbox.consumer_id)
     assert bus.engine.groups() == []
-    assert bus.engine._group_locks == {}, "per-group locks are bounded by live groups"
+    assert len(bus.engine._group_locks) == 0, "per-group locks are bounded by live groups"
+
+
+async def test_partitions_added_while_the_group_was_offline_are_read_from_their_start(
+    bus: Harness,
+) -> None:
+    await bus.engine.subscribe(Inbox("c1"), "orders", "g")  # starts at "latest"
+    await bus.engine.release_consumer("c1")
+    assert bus.engine.group("g", "orders") is None
+    await _grow(bus, "orders", 4)
+    results = [await bus.publish("orders", {"k": k}, key=f"key-{k}") for k in range(40)]
+    inbox = Inbox("c2")
+    await bus.engine.subscribe(inbox, "orders", "g")
+    await bus.engine.settle()
+    assert sorted(inbox.offsets()) == sorted((r.partition, r.offset) for r in results)
+
+
+async def test_a_group_loading_while_its_topic_grows_gets_the_new_partitions(
+    bus: Harness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    await bus.publish("orders", {"k": 0})
+    loading = asyncio.Event()
+    get_commits = bus.store.get_commits
+
+    async def slow_get_commits(group: str, topic: str) -> Any:
+        loading.set()
+        await asyncio.sleep(0.01)
+        return await get_commits(group, topic)
+
+    monkeypatch.setattr(bus.store, "get_commits", slow_get_commits)
+    inbox = Inbox("c1")
+    subscribing = asyncio.create_task(bus.engine.subscribe(inbox, "orders", "g"))
+    await loading.wait()
+    await _grow(bus, "orders", 4)
+    _, partitions = await subscribing
+    assert partitions == 4
+    results = [await bus.publish("orders", {"k": k}, key=f"key-{k}") for k in range(40)]
+    await bus.engine.settle()
+    assert sorted(inbox.offsets()) == sorted((r.partition, r.offset) for r in results)
+
+
+async def test_a_member_joining_while_the_last_one_leaves_keeps_the_group(
+    bus: Harness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    await bus.publish("orders", {"k": 0})
+    first = Inbox("c1")
+    await bus.engine.subscribe(first, "orders", "g", start=StartPosition(StartKind.EARLIEST))
+    await bus.engine.settle()
+    bus.engine.ack(ref(first.deliveries[0]))
+    flushing = asyncio.Event()
+    commit = bus.store.commit
+
+    async def slow_commit(*args: Any, **kwargs: Any) -> Any:
+        flushing.set()
+        await asyncio.sleep(0.01)
+        return await commit(*args, **kwargs)
+
+    monkeypatch.setattr(bus.store, "commit", slow_commit)
+    leaving = asyncio.create_task(bus.engine.release_consumer("c1"))
+    await flushing.wait()
+    second = Inbox("c2")
+    await bus.engine.subscribe(second, "orders", "g")
+    await leaving
+    for n in range(3):
+        await bus.publish("orders", {"k": n + 1})
+    await bus.engine.settle()
+    assert [d.event.offset for d in second.deliveries] == [1, 2, 3]
+    for delivery in second.deliveries:
+        assert bus.engine.ack(ref(delivery)), "the joining member's group is the live one"

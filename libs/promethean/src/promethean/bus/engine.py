@@ -18,6 +18,7 @@ from promethean.bus.cursor import InFlight, PartitionCursor
 from promethean.bus.dlq import dead_letter_event
 from promethean.bus.group import GroupTopic
 from promethean.bus.hooks import EngineHooks
+from promethean.bus.locks import KeyedLocks
 from promethean.bus.requests import AckRef, PublishRequest
 from promethean.bus.subscription import (
     Consumer,
@@ -71,7 +72,7 @@ class BusEngine:
         self._background = background
         self._woken: set[GroupTopic] = set()
         self._dispatchers: dict[GroupTopic, asyncio.Task[None]] = {}
-        self._group_locks: dict[tuple[str, str], asyncio.Lock] = {}
+        self._group_locks: KeyedLocks[tuple[str, str]] = KeyedLocks()
         self._closed = False
 
     # -- publish -----------------------------------------------------------
@@ -173,8 +174,7 @@ class BusEngine:
                 raise FrameError(
                     f"already subscribed to {topic} as {group}", code=ErrorCode.BAD_FRAME
                 )
-        lock = self._group_locks.setdefault((group, topic), asyncio.Lock())
-        async with lock:
+        async with self._group_locks.hold((group, topic)):
             state = self._groups.get((group, topic))
             if state is None:
                 state = await self._load_group(group, topic, config.partitions, start, event_filter)
@@ -183,8 +183,10 @@ class BusEngine:
                     f"group {group} already reads {topic} with a different filter",
                     code=ErrorCode.BAD_FIELD,
                 )
-            else:
-                await self._grow_group(state, config.partitions)
+            # The topic may have grown while the group loaded; `put_topic`
+            # only saw the groups that were live before.
+            config = self.topics.cached(topic) or config
+            await self._grow_group(state, config.partitions)
         sub = Subscription(
             consumer=consumer,
             topic=topic,
@@ -207,19 +209,17 @@ class BusEngine:
         at its next rebalance)."""
         stored = await self.topics.put(config)
         for state in list(self._groups_by_topic.get(stored.name, ())):
-            async with self._group_locks.setdefault((state.group, state.topic), asyncio.Lock()):
-                await self._grow_group(state, stored.partitions)
+            key = (state.group, state.topic)
+            async with self._group_locks.hold(key):
+                if self._groups.get(key) is state:
+                    await self._grow_group(state, stored.partitions)
         return stored
 
     async def _grow_group(self, state: GroupTopic, partitions: int) -> None:
         added = [p for p in range(partitions) if p not in state.cursors]
         if not added:
             return
-        # A partition added while the group was live holds only events
-        # published after the growth: read it from its start, whatever the
-        # group's start position was, so none of them is skipped.
-        earliest = StartPosition(StartKind.EARLIEST)
-        state.add_cursors(await self._load_cursors(state.group, state.topic, added, earliest))
+        state.add_cursors(await self._load_cursors(state.group, state.topic, added, None))
         log.info(
             "group reads new partitions",
             extra={"group": state.group, "topic": state.topic, "partitions": added},
@@ -230,6 +230,13 @@ class BusEngine:
         self, group: str, topic: str, partitions: Sequence[int], start: StartPosition | None
     ) -> dict[int, PartitionCursor]:
         commits = await self.store.get_commits(group, topic)
+        if commits:
+            # The group exists, so a partition it has no commit for was added
+            # to the topic after the group started: it holds only events
+            # published since, and is read from its start whatever the
+            # group's start position, so none of them is skipped (also when
+            # the group was not live while the topic grew).
+            start = StartPosition(StartKind.EARLIEST)
         cursors: dict[int, PartitionCursor] = {}
         fresh: dict[int, int] = {}
         for partition in partitions:
@@ -279,7 +286,10 @@ class BusEngine:
         if start.kind is StartKind.LATEST:
             return writer.high_watermark + 1
         if start.kind is StartKind.EARLIEST:
-            return await self.store.earliest_offset(topic, partition)
+            # An append in flight may have taken its offset in the store but
+            # not be readable yet; what this broker knows durable bounds it.
+            earliest = await self.store.earliest_offset(topic, partition)
+            return min(earliest, writer.high_watermark + 1)
         if start.kind is StartKind.OFFSET:
             value = start.value or 0
             return max(0, min(value, writer.high_watermark + 1))
@@ -318,16 +328,18 @@ class BusEngine:
         # Nobody reads any more: persist the watermark and forget the group.
         # Work waiting for redelivery lies above the commit, so it is read
         # back from the log (attempts from the store) when a member returns.
-        await self._flush_group(state)
-        self._drop_group(state)
+        # Under the group's lock, so a member joining meanwhile either joins
+        # before (and the group stays) or loads it afresh after.
+        key = (state.group, state.topic)
+        async with self._group_locks.hold(key):
+            if state.subs or self._groups.get(key) is not state:
+                return
+            await self._flush_group(state)
+            self._drop_group(state)
 
     def _drop_group(self, state: GroupTopic) -> None:
-        key = (state.group, state.topic)
-        self._groups.pop(key, None)
+        self._groups.pop((state.group, state.topic), None)
         self._groups_by_topic.get(state.topic, set()).discard(state)
-        lock = self._group_locks.get(key)
-        if lock is not None and not lock.locked():
-            del self._group_locks[key]
         task = self._dispatchers.pop(state, None)
         if task is not None:
             task.cancel()
