@@ -13,6 +13,7 @@ from collections.abc import Iterator
 import pytest
 from prometheus_client import CollectorRegistry
 
+from promethean.runtime import gc_pacing
 from promethean.runtime.gc_pacing import SWEEP_GROWTH, GcPacer, GcPacing
 
 HOUR_MS = 3_600_000
@@ -164,3 +165,57 @@ async def test_disabled_pacing_leaves_the_collector_alone_but_still_observes() -
         assert count >= 1
     finally:
         await paced.stop()
+
+
+def test_resident_memory_growth_triggers_a_sweep(monkeypatch: pytest.MonkeyPatch) -> None:
+    rss = {"now": 200 * 2**20}
+    monkeypatch.setattr(gc_pacing, "resident_bytes", lambda: rss["now"])
+    paced, _ = pacer()
+    paced.sweep()
+    rss["now"] = 240 * 2**20  # +20 %: not yet
+    paced.tick()
+    assert paced.sweeps == 1
+    rss["now"] = 260 * 2**20  # +30 %
+    paced.tick()
+    assert paced.sweeps == 2
+    rss["now"] = 280 * 2**20  # +8 % over the new baseline
+    paced.tick()
+    assert paced.sweeps == 2
+
+
+def test_small_processes_do_not_sweep_on_a_few_megabytes(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    rss = {"now": 40 * 2**20}
+    monkeypatch.setattr(gc_pacing, "resident_bytes", lambda: rss["now"])
+    paced, _ = pacer()
+    paced.sweep()
+    rss["now"] = 70 * 2**20  # +75 %, but under the 32 MiB floor
+    paced.tick()
+    assert paced.sweeps == 1
+
+
+def test_resident_bytes_reads_this_process() -> None:
+    measured = gc_pacing.resident_bytes()
+    assert measured is not None
+    assert 10 * 2**20 < measured < 4 * 2**30
+
+
+async def test_a_failing_tick_is_logged_and_pacing_goes_on(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    paced, _ = pacer(freeze_ms=10)
+    calls = 0
+
+    def flaky_tick() -> None:
+        nonlocal calls
+        calls += 1
+        if calls == 1:
+            raise RuntimeError("boom")
+
+    monkeypatch.setattr(paced, "tick", flaky_tick)
+    paced.start()
+    await asyncio.sleep(0.1)
+    await paced.stop()  # does not raise
+    assert calls >= 2
+    assert "gc pacing failed" in caplog.text

@@ -23,7 +23,7 @@ def test_defaults() -> None:
     assert common.liveness_max_stall_ms == 30_000
     assert common.disconnect_kill_ms == 60_000
     assert common.heartbeat_ms == 3_000
-    assert common.gc_pacing == GcPacing(freeze_ms=5_000, sweep_ms=3_600_000)
+    assert common.gc_pacing == GcPacing(freeze_ms=5_000, sweep_ms=600_000)
 
 
 def test_every_variable_is_read() -> None:
@@ -83,3 +83,13 @@ def test_repr_masks_the_broker_token() -> None:
     common = CommonSettings.from_env({"PROMETHEAN_BROKER_TOKEN": "tok-123"}, service="broker")
     assert "tok-123" not in repr(common)
     assert "broker_token=***" in repr(common)
+
+
+@pytest.mark.parametrize("value", ["1", "999"])
+def test_gc_freeze_is_off_or_at_least_a_second(value: str) -> None:
+    with pytest.raises(SettingsError) as caught:
+        CommonSettings.from_env({"PROMETHEAN_GC_FREEZE_MS": value}, service="gateway")
+    assert str(caught.value) == (
+        f"PROMETHEAN_GC_FREEZE_MS={value} is invalid: "
+        "0 (off) or a whole number of milliseconds from 1000 to 3600000"
+    )

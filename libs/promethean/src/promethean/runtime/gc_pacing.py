@@ -16,8 +16,10 @@ moment they are dropped; only reference cycles among them wait, until a
 sweep (unfreeze, one full collection, freeze). A sweep runs when the frozen
 set grew by a quarter over its smallest size since the last sweep (CPython's
 own rule for full collections, applied to net growth instead of to every
-promotion, so steady traffic never triggers one) and at least every
-``sweep_ms``. That bounds the garbage; the sweep is the one long pause left.
+promotion, so steady traffic never triggers one), when the resident memory
+grew by a quarter since the last sweep (cycles may hold large buffers the
+object count does not show), and at least every ``sweep_ms``. That bounds
+the garbage; the sweep is the one long pause left.
 Every collection's pause and what the sweeps reclaimed are exported, so the
 trade shows on the dashboard (docs/decisions.md).
 """
@@ -28,6 +30,7 @@ import asyncio
 import contextlib
 import gc
 import logging
+import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -38,7 +41,11 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 log = logging.getLogger("promethean.gc")
 
 SWEEP_GROWTH: Final = 0.25
-"""A sweep is due once the frozen set is this much larger than its low point."""
+"""A sweep is due once the frozen set is this much larger than its low
+point, or the resident memory this much larger than after the last sweep."""
+MIN_RSS_GROWTH_BYTES: Final = 32 * 1024 * 1024
+"""Resident memory growth below this never triggers a sweep (small processes)."""
+PAGE_BYTES: Final = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
 PAUSE_BUCKETS_S: Final = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5)
 
 
@@ -95,6 +102,7 @@ class GcPacer:
         self._next_sweep = clock() + pacing.sweep_ms / 1000
         self._low_point = 0
         """Smallest frozen set since the last sweep."""
+        self._rss_after_sweep: int | None = None
         self._task: asyncio.Task[None] | None = None
         self._pause_started = 0.0
         self.sweeps = 0
@@ -113,7 +121,7 @@ class GcPacer:
     async def stop(self) -> None:
         if self._task is not None:
             self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
+            with contextlib.suppress(asyncio.CancelledError, Exception):
                 await self._task
             self._task = None
         with contextlib.suppress(ValueError):
@@ -135,6 +143,7 @@ class GcPacer:
         reclaimed = gc.collect()
         gc.freeze()
         self._low_point = gc.get_freeze_count()
+        self._rss_after_sweep = resident_bytes()
         self._next_sweep = self._clock() + self.pacing.sweep_ms / 1000
         self.sweeps += 1
         self.reclaimed += reclaimed
@@ -156,13 +165,27 @@ class GcPacer:
         """Freeze, then sweep if the frozen set grew enough or the longest
         interval is up."""
         frozen = self.freeze()
-        if frozen > self._low_point * (1 + SWEEP_GROWTH) or self._clock() >= self._next_sweep:
+        if (
+            frozen > self._low_point * (1 + SWEEP_GROWTH)
+            or self._memory_grew()
+            or self._clock() >= self._next_sweep
+        ):
             self.sweep()
+
+    def _memory_grew(self) -> bool:
+        before = self._rss_after_sweep
+        now = resident_bytes()
+        if before is None or now is None:
+            return False
+        return now - before > max(before * SWEEP_GROWTH, MIN_RSS_GROWTH_BYTES)
 
     async def _run(self) -> None:
         while True:
             await asyncio.sleep(self.pacing.freeze_ms / 1000)
-            self.tick()
+            try:
+                self.tick()
+            except Exception:
+                log.exception("gc pacing failed; retrying at the next interval")
 
     def _on_collection(self, phase: str, info: dict[str, Any]) -> None:
         if phase == "start":
@@ -170,3 +193,12 @@ class GcPacer:
         elif self._metrics is not None:
             pause = time.perf_counter() - self._pause_started
             self._metrics.pause_by_generation[info["generation"]].observe(pause)
+
+
+def resident_bytes() -> int | None:
+    """This process's resident memory, from ``/proc`` (Linux); None elsewhere."""
+    try:
+        with open("/proc/self/statm", "rb") as statm:
+            return int(statm.read().split()[1]) * PAGE_BYTES
+    except (OSError, IndexError, ValueError):
+        return None

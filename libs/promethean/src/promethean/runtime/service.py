@@ -54,24 +54,29 @@ async def serve(
     await runner.setup()
     pacer = GcPacer(gc_pacing, registry)
     pacer.start()
-    site = web.TCPSite(runner, host, port, reuse_address=True)
-    await site.start()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, lifecycle.stop, 0)
-    banner = f"{name} listening on {scheme}://{host}:{port}" + (f" ({detail})" if detail else "")
-    print(banner, file=sys.stderr, flush=True)
-    await lifecycle.stopping.wait()
-    lifecycle.readiness.fail("drain", "shutting down")
-
-    async def shutdown() -> None:
-        await pacer.stop()
-        if drain is not None:
-            await drain()
-        await runner.cleanup()
-
     try:
-        await asyncio.wait_for(shutdown(), timeout=drain_ms / 1000)
-    except TimeoutError:
-        log.error("drain exceeded PROMETHEAN_DRAIN_MS; exiting anyway")
-    return lifecycle.exit_code
+        site = web.TCPSite(runner, host, port, reuse_address=True)
+        await site.start()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, lifecycle.stop, 0)
+        banner = f"{name} listening on {scheme}://{host}:{port}" + (
+            f" ({detail})" if detail else ""
+        )
+        print(banner, file=sys.stderr, flush=True)
+        await lifecycle.stopping.wait()
+        lifecycle.readiness.fail("drain", "shutting down")
+
+        async def shutdown() -> None:
+            await pacer.stop()
+            if drain is not None:
+                await drain()
+            await runner.cleanup()
+
+        try:
+            await asyncio.wait_for(shutdown(), timeout=drain_ms / 1000)
+        except TimeoutError:
+            log.error("drain exceeded PROMETHEAN_DRAIN_MS; exiting anyway")
+        return lifecycle.exit_code
+    finally:
+        await pacer.stop()

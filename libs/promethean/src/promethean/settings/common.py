@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Final
 
+from promethean.errors import SettingsError
 from promethean.runtime.gc_pacing import GcPacing
 from promethean.settings.env import EnvReader
 from promethean.settings.redaction import settings_repr
@@ -24,7 +25,8 @@ DEFAULT_DISCONNECT_KILL_MS: Final = 60_000
 DEFAULT_HEARTBEAT_MS: Final = 3_000
 DEFAULT_GC_FREEZE_MS: Final = 5_000
 HOUR_MS: Final = 3_600_000
-DEFAULT_GC_SWEEP_MS: Final = HOUR_MS
+DEFAULT_GC_SWEEP_MS: Final = 600_000
+MIN_GC_FREEZE_MS: Final = 1_000
 
 DAY_MS: Final = 24 * HOUR_MS
 
@@ -82,9 +84,7 @@ class CommonSettings:
             heartbeat_ms=env.duration_ms(
                 "PROMETHEAN_HEARTBEAT_MS", DEFAULT_HEARTBEAT_MS, min_ms=100, max_ms=600_000
             ),
-            gc_freeze_ms=env.duration_ms(
-                "PROMETHEAN_GC_FREEZE_MS", DEFAULT_GC_FREEZE_MS, max_ms=HOUR_MS
-            ),
+            gc_freeze_ms=_gc_freeze_ms(env),
             gc_sweep_ms=env.duration_ms(
                 "PROMETHEAN_GC_SWEEP_MS", DEFAULT_GC_SWEEP_MS, min_ms=10_000, max_ms=DAY_MS
             ),
@@ -93,3 +93,16 @@ class CommonSettings:
     @property
     def gc_pacing(self) -> GcPacing:
         return GcPacing(freeze_ms=self.gc_freeze_ms, sweep_ms=self.gc_sweep_ms)
+
+
+def _gc_freeze_ms(env: EnvReader) -> int:
+    """0 (pacing off) or at least a second: each freeze counts the frozen
+    objects, a few milliseconds for a busy gateway."""
+    value = env.duration_ms("PROMETHEAN_GC_FREEZE_MS", DEFAULT_GC_FREEZE_MS, max_ms=HOUR_MS)
+    if 0 < value < MIN_GC_FREEZE_MS:
+        raise SettingsError(
+            "PROMETHEAN_GC_FREEZE_MS",
+            str(value),
+            f"0 (off) or a whole number of milliseconds from {MIN_GC_FREEZE_MS} to {HOUR_MS}",
+        )
+    return value
