@@ -19,11 +19,11 @@ from promethean.bus.dlq import dead_letter_event
 from promethean.bus.group import GroupTopic
 from promethean.bus.hooks import EngineHooks
 from promethean.bus.locks import KeyedLocks
+from promethean.bus.positions import load_cursors
 from promethean.bus.requests import AckRef, PublishRequest
 from promethean.bus.subscription import (
     Consumer,
     EventFilter,
-    StartKind,
     StartPosition,
     Subscription,
 )
@@ -219,41 +219,14 @@ class BusEngine:
         added = [p for p in range(partitions) if p not in state.cursors]
         if not added:
             return
-        state.add_cursors(await self._load_cursors(state.group, state.topic, added, None))
+        state.add_cursors(
+            await load_cursors(self.store, self._writer, state.group, state.topic, added, None)
+        )
         log.info(
             "group reads new partitions",
             extra={"group": state.group, "topic": state.topic, "partitions": added},
         )
         state.wake()
-
-    async def _load_cursors(
-        self, group: str, topic: str, partitions: Sequence[int], start: StartPosition | None
-    ) -> dict[int, PartitionCursor]:
-        commits = await self.store.get_commits(group, topic)
-        if commits:
-            # The group exists, so a partition it has no commit for was added
-            # to the topic after the group started: it holds only events
-            # published since, and is read from its start whatever the
-            # group's start position, so none of them is skipped (also when
-            # the group was not live while the topic grew).
-            start = StartPosition(StartKind.EARLIEST)
-        cursors: dict[int, PartitionCursor] = {}
-        fresh: dict[int, int] = {}
-        for partition in partitions:
-            writer = await self._writer(topic, partition)
-            row = commits.get(partition)
-            if row is None:
-                committed = await self._start_offset(topic, partition, start, writer) - 1
-                fresh[partition] = committed
-            else:
-                committed = row.offset
-            attempts = await self.store.get_attempts(group, topic, partition, committed + 1)
-            cursors[partition] = PartitionCursor(partition, committed, attempts)
-        if fresh:
-            # The start position is durable at once: a group that starts at
-            # "latest" and restarts before its first ack must not skip events.
-            await self.store.commit(group, topic, fresh)
-        return cursors
 
     async def _load_group(
         self,
@@ -263,7 +236,9 @@ class BusEngine:
         start: StartPosition | None,
         event_filter: EventFilter | None,
     ) -> GroupTopic:
-        cursors = await self._load_cursors(group, topic, range(partitions), start)
+        cursors = await load_cursors(
+            self.store, self._writer, group, topic, range(partitions), start
+        )
         state = GroupTopic(
             group,
             topic,
@@ -278,22 +253,6 @@ class BusEngine:
         self._groups[(group, topic)] = state
         self._groups_by_topic.setdefault(topic, set()).add(state)
         return state
-
-    async def _start_offset(
-        self, topic: str, partition: int, start: StartPosition | None, writer: PartitionWriter
-    ) -> int:
-        start = start or StartPosition()
-        if start.kind is StartKind.LATEST:
-            return writer.high_watermark + 1
-        if start.kind is StartKind.EARLIEST:
-            # An append in flight may have taken its offset in the store but
-            # not be readable yet; what this broker knows durable bounds it.
-            earliest = await self.store.earliest_offset(topic, partition)
-            return min(earliest, writer.high_watermark + 1)
-        if start.kind is StartKind.OFFSET:
-            value = start.value or 0
-            return max(0, min(value, writer.high_watermark + 1))
-        return await self.store.offset_for_timestamp(topic, partition, start.value or 0)
 
     async def unsubscribe(self, consumer_id: str, topic: str, group: str) -> bool:
         subs = self._subs_by_consumer.get(consumer_id, [])
