@@ -2,7 +2,7 @@
 acking, publishing a steady total rate through the gateway.
 
     uv run python bench/gateway_fanin.py [--connections 1000] [--rate 1000]
-        [--seconds 10] [--runs 3]
+        [--seconds 10] [--runs 3] [--gc-freeze-ms 0] [--gc-sweep-ms N]
 
 Starts a fresh broker (SQLite in a temporary directory) and a gateway on free
 loopback ports. Every client authenticates with its own HS256 token,
@@ -10,8 +10,12 @@ subscribes to ``bench.fanin`` in one shared group (so each event goes to one
 of them) and acks every EVENT. The clients together publish ``--rate``
 events/s, round robin. Per run it prints the gateway's RSS and CPU (share of
 one core, from psutil) and the publish-to-EVENT latency p50/p99 (sent and
-received in this process). With ``--runs N`` it prints the medians; the
-target is p99 < 50 ms. Figures only; nothing is asserted.
+received in this process), and from the gateway's ``/metrics`` the cycle
+collections in the measured window, those pausing it over 50 ms, the longest
+pause's bucket (also for the ramp before it) and what GC sweeps reclaimed.
+``--gc-freeze-ms 0`` runs both services with CPython's collector unpaced.
+With ``--runs N`` it prints the medians; the target is p99 < 50 ms. Figures
+only; nothing is asserted.
 """
 
 from __future__ import annotations
