@@ -122,33 +122,39 @@ def stack(
             process.wait()
 
 
-def gc_buckets(port: int) -> dict[tuple[str, float], float]:
-    """``promethean_gc_pause_seconds`` buckets from a service's ``/metrics``:
-    (generation, upper bound in s) -> collections so far; ("reclaimed", 0)
-    holds the objects the pacer's sweeps reclaimed."""
+@dataclass(frozen=True)
+class GcReading:
+    """A service's cycle-collector figures from its ``/metrics``."""
+
+    buckets: dict[tuple[str, float], float]
+    """(generation, upper bound in s) -> collections so far."""
+    reclaimed: float = 0.0
+    """Objects the pacer's sweeps reclaimed so far."""
+
+
+def read_gc(port: int) -> GcReading:
     with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as response:
         text = response.read().decode()
     buckets: dict[tuple[str, float], float] = {}
+    reclaimed = 0.0
     for family in text_string_to_metric_families(text):
         for sample in family.samples:
             if sample.name == "promethean_gc_pause_seconds_bucket":
                 buckets[(sample.labels["generation"], float(sample.labels["le"]))] = sample.value
             elif sample.name == "promethean_gc_sweep_reclaimed_objects_total":
-                buckets[("reclaimed", 0.0)] = sample.value
-    return buckets
+                reclaimed = sample.value
+    return GcReading(buckets, reclaimed)
 
 
-def gc_pauses(
-    before: dict[tuple[str, float], float], after: dict[tuple[str, float], float]
-) -> tuple[int, int, float]:
-    """Between two `gc_buckets`: collections, those that paused the loop
+def gc_pauses(before: GcReading, after: GcReading) -> tuple[int, int, float]:
+    """Between two readings: collections, those that paused the loop
     over 50 ms, and the upper bound (ms) of the bucket of the longest."""
     total = over_50 = 0
     longest = 0.0
-    for generation in {g for g, _ in after} - {"reclaimed"}:
+    for generation in {g for g, _ in after.buckets}:
         rows = sorted(
-            (bound, count - before.get((g, bound), 0))
-            for (g, bound), count in after.items()
+            (bound, count - before.buckets.get((g, bound), 0))
+            for (g, bound), count in after.buckets.items()
             if g == generation
         )
         count = rows[-1][1]
@@ -286,7 +292,7 @@ async def one_run(
             return sent
 
         await publish_for(WARMUP_S)
-        gc_before = await asyncio.to_thread(gc_buckets, gateway_port)
+        gc_before = await asyncio.to_thread(read_gc, gateway_port)
         rss_before = proc.memory_info().rss
         me = psutil.Process()
         cpu_before = sum(proc.cpu_times()[:2])
@@ -298,9 +304,8 @@ async def one_run(
         await asyncio.sleep(1.0)
         totals.measuring = False
         wall = time.perf_counter() - wall
-        gc_after = await asyncio.to_thread(gc_buckets, gateway_port)
+        gc_after = await asyncio.to_thread(read_gc, gateway_port)
         collections, long_pauses, longest_pause = gc_pauses(gc_before, gc_after)
-        reclaimed = gc_after.get(("reclaimed", 0.0), 0) - gc_before.get(("reclaimed", 0.0), 0)
         cpu = (sum(proc.cpu_times()[:2]) - cpu_before) / wall
         broker_cpu = (sum(broker.cpu_times()[:2]) - broker_before) / wall
         client_cpu = (sum(me.cpu_times()[:2]) - me_before) / wall
@@ -321,8 +326,8 @@ async def one_run(
             "gc_collections": collections,
             "gc_pauses_over_50ms": long_pauses,
             "gc_longest_pause_le_ms": longest_pause,
-            "ramp_gc_longest_pause_le_ms": gc_pauses({}, gc_before)[2],
-            "gc_sweep_reclaimed": reclaimed,
+            "ramp_gc_longest_pause_le_ms": gc_pauses(GcReading({}), gc_before)[2],
+            "gc_sweep_reclaimed": gc_after.reclaimed - gc_before.reclaimed,
         }
     finally:
         await session.close()

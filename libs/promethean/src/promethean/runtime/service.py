@@ -68,7 +68,6 @@ async def serve(
         lifecycle.readiness.fail("drain", "shutting down")
 
         async def shutdown() -> None:
-            await pacer.stop()
             if drain is not None:
                 await drain()
             await runner.cleanup()
