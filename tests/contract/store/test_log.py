@@ -285,3 +285,29 @@ async def test_returned_events_cannot_change_the_stored_ones(store: Store) -> No
     assert again.tags == ["t"]
     assert latest is not None
     assert latest.headers == {"h": "original"}
+
+
+CONTROL_IDS = ["a\x00b", "\x00", "tab\tand\nnewline", "del\x7f", "c1\x85", "bell\x07\x1f"]
+"""Ids the edges refuse (docs/decisions.md, "One rule for ids and names");
+a store still keeps them byte for byte and finds them again."""
+
+
+async def test_ids_with_control_characters_are_stored_and_found_exactly(store: Store) -> None:
+    first = await store.append(TOPIC, 0, [event(i) for i in CONTROL_IDS])
+    again = await store.append(TOPIC, 0, [event(i) for i in [*CONTROL_IDS, "a", "ab", "a\x00c"]])
+
+    assert [r.offset for r in first] == list(range(len(CONTROL_IDS)))
+    assert again[: len(CONTROL_IDS)] == [
+        AppendResult(0, r.offset, r.id, duplicate=True) for r in first
+    ]
+    assert [(r.id, r.duplicate) for r in again[len(CONTROL_IDS) :]] == [
+        ("a", False),
+        ("ab", False),
+        ("a\x00c", False),
+    ]
+    stored = await store.read(TOPIC, 0, 0, 100)
+    assert [e.id for e in stored] == [*CONTROL_IDS, "a", "ab", "a\x00c"]
+    assert await store.find_ids(TOPIC, ["a\x00b", "a\x00c", "nope"]) == {
+        "a\x00b": (0, 0),
+        "a\x00c": (0, len(CONTROL_IDS) + 2),
+    }

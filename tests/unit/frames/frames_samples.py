@@ -306,7 +306,11 @@ json_values = st.recursive(
 
 valid_names = st.from_regex(names.NAME_RE, fullmatch=True).filter(names.is_valid_name)
 short_text = st.text(max_size=16)
-ids = st.text(min_size=1, max_size=16)
+plain_chars = st.characters(exclude_categories=["Cc", "Cs"])
+"""Ids and keys hold no control characters (`promethean.names.is_plain_id`)."""
+plain_text = st.text(plain_chars, max_size=16)
+ids = st.text(plain_chars, min_size=1, max_size=16)
+optional_plain = st.none() | plain_text
 int64 = st.integers(min_value=0, max_value=2**63 - 1)
 corrs = st.none() | st.text(max_size=8) | st.integers(min_value=-(2**63), max_value=2**63 - 1)
 payloads = json_values.map(lambda value: msgspec.Raw(msgspec.json.encode(value)))
@@ -316,7 +320,7 @@ from_specs = st.none() | st.one_of(
     st.builds(FromSpec, kind=st.sampled_from(["offset", "timestamp"]), value=int64),
 )
 filters = st.none() | st.builds(
-    Filter, key=st.none() | short_text, header=st.none() | st.tuples(short_text, short_text)
+    Filter, key=optional_plain, header=st.none() | st.tuples(short_text, short_text)
 )
 max_inflights = st.none() | st.integers(min_value=1, max_value=100_000)
 ack_timeouts = st.none() | st.integers(min_value=100, max_value=3_600_000)
@@ -333,12 +337,12 @@ def _publish_kwargs() -> dict[str, Any]:
     return {
         "topic": valid_names,
         "payload": payloads,
-        "key": optional_text,
+        "key": optional_plain,
         "headers": headers,
         "id": optional_ids,
         "caused_by": id_lists,
         "tags": text_lists,
-        "sid": optional_text,
+        "sid": optional_plain,
     }
 
 
@@ -365,11 +369,11 @@ envelopes = st.builds(
     topic=valid_names,
     partition=int64,
     payload=payloads,
-    key=optional_text,
+    key=optional_plain,
     headers=headers,
     caused_by=id_lists,
     tags=text_lists,
-    sid=optional_text,
+    sid=optional_plain,
 )
 
 broker_requests = st.one_of(
@@ -499,7 +503,7 @@ gateway_requests = st.one_of(
         topic=valid_names,
         payload=payloads,
         opts=st.none()
-        | st.builds(GwPublishOpts, key=optional_text, headers=headers, id=optional_ids),
+        | st.builds(GwPublishOpts, key=optional_plain, headers=headers, id=optional_ids),
         corr=corrs,
     ),
     st.builds(

@@ -16,6 +16,14 @@ MAX_HEADER_NAME_BYTES: Final = 256
 MAX_HEADER_VALUE_BYTES: Final = 8 * 1024
 MAX_KEY_BYTES: Final = 1024
 MAX_ID_BYTES: Final = 256
+MAX_JSON_DEPTH: Final = 100
+"""Arrays and objects in a frame (payload included) nest at most this deep;
+a deeper frame is refused as ``bad_json`` before it is decoded."""
+
+CONTROL_CHARS: Final = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+"""Unicode control characters (categories Cc: C0, DEL, C1). Names cannot
+hold them (`NAME_PATTERN`); ids and keys are refused when they do
+(docs/decisions.md, "One rule for ids and names")."""
 
 DLQ_SUFFIX: Final = ".DLQ"
 SNAPSHOT_SUFFIX: Final = ".snapshot"
@@ -33,6 +41,12 @@ def is_valid_name(name: object) -> bool:
         and ".." not in name
         and not name.endswith(".")
     )
+
+
+def is_plain_id(value: str) -> bool:
+    """True when ``value`` holds no control character: the rule for event
+    ids, keys, ``sid`` and ``caused_by`` at every edge (frames, HTTP)."""
+    return CONTROL_CHARS.search(value) is None
 
 
 def dlq_topic(topic: str) -> str:

@@ -91,6 +91,22 @@ def check_bounded(value: str | None, field: str, limit: int, *, non_empty: bool)
         )
 
 
+def check_plain(value: str | None, field: str) -> None:
+    """Ids and keys may not hold control characters (NUL included): one rule
+    for every protocol and store (`names.is_plain_id`)."""
+    if value is not None and not names.is_plain_id(value):
+        raise InvalidFrameError(
+            ErrorCode.BAD_FIELD,
+            f"`{field}` must not contain control characters (U+0000-U+001F, U+007F-U+009F)",
+            field=field,
+        )
+
+
+def check_id(value: str | None, field: str, limit: int, *, non_empty: bool) -> None:
+    check_bounded(value, field, limit, non_empty=non_empty)
+    check_plain(value, field)
+
+
 def check_header(name: str, value: str, field: str) -> None:
     if utf8_len(name) > names.MAX_HEADER_NAME_BYTES:
         raise InvalidFrameError(
@@ -129,13 +145,13 @@ def check_event_fields(
     caused_by: list[str] | None = None,
     sid: str | None = None,
 ) -> None:
-    check_bounded(key, prefix + "key", names.MAX_KEY_BYTES, non_empty=False)
-    check_bounded(id, prefix + "id", names.MAX_ID_BYTES, non_empty=True)
+    check_id(key, prefix + "key", names.MAX_KEY_BYTES, non_empty=False)
+    check_id(id, prefix + "id", names.MAX_ID_BYTES, non_empty=True)
     check_headers(headers, prefix + "headers")
     if caused_by is not None:
         for i, cause in enumerate(caused_by):
-            check_bounded(cause, f"{prefix}caused_by[{i}]", names.MAX_ID_BYTES, non_empty=True)
-    check_bounded(sid, prefix + "sid", names.MAX_ID_BYTES, non_empty=False)
+            check_id(cause, f"{prefix}caused_by[{i}]", names.MAX_ID_BYTES, non_empty=True)
+    check_id(sid, prefix + "sid", names.MAX_ID_BYTES, non_empty=False)
 
 
 def check_start(start: FromSpec | None, field: str) -> None:
@@ -150,7 +166,7 @@ def check_start(start: FromSpec | None, field: str) -> None:
 def check_filter(spec: Filter | None, field: str) -> None:
     if spec is None:
         return
-    check_bounded(spec.key, f"{field}.key", names.MAX_KEY_BYTES, non_empty=False)
+    check_id(spec.key, f"{field}.key", names.MAX_KEY_BYTES, non_empty=False)
     if spec.header is not None:
         check_header(spec.header[0], spec.header[1], f"{field}.header")
 
@@ -249,7 +265,7 @@ def _gw_subscribe(frame: GwSubscribe) -> None:
 
 def _gw_delivery_ref(frame: GwAck | GwNack | GwModack) -> None:
     check_topic_group(frame.topic, frame.group)
-    check_bounded(frame.id, "id", names.MAX_ID_BYTES, non_empty=True)
+    check_id(frame.id, "id", names.MAX_ID_BYTES, non_empty=True)
 
 
 def _gw_nack(frame: GwNack) -> None:

@@ -40,12 +40,14 @@ from promethean.frames.gateway import (
     GatewayRequest,
     GwErr,
 )
+from promethean.frames.nesting import exceeds_depth
 
 AnyFrame: TypeAlias = BrokerRequest | BrokerReply | GatewayRequest | GatewayReply
 
 MSG_TOO_LARGE: Final = "frame is larger than {limit} bytes"
 MSG_NOT_UTF8: Final = "frame is not valid UTF-8: {detail}"
 MSG_BAD_JSON: Final = "frame is not valid JSON: {detail}"
+MSG_TOO_DEEP: Final = "frame nests arrays and objects deeper than {limit} levels"
 MSG_NOT_OBJECT: Final = "frame must be a JSON object: {detail}"
 MSG_MISSING_TYPE: Final = "frame has no `{tag}` field"
 MSG_MISSING_EITHER: Final = "frame has neither `type` (broker) nor `op` (gateway)"
@@ -88,7 +90,7 @@ def recover_corr(data: str | bytes) -> Corr:
     string or integer ``corr``; None otherwise. Used only on error paths."""
     try:
         return _CORR_PROBE.decode(data).corr
-    except (msgspec.DecodeError, UnicodeError):
+    except (msgspec.DecodeError, UnicodeError, RecursionError):
         return None
 
 
@@ -109,6 +111,12 @@ def _check_size_and_encoding(data: str | bytes, max_frame_bytes: int) -> None:
             raise InvalidFrameError(
                 ErrorCode.BAD_JSON, MSG_NOT_UTF8.format(detail=exc.reason)
             ) from exc
+    if exceeds_depth(data, names.MAX_JSON_DEPTH):
+        raise InvalidFrameError(
+            ErrorCode.BAD_JSON,
+            MSG_TOO_DEEP.format(limit=names.MAX_JSON_DEPTH),
+            corr=recover_corr(data),
+        )
 
 
 def _classify(text: str, tag: str) -> InvalidFrameError:
@@ -151,6 +159,12 @@ def _decode(decoder: msgspec.json.Decoder[Any], data: str | bytes, tag: str) -> 
     except UnicodeEncodeError as exc:
         # A str holding a lone surrogate has no UTF-8 form.
         raise InvalidFrameError(ErrorCode.BAD_JSON, MSG_NOT_UTF8.format(detail=exc.reason)) from exc
+    except RecursionError as exc:
+        # `exceeds_depth` refuses deep frames first; this is the backstop
+        # should the interpreter's own limit ever be lower than ours.
+        raise InvalidFrameError(
+            ErrorCode.BAD_JSON, MSG_TOO_DEEP.format(limit=names.MAX_JSON_DEPTH)
+        ) from exc
 
 
 def _finish(frame: Any) -> Any:
