@@ -36,6 +36,7 @@ from promethean.frames.codec import encode, error_frame, parse_broker_request
 from promethean.frames.codes import ErrorCode
 from promethean.frames.envelope import Envelope
 from promethean.runtime.tracing import TRACEPARENT, span_from_headers, tracer
+from promethean.runtime.ws_release import release_websocket
 from promethean.runtime.ws_sender import BoundedSender
 from promethean_broker.membership import check_settle, handle_membership
 
@@ -169,6 +170,7 @@ class BrokerConnection:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
         await self._sender.close()
+        release_websocket(self.ws)
 
     def _send(self, frame: Any) -> None:
         self._sender.offer(encode(frame))

@@ -24,6 +24,7 @@ from promethean.runtime.http import service_routes
 from promethean.runtime.service import Lifecycle
 from promethean.runtime.tracing import configure_tracing, configure_tracing_from_env, tracer
 from promethean.runtime.watchdog import Watchdog
+from promethean.runtime.ws_release import release_websocket
 from promethean_gateway.authn import Authenticator
 from promethean_gateway.connection import CLOSE_TRY_AGAIN, GatewayConnection
 from promethean_gateway.errors import RefusalError
@@ -173,6 +174,7 @@ async def websocket(request: web.Request) -> web.StreamResponse:
         refusal = RefusalError(ErrorCode.TOO_MANY_CONNECTIONS, "connection limit reached", 1000)
         await ws.send_bytes(encode(gw_error_frame(refusal)))
         await ws.close(code=CLOSE_TRY_AGAIN, message=b"too_many_connections")
+        release_websocket(ws)
         return ws
     conn = GatewayConnection(
         ws,

@@ -26,6 +26,7 @@ from promethean.frames.envelope import EventBody
 from promethean.frames.fields import Corr
 from promethean.names import MAX_HEADERS
 from promethean.runtime.tracing import TRACEPARENT, extract_context, inject_headers
+from promethean.runtime.ws_release import release_websocket
 from promethean.runtime.ws_sender import BoundedSender
 from promethean_gateway.authn import Authenticator
 from promethean_gateway.deliveries import ClientSubscription
@@ -115,6 +116,7 @@ class GatewayConnection:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
         await self._sender.close()
+        release_websocket(self.ws)
 
     async def _release_subscriptions(self) -> None:
         """Close this client's broker link: the broker hands every event it
