@@ -4,8 +4,13 @@ WebSocket connections, and polling an HTTP status with a deadline."""
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextlib
 import http.client
+import json
+import os
+import socket
+import struct
 import time
 from collections.abc import Callable
 
@@ -67,3 +72,42 @@ def wait_until(check: Callable[[], bool], timeout: float, poll: float = 0.05) ->
             return time.monotonic() - started
         time.sleep(poll)
     return None
+
+
+class StalledSocket:
+    """A WebSocket client that sends and then never reads: a tiny receive
+    buffer, the upgrade done by hand, masked text frames (RFC 6455)."""
+
+    def __init__(self, port: int) -> None:
+        self.sock = socket.create_connection(("127.0.0.1", port), timeout=10)
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        key = base64.b64encode(os.urandom(16))
+        self.sock.sendall(
+            b"GET /ws HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\n"
+            b"Connection: Upgrade\r\nSec-WebSocket-Version: 13\r\n"
+            b"Sec-WebSocket-Key: " + key + b"\r\n\r\n"
+        )
+        head = b""
+        while b"\r\n\r\n" not in head:
+            chunk = self.sock.recv(1)
+            if not chunk:
+                raise ConnectionError("closed during the upgrade")
+            head += chunk
+        if not head.startswith(b"HTTP/1.1 101"):
+            raise ConnectionError(head.decode(errors="replace"))
+
+    def send(self, frame: dict[str, object]) -> None:
+        payload = json.dumps(frame).encode()
+        mask = os.urandom(4)
+        size = len(payload)
+        if size < 126:
+            header = struct.pack("!BB", 0x81, 0x80 | size)
+        elif size < 65536:
+            header = struct.pack("!BBH", 0x81, 0x80 | 126, size)
+        else:
+            header = struct.pack("!BBQ", 0x81, 0x80 | 127, size)
+        masked = bytes(b ^ mask[i % 4] for i, b in enumerate(payload))
+        self.sock.sendall(header + mask + masked)
+
+    def close(self) -> None:
+        self.sock.close()

@@ -22,9 +22,9 @@ from promethean.bus import BusEngine, EngineConfig
 from promethean.bus.coordinator import Coordinator
 from promethean.bus.hooks import EngineHooks, FanoutHooks
 from promethean.clock import SystemClock
-from promethean.errors import FencedError
+from promethean.errors import FencedError, StoreError
 from promethean.names import MAX_FRAME_BYTES
-from promethean.runtime.health import Dependency, JobTimer, Progress, Readiness
+from promethean.runtime.health import Dependency, JobTimer, Progress, Readiness, StoreHealth
 from promethean.runtime.heartbeat import (
     HEARTBEAT_TOPIC,
     HeartbeatStats,
@@ -48,6 +48,8 @@ TIMER_TICK_S = 0.05
 RETENTION_SYNC_S = 5.0
 """How often the in-memory tails drop what retention removed from the store."""
 EXIT_LOST_STORE = 70
+STORE_RETRY_S = 1.0
+"""How often a broker whose store cannot be opened tries again."""
 
 RUNTIME_KEY: web.AppKey[BrokerRuntime] = web.AppKey("runtime")
 
@@ -64,13 +66,14 @@ class BrokerRuntime:
         self.progress = Progress(settings.common.liveness_max_stall_ms)
         self.readiness = Readiness()
         self.readiness.fail("lease", "standby: waiting for the store lease")
+        self.store_link = Dependency("store")
+        self.store_health = StoreHealth(self.readiness, self.store_link)
         self.leadership = Leadership(
-            self.store, settings.broker_id, settings.lease_ttl_ms, self.clock
+            self.store, settings.broker_id, settings.lease_ttl_ms, self.clock, self.store_health
         )
         self.engine: BusEngine | None = None
         self.coordinator: Coordinator | None = None
         self.system = SystemPublisher(settings.broker_id)
-        self.store_link = Dependency("store")
         self.write_timer = JobTimer()
         self.watchdog = Watchdog(
             self.progress,
@@ -98,11 +101,25 @@ class BrokerRuntime:
         )
 
     async def start(self) -> None:
-        await self.store.open()
-        self.store_link.up()
         self._tasks.append(asyncio.create_task(self._lead(), name="lead"))
 
+    async def _open_store(self) -> None:
+        """Open the store, waiting (not ready) while it is unreachable or
+        full: a supervisor restarting a broker that exits here would only
+        loop (docs/operations.md, "Failure modes")."""
+        while True:
+            try:
+                await self.store.open()
+            except Exception as exc:
+                self.store_health.failed(f"cannot open the store: {exc}")
+                await asyncio.sleep(STORE_RETRY_S)
+                continue
+            self.store_health.succeeded(settled=True)
+            self.store_link.up()
+            return
+
     async def _lead(self) -> None:
+        await self._open_store()
         await self.leadership.acquire()
         self.engine = BusEngine(
             self.store,
@@ -152,9 +169,11 @@ class BrokerRuntime:
             except FencedError:
                 self.stop(EXIT_LOST_STORE)
                 return
+            except StoreError as exc:
+                # Expired work stays in flight and is retried next pass.
+                self.store_health.failed(f"redelivery failed: {exc}")
             except Exception as exc:
-                # Expired work stays in flight and is retried next pass; a
-                # dead timer loop would stop every redelivery for good.
+                # A dead timer loop would stop every redelivery for good.
                 self.readiness.fail("timers", f"redelivery failed: {exc}")
                 log.exception("expiring deliveries failed")
             self.progress.tick()
@@ -171,14 +190,14 @@ class BrokerRuntime:
                 if loop.time() >= next_retention_sync:
                     next_retention_sync = loop.time() + RETENTION_SYNC_S
                     await engine.sync_retention()
-                self.store_link.up()
-                self.readiness.clear("store")
+                self.store_health.succeeded()
             except FencedError:
                 self.stop(EXIT_LOST_STORE)
                 return
+            except StoreError as exc:
+                self.store_health.failed(f"commit failed: {exc}")
             except Exception as exc:
-                self.store_link.down()
-                self.readiness.fail("store", f"commit failed: {exc}")
+                self.store_health.failed(f"commit failed: {exc}")
                 log.exception("commit flush failed")
 
     async def _sessions(self, coordinator: Coordinator) -> None:
@@ -286,6 +305,9 @@ async def websocket(request: web.Request) -> web.StreamResponse:
         send_buffer_bytes=s.send_buffer_bytes,
         max_pending_publishes=s.publish_queue_max,
         on_error=lambda code: runtime.metrics.frame_errors.labels(code).inc(),
+        store_health=runtime.store_health,
+        max_inflight_cap=s.max_inflight_cap,
+        send_stall_s=s.send_stall_ms / 1000,
         abort=_aborter(request),
         coordinator=runtime.coordinator,
     )

@@ -35,9 +35,10 @@ from promethean.frames import broker as bf
 from promethean.frames.codec import encode, error_frame, parse_broker_request
 from promethean.frames.codes import ErrorCode
 from promethean.frames.envelope import Envelope
+from promethean.runtime.health import StoreHealth
 from promethean.runtime.tracing import TRACEPARENT, span_from_headers, tracer
 from promethean.runtime.ws_release import release_websocket
-from promethean.runtime.ws_sender import BoundedSender
+from promethean.runtime.ws_sender import DEFAULT_STALL_S, BoundedSender
 from promethean_broker.membership import check_settle, handle_membership
 
 log = logging.getLogger("promethean.broker.connection")
@@ -64,6 +65,9 @@ class BrokerConnection:
         on_error: Callable[[str], None] | None = None,
         abort: Callable[[], None] | None = None,
         coordinator: Coordinator | None = None,
+        store_health: StoreHealth | None = None,
+        max_inflight_cap: int | None = None,
+        send_stall_s: float = DEFAULT_STALL_S,
     ) -> None:
         self.ws = ws
         self.coordinator = coordinator
@@ -71,7 +75,10 @@ class BrokerConnection:
         self._token = token
         self._max_frame_bytes = max_frame_bytes
         self._authed = token is None
-        self._sender = BoundedSender(ws, send_buffer_bytes)
+        self._sender = BoundedSender(
+            ws, send_buffer_bytes, stall_s=send_stall_s, on_stall=self._drop_stalled
+        )
+        self._max_inflight_cap = max_inflight_cap
         self._max_pending = max_pending_publishes
         self._pending_publishes = 0
         self._tasks: set[asyncio.Task[None]] = set()
@@ -79,6 +86,7 @@ class BrokerConnection:
         self._abort = abort
         self._id = f"c{next(_conn_ids)}"
         self._slow = False
+        self._store_health = store_health
 
     # -- Consumer ----------------------------------------------------------
 
@@ -137,6 +145,19 @@ class BrokerConnection:
         self._slow = True
         log.warning("dropping slow consumer", extra={"conn": self._id})
         self._spawn(self._close_slow())
+
+    def _drop_stalled(self) -> None:
+        """The peer took nothing for the stall limit: it cannot take a close
+        frame either, so the transport is cut at once; the receive loop then
+        ends and `close` hands the connection's in-flight work back."""
+        if self._slow:
+            return
+        self._slow = True
+        log.warning("dropping a client that stopped reading", extra={"conn": self._id})
+        if self._abort is not None:
+            self._abort()
+        else:
+            self._spawn(self._close_slow())
 
     async def _close_slow(self) -> None:
         try:
@@ -296,7 +317,7 @@ class BrokerConnection:
             frame.topic,
             frame.group,
             start=start,
-            max_inflight=frame.max_inflight,
+            max_inflight=self._capped(frame.max_inflight),
             ack_timeout_ms=frame.ack_timeout_ms,
             event_filter=event_filter,
             credits=frame.credits,
@@ -306,6 +327,12 @@ class BrokerConnection:
                 topic=frame.topic, group=frame.group, partitions=partitions, corr=frame.corr
             )
         )
+
+    def _capped(self, max_inflight: int | None) -> int | None:
+        cap = self._max_inflight_cap
+        if max_inflight is None or cap is None:
+            return max_inflight
+        return min(max_inflight, cap)
 
     def _start_publish(
         self, corr: str | int | None, requests: list[PublishRequest], *, batch: bool
@@ -335,6 +362,8 @@ class BrokerConnection:
             ):
                 results = await self.engine.publish(requests)
         except PrometheanError as err:
+            if err.code == ErrorCode.STORE_UNAVAILABLE and self._store_health is not None:
+                self._store_health.failed(f"publish failed: {err.msg}")
             self._send_error(err, corr)
             return
         except Exception:
@@ -345,6 +374,8 @@ class BrokerConnection:
             return
         finally:
             self._pending_publishes -= len(requests)
+        if self._store_health is not None:
+            self._store_health.succeeded(settled=True)
         if batch:
             self._send(
                 bf.PublishedBatch(

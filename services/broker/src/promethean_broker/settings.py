@@ -39,6 +39,8 @@ DEFAULT_PUBLISH_QUEUE_MAX: Final = 20_000
 DEFAULT_AUDIT_SAMPLE: Final = 0.0
 DEFAULT_SYSTEM_METRICS_MS: Final = 10_000
 DEFAULT_SESSION_TIMEOUT_MS: Final = 10_000
+DEFAULT_MAX_INFLIGHT_CAP: Final = 10_000
+DEFAULT_SEND_STALL_MS: Final = 5_000
 
 HOUR_MS: Final = 3_600_000
 DAY_MS: Final = 24 * HOUR_MS
@@ -72,6 +74,10 @@ class BrokerSettings:
     audit_sample: float = DEFAULT_AUDIT_SAMPLE
     system_metrics_ms: int = DEFAULT_SYSTEM_METRICS_MS
     session_timeout_ms: int = DEFAULT_SESSION_TIMEOUT_MS
+    max_inflight_cap: int = DEFAULT_MAX_INFLIGHT_CAP
+    """The most any subscription gets in flight, whatever it asks for."""
+    send_stall_ms: int = DEFAULT_SEND_STALL_MS
+    """A client whose socket takes nothing for this long is disconnected."""
     broker_id: str = field(default_factory=default_process_id)
 
     __repr__ = settings_repr
@@ -140,6 +146,10 @@ class BrokerSettings:
                 "PROMETHEAN_SYSTEM_METRICS_MS", DEFAULT_SYSTEM_METRICS_MS, max_ms=HOUR_MS
             ),
             session_timeout_ms=_session_timeout_ms(env, common.heartbeat_ms),
+            max_inflight_cap=_max_inflight_cap(env),
+            send_stall_ms=env.duration_ms(
+                "PROMETHEAN_SEND_STALL_MS", DEFAULT_SEND_STALL_MS, min_ms=100, max_ms=HOUR_MS
+            ),
             broker_id=read_process_id(env, "PROMETHEAN_BROKER_ID"),
         )
 
@@ -151,6 +161,17 @@ def _backoff_max_ms(env: EnvReader, backoff_ms: int) -> int:
         raise SettingsError(
             name, str(value), f"at least PROMETHEAN_REDELIVERY_BACKOFF_MS ({backoff_ms})"
         )
+    return value
+
+
+def _max_inflight_cap(env: EnvReader) -> int:
+    """The server-side cap on a subscription's ``max_inflight``; at least
+    the default a subscription gets when it asks for nothing."""
+    name = "PROMETHEAN_MAX_INFLIGHT_CAP"
+    value = env.integer(name, DEFAULT_MAX_INFLIGHT_CAP, min_value=1, max_value=100_000)
+    default = env.integer("BUS_MAX_INFLIGHT", DEFAULT_MAX_INFLIGHT, min_value=1, max_value=100_000)
+    if value < default:
+        raise SettingsError(name, str(value), f"at least BUS_MAX_INFLIGHT ({default})")
     return value
 
 

@@ -73,7 +73,7 @@ class GatewayConnection:
         self._metrics = metrics
         self._tracer = tracer
         self._abort = abort
-        self._sender = BoundedSender(ws, settings.send_buffer_bytes)
+        self._sender = BoundedSender(ws, settings.send_buffer_bytes, on_stall=self._drop_slow)
         self._bucket = TokenBucket(settings.publish_rate, settings.publish_burst)
         self._identity: Identity | None = None
         self._expired = False

@@ -35,6 +35,12 @@ STATEMENT_CACHE: Final = 256
 STOP_JOIN_TIMEOUT_S: Final = 1.0
 
 NOT_OPEN: Final = "sqlite store is not open"
+REOPEN_AFTER: Final = frozenset(
+    {sqlite3.SQLITE_FULL, sqlite3.SQLITE_IOERR, sqlite3.SQLITE_CANTOPEN}
+)
+"""Primary result codes after which the connection is replaced before the
+next job: after "database or disk is full" a connection can keep failing
+even once space is back (its WAL and cache state), a fresh one does not."""
 
 
 class Role(enum.Enum):
@@ -217,28 +223,51 @@ class SQLiteThread:
             _post(loop, ready, None, exc)
             return
         _post(loop, ready, None, None)
+        current: sqlite3.Connection | None = conn
         try:
             while True:
                 item = self._jobs.get()
                 if isinstance(item, _Stop):
                     stop = item
                     break
-                self._execute(conn, item)
+                if current is None:
+                    current = self._reopen(item)
+                    if current is None:
+                        continue
+                if not self._execute(current, item):
+                    with contextlib.suppress(sqlite3.Error):
+                        current.close()
+                    current = None
         finally:
-            with contextlib.suppress(sqlite3.Error):
-                conn.close()
+            if current is not None:
+                with contextlib.suppress(sqlite3.Error):
+                    current.close()
         _post(stop.loop, stop.future, None, None)
 
-    def _execute(self, conn: sqlite3.Connection, job: _Job) -> None:
+    def _reopen(self, job: _Job) -> sqlite3.Connection | None:
+        """A fresh connection for ``job``; on failure the job fails with
+        `StoreUnavailableError` and the next job tries again."""
+        try:
+            return connect(self._path, self._role)
+        except (sqlite3.Error, OSError) as exc:
+            error = StoreUnavailableError(f"sqlite: cannot reopen {self._path}: {exc}")
+            _post(job.loop, job.future, None, _caused(error, exc), done=self._job_done)
+            return None
+
+    def _execute(self, conn: sqlite3.Connection, job: _Job) -> bool:
+        """Run ``job``; False when the connection should be replaced."""
         result: Any = None
         error: BaseException | None = None
+        keep = True
         try:
             result = job.run(conn)
         except sqlite3.Error as exc:
             error = _caused(as_store_error(exc), exc)
+            keep = (getattr(exc, "sqlite_errorcode", 0) & 0xFF) not in REOPEN_AFTER
         except BaseException as exc:
             error = exc
         _post(job.loop, job.future, result, error, done=self._job_done)
+        return keep
 
 
 def _caused(error: StoreError, cause: BaseException) -> StoreError:
