@@ -29,21 +29,29 @@ DOWN_FOR_S: Final = 5.0
 RECOVER_WITHIN_S: Final = 10.0
 
 
-async def test_store_outage_turns_readiness_off_and_recovers(
-    broker_process: BrokerFactory, ferretdb_server: FerretDBServer
+async def outage(
+    broker_process: BrokerFactory, ferretdb_server: FerretDBServer, down_for_s: float
 ) -> None:
     broker = broker_process(
         {"PROMETHEAN_LEASE_TTL_MS": "3000"},
         store_url=with_database(ferretdb_server.url, "outage"),
     )
-    async with aiohttp.ClientSession() as session, await WireClient.connect(broker.url) as client:
+    async with (
+        aiohttp.ClientSession() as session,
+        await WireClient.connect(broker.url) as client,
+        await WireClient.connect(broker.url) as holder,
+    ):
         before = [await client.publish(TOPIC, {"i": i}, id=f"b{i}") for i in range(10)]
+        # Deliveries held unacked: their 300 ms deadlines expire during the
+        # outage, so redelivery meets the dead store too.
+        await holder.subscribe(TOPIC, "held", from_={"kind": "earliest"})
+        await holder.take(10)
         ferretdb_server.kill()
         flip_s = await wait_status(session, broker, 503, FLIP_WITHIN_S)
         print(f"not ready {flip_s:.2f}s after the store was killed")
         with pytest.raises(WireError):
             await client.publish(TOPIC, {"during": True}, id="during", within=1.0)
-        deadline = time.monotonic() + DOWN_FOR_S - flip_s
+        deadline = time.monotonic() + down_for_s - flip_s
         while time.monotonic() < deadline:
             assert await ready_status(session, broker) == 503
             assert broker.running, broker.log_tail()
@@ -58,4 +66,17 @@ async def test_store_outage_turns_readiness_off_and_recovers(
     assert (again["partition"], again["offset"]) == (before[0]["partition"], before[0]["offset"])
     assert after["type"] == "PUBLISHED"
     assert broker.running
-    assert_quiet_log(broker)
+    assert_quiet_log(broker, down_for_s)
+
+
+async def test_store_outage_turns_readiness_off_and_recovers(
+    broker_process: BrokerFactory, ferretdb_server: FerretDBServer
+) -> None:
+    await outage(broker_process, ferretdb_server, DOWN_FOR_S)
+
+
+@pytest.mark.slow
+async def test_a_40_s_store_outage_neither_stalls_nor_ends_the_broker(
+    broker_process: BrokerFactory, ferretdb_server: FerretDBServer
+) -> None:
+    await outage(broker_process, ferretdb_server, 40.0)

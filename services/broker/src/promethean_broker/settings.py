@@ -166,10 +166,13 @@ def _backoff_max_ms(env: EnvReader, backoff_ms: int) -> int:
 
 def _max_inflight_cap(env: EnvReader) -> int:
     """The server-side cap on a subscription's ``max_inflight``; at least
-    the default a subscription gets when it asks for nothing."""
+    the default a subscription gets when it asks for nothing (unset, it is
+    the larger of the two defaults)."""
     name = "PROMETHEAN_MAX_INFLIGHT_CAP"
-    value = env.integer(name, DEFAULT_MAX_INFLIGHT_CAP, min_value=1, max_value=100_000)
     default = env.integer("BUS_MAX_INFLIGHT", DEFAULT_MAX_INFLIGHT, min_value=1, max_value=100_000)
+    if env.raw(name) is None:
+        return max(DEFAULT_MAX_INFLIGHT_CAP, default)
+    value = env.integer(name, DEFAULT_MAX_INFLIGHT_CAP, min_value=1, max_value=100_000)
     if value < default:
         raise SettingsError(name, str(value), f"at least BUS_MAX_INFLIGHT ({default})")
     return value
