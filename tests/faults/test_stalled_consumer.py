@@ -9,11 +9,14 @@ member long before their ack deadline (60 s here) would have sent them.
 from __future__ import annotations
 
 import time
+from pathlib import Path
 from typing import Final
 
+from promethean.runtime.ws_sender import DEFAULT_STALL_S
 from tests.faults.support import StalledSocket
 from tests.fixtures.broker import BrokerFactory
 from tests.fixtures.wire import WireClient
+from tests.integration.gateway.support import GatewayProcess, make_token
 
 TOPIC: Final = "slow.consumer"
 EVENTS: Final = 3_000
@@ -21,6 +24,7 @@ PAYLOAD: Final = "p" * 2048
 STALL_MS: Final = 1_500
 HANDED_BACK_WITHIN_S: Final = STALL_MS / 1000 + 8
 LONG_ACK_MS: Final = 60_000
+GATEWAY_WITHIN_S: Final = DEFAULT_STALL_S + 8
 
 
 async def publish_many(client: WireClient, count: int, payload: object = PAYLOAD) -> None:
@@ -93,3 +97,45 @@ async def test_a_stalled_subscriber_is_dropped_and_its_work_handed_back(
         stalled.close()
     print(f"all {EVENTS} events reached the live member {took:.1f}s after the stall began")
     assert took < HANDED_BACK_WITHIN_S
+
+
+async def test_a_stalled_gateway_client_is_dropped_and_its_work_handed_back(
+    broker_process: BrokerFactory, tmp_path: Path
+) -> None:
+    broker = broker_process({"BUS_ACK_TIMEOUT_MS": str(LONG_ACK_MS)})
+    gateway = GatewayProcess(broker, {"PROMETHEAN_GATEWAY_MAX_INFLIGHT": "2000"}, tmp_path)
+    gateway.start()
+    try:
+        async with await WireClient.connect(broker.url) as publisher:
+            await publish_many(publisher, EVENTS)
+        stalled = StalledSocket(gateway.port)
+        try:
+            stalled.send({"op": "AUTH", "token": make_token(scopes=["subscribe:slow.**"])})
+            stalled.send(
+                {
+                    "op": "SUBSCRIBE",
+                    "topic": TOPIC,
+                    "group": "g",
+                    "opts": {"from": "earliest", "max_inflight": 2000, "ackTimeoutMs": 60000},
+                }
+            )
+            async with await WireClient.connect(broker.url) as reader:
+                started = time.monotonic()
+                await reader.subscribe(
+                    TOPIC, "g", ack_timeout_ms=LONG_ACK_MS, from_={"kind": "earliest"}
+                )
+                got: set[tuple[int, int]] = set()
+                while len(got) < EVENTS:
+                    left = GATEWAY_WITHIN_S - (time.monotonic() - started)
+                    message = await reader.next_message(within=max(left, 0.01))
+                    got.add((message["partition"], message["offset"]))
+                    await reader.ack(message)
+                took = time.monotonic() - started
+        finally:
+            stalled.close()
+        dropped = gateway.metric("promethean_gateway_slow_consumer_disconnects_total")
+    finally:
+        gateway.kill()
+    print(f"gateway: all {EVENTS} events reached the live member {took:.1f}s after the stall")
+    assert dropped == 1
+    assert took < GATEWAY_WITHIN_S
