@@ -80,3 +80,26 @@ async def test_a_40_s_store_outage_neither_stalls_nor_ends_the_broker(
     broker_process: BrokerFactory, ferretdb_server: FerretDBServer
 ) -> None:
     await outage(broker_process, ferretdb_server, 40.0)
+
+
+async def test_a_broker_started_without_its_store_waits_then_leads(
+    broker_process: BrokerFactory, ferretdb_server: FerretDBServer
+) -> None:
+    ferretdb_server.kill()
+    broker = broker_process(
+        {"PROMETHEAN_LEASE_TTL_MS": "3000"},
+        store_url=with_database(ferretdb_server.url, "late"),
+        standby=True,
+    )
+    async with aiohttp.ClientSession() as session:
+        deadline = time.monotonic() + DOWN_FOR_S
+        while time.monotonic() < deadline:
+            assert await ready_status(session, broker) == 503
+            assert broker.running, broker.log_tail()
+            await asyncio.sleep(0.1)
+        await asyncio.to_thread(ferretdb_server.start)
+        back_s = await wait_status(session, broker, 200, RECOVER_WITHIN_S + 30)
+        print(f"started without its store: ready {back_s:.2f}s after the store came up")
+    async with await WireClient.connect(broker.url) as client:
+        assert (await client.publish(TOPIC, {"late": True}))["type"] == "PUBLISHED"
+    assert_quiet_log(broker, DOWN_FOR_S + back_s)

@@ -50,6 +50,9 @@ RETENTION_SYNC_S = 5.0
 EXIT_LOST_STORE = 70
 STORE_RETRY_S = 1.0
 """How often a broker whose store cannot be opened tries again."""
+STORE_OPEN_TIMEOUT_S = 5.0
+"""An attempt to open the store taking longer counts as failed (a MongoDB
+client would otherwise wait its 30 s server selection in silence)."""
 
 RUNTIME_KEY: web.AppKey[BrokerRuntime] = web.AppKey("runtime")
 
@@ -109,9 +112,10 @@ class BrokerRuntime:
         loop (docs/operations.md, "Failure modes")."""
         while True:
             try:
-                await self.store.open()
+                await asyncio.wait_for(self.store.open(), STORE_OPEN_TIMEOUT_S)
             except Exception as exc:
-                self.store_health.failed(f"cannot open the store: {exc}")
+                reason = str(exc) or f"no answer within {STORE_OPEN_TIMEOUT_S:g} s"
+                self.store_health.failed(f"cannot open the store: {reason}")
                 await asyncio.sleep(STORE_RETRY_S)
                 continue
             self.store_health.succeeded(settled=True)
