@@ -1,22 +1,16 @@
 """Helpers for the fault tests: resident memory of a process, many short
-WebSocket connections, and polling an HTTP status with a deadline."""
+refused WebSocket connections, and a client that never reads."""
 
 from __future__ import annotations
 
 import asyncio
 import base64
-import contextlib
-import http.client
 import json
 import os
 import socket
 import struct
-import time
-from collections.abc import Callable
 
 import aiohttp
-
-from tests.fixtures.broker import http_get
 
 MIB = 1024 * 1024
 
@@ -54,24 +48,6 @@ async def refused_connections(
 
         await asyncio.gather(*(one() for _ in range(count)))
     return codes
-
-
-def status_of(port: int, path: str) -> int | None:
-    """The HTTP status of ``GET path``, None when nothing answers."""
-    with contextlib.suppress(OSError, http.client.HTTPException):
-        status, _ = http_get(port, path, timeout=1.0)
-        return status
-    return None
-
-
-def wait_until(check: Callable[[], bool], timeout: float, poll: float = 0.05) -> float | None:
-    """Seconds until ``check()`` held, or None when ``timeout`` passed first."""
-    started = time.monotonic()
-    while time.monotonic() - started < timeout:
-        if check():
-            return time.monotonic() - started
-        time.sleep(poll)
-    return None
 
 
 class StalledSocket:
