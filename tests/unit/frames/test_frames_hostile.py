@@ -9,6 +9,8 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from promethean import names
 from promethean.frames import ErrorCode, InvalidFrameError
@@ -108,3 +110,28 @@ def test_names_refuse_control_characters_too() -> None:
     for bad in CONTROL:
         assert not names.is_valid_name("t" + bad)
         assert not names.is_plain_id(bad)
+
+
+def depth_of(value: object) -> int:
+    if isinstance(value, list):
+        return 1 + max(map(depth_of, value), default=0)
+    if isinstance(value, dict):
+        return 1 + max(map(depth_of, value.values()), default=0)
+    return 0
+
+
+tricky_text = st.text(alphabet=st.sampled_from('[]{}"\\ab\n\u00e9'), max_size=12)
+json_trees = st.recursive(
+    st.none() | st.integers() | tricky_text,
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(tricky_text, inner, max_size=3),
+    max_leaves=40,
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(tree=json_trees, limit=st.integers(0, 8))
+def test_exceeds_depth_agrees_with_the_decoded_depth(tree: object, limit: int) -> None:
+    text = json.dumps(tree, ensure_ascii=False)
+    expected = depth_of(tree) > limit
+    assert exceeds_depth(text, limit) is expected
+    assert exceeds_depth(text.encode(), limit) is expected

@@ -2,26 +2,27 @@
 
 A decoder recurses once per level, so a small frame nested thousands of
 levels deep (``[[[[…``) would exhaust the stack. `exceeds_depth` answers
-without decoding: most frames hold fewer brackets than the limit and cost
-two ``count`` calls; the others have their strings removed (a bracket
-inside a string does not nest) and the running depth of what remains is
-taken in C (`itertools.accumulate`). Linear in the frame, no recursion.
+without decoding and without recursion, in passes that run in C:
+
+1. fewer brackets than the limit in the whole frame: not too deep (most
+   frames stop here, after two ``count`` calls);
+2. escaped backslashes, then escaped quotes are removed, then everything
+   but brackets and quotes; what lies between quote pairs (a bracket in a
+   string does not nest) is dropped; ``{}`` become ``[]``;
+3. each pass removes the innermost pairs (``[]``), so a text nested ``d``
+   deep is empty after ``d`` passes; a run of more opening brackets than
+   the limit answers at once.
+
+On a 90 KB batch of 512 events this costs a small fraction of decoding it.
 """
 
 from __future__ import annotations
 
-import re
-from collections.abc import Mapping, Sequence
-from itertools import accumulate
-from typing import Any, Final
+from typing import Final
 
-_STRING_TEXT: Final = re.compile(r'"(?:[^"\\]|\\.)*"', re.DOTALL)
-_STRING_BYTES: Final = re.compile(rb'"(?:[^"\\]|\\.)*"', re.DOTALL)
-_NOT_BRACKET_TEXT: Final = re.compile(r"[^\[\]{}]+")
-_NOT_BRACKET_BYTES: Final = re.compile(rb"[^\[\]{}]+")
-_STEP: Final = {"[": 1, "{": 1, "]": -1, "}": -1}
-_STEP_BYTE: Final = {ord(k): v for k, v in _STEP.items()}
-_CHUNK: Final = 4096
+_KEEP: Final = b'[]{}"'
+_DROP: Final = bytes(b for b in range(256) if b not in _KEEP)
+_SQUARE: Final = bytes.maketrans(b"{}", b"[]")
 
 
 def exceeds_depth(data: str | bytes, limit: int) -> bool:
@@ -31,23 +32,24 @@ def exceeds_depth(data: str | bytes, limit: int) -> bool:
     if isinstance(data, str):
         if data.count("[") + data.count("{") <= limit:
             return False
-        text = _NOT_BRACKET_TEXT.sub("", _STRING_TEXT.sub("", data))
-        return _deeper(text, _STEP, limit)
-    if data.count(b"[") + data.count(b"{") <= limit:
+        data = data.encode("utf-8", "surrogatepass")
+    elif data.count(b"[") + data.count(b"{") <= limit:
         return False
-    raw = _NOT_BRACKET_BYTES.sub(b"", _STRING_BYTES.sub(b"", data))
-    return _deeper(raw, _STEP_BYTE, limit)
-
-
-def _deeper(brackets: Sequence[Any], step: Mapping[Any, int], limit: int) -> bool:
-    """Whether the running depth over ``brackets`` passes ``limit``; chunk by
-    chunk, so a hostile frame is caught in its first few thousand brackets."""
-    depth = 0
-    for start in range(0, len(brackets), _CHUNK):
-        running = list(
-            accumulate(map(step.__getitem__, brackets[start : start + _CHUNK]), initial=depth)
-        )
-        if max(running) > limit:
+    if b"\\" in data:
+        data = data.replace(b"\\\\", b"").replace(b'\\"', b"")
+    # Adjacent quotes enclose nothing kept (a string without brackets, or
+    # the gap between two strings): dropping them keeps the quotes paired.
+    reduced = data.translate(None, _DROP).replace(b'""', b"")
+    if b'"' in reduced:
+        reduced = b"".join(reduced.split(b'"')[::2])
+    brackets = reduced.translate(_SQUARE)
+    run = b"[" * (limit + 1)
+    for _ in range(limit):
+        if run in brackets:
             return True
-        depth = running[-1]
-    return False
+        inner_removed = brackets.replace(b"[]", b"")
+        if len(inner_removed) == len(brackets):
+            # Unbalanced, so not JSON; deep only if it opens enough.
+            return brackets.count(b"[") > limit
+        brackets = inner_removed
+    return bool(brackets)
