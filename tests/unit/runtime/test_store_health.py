@@ -4,10 +4,11 @@ interval while failing, and a settle time for probe successes."""
 from __future__ import annotations
 
 import logging
+import time
 
 import pytest
 
-from promethean.runtime.health import Dependency, Readiness, StoreHealth
+from promethean.runtime.health import Dependency, Progress, Readiness, StoreHealth
 
 
 class Clock:
@@ -66,3 +67,16 @@ def test_failures_log_one_line_per_interval_without_traceback(
     assert messages.count("store unavailable; not ready until it answers again") == 2
     assert messages[-1] == "store available again"
     assert all(r.exc_info is None for r in caplog.records)
+
+
+def test_progress_is_not_stalled_while_the_store_is_failing() -> None:
+    progress = Progress(max_stall_ms=0)
+    waiting = [True]
+    progress.excuse_while(lambda: waiting[0])
+    time.sleep(0.01)
+    assert progress.stalled_ms == 0
+    assert progress.live
+    waiting[0] = False
+    time.sleep(0.01)
+    assert progress.stalled_ms >= 10
+    assert not progress.live

@@ -71,6 +71,7 @@ class BrokerRuntime:
         self.readiness.fail("lease", "standby: waiting for the store lease")
         self.store_link = Dependency("store")
         self.store_health = StoreHealth(self.readiness, self.store_link)
+        self.progress.excuse_while(lambda: not self.store_health.healthy)
         self.leadership = Leadership(
             self.store, settings.broker_id, settings.lease_ttl_ms, self.clock, self.store_health
         )

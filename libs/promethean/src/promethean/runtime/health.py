@@ -18,13 +18,25 @@ class Progress:
         self.max_stall_ms = max_stall_ms
         self._last = time.monotonic()
         self.last_wall_ms = int(time.time() * 1000)
+        self._waiting: Callable[[], bool] | None = None
 
     def tick(self) -> None:
         self._last = time.monotonic()
         self.last_wall_ms = int(time.time() * 1000)
 
+    def excuse_while(self, waiting: Callable[[], bool]) -> None:
+        """While ``waiting()`` holds, the work loops wait on a dependency
+        known to be failing (a store call may block for its client's whole
+        timeout): that is not a stall, the dependency's own limit applies
+        (`Watchdog`, exit 70). The stall clock restarts when it ends."""
+        self._waiting = waiting
+
     @property
     def stalled_ms(self) -> int:
+        waiting = self._waiting
+        if waiting is not None and waiting():
+            self._last = time.monotonic()
+            return 0
         return int((time.monotonic() - self._last) * 1000)
 
     @property
