@@ -331,7 +331,9 @@ class BrokerConnection:
                 },
                 kind=SpanKind.SERVER,
             ):
-                results = await self.engine.publish(requests)
+                results = await (
+                    self.engine.publish_each(requests) if batch else self.engine.publish(requests)
+                )
         except PrometheanError as err:
             self._send_error(err, corr)
             return
@@ -348,7 +350,9 @@ class BrokerConnection:
                 bf.PublishedBatch(
                     corr=corr,
                     results=[
-                        bf.PublishedItem(
+                        bf.ItemError(code=res.code, msg=res.msg)
+                        if isinstance(res, PrometheanError)
+                        else bf.PublishedItem(
                             topic=req.topic,
                             partition=res.partition,
                             offset=res.offset,
@@ -361,6 +365,9 @@ class BrokerConnection:
             )
             return
         res = results[0]
+        if isinstance(res, PrometheanError):
+            self._send_error(res, corr)
+            return
         self._send(
             bf.Published(
                 corr=corr,

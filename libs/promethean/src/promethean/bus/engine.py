@@ -13,6 +13,7 @@ import logging
 import uuid
 from collections.abc import Sequence
 
+from promethean.bus.checks import PublishCheck, SchemaInvalidError
 from promethean.bus.config import EngineConfig
 from promethean.bus.cursor import InFlight, PartitionCursor
 from promethean.bus.dlq import dead_letter_event
@@ -51,12 +52,15 @@ class BusEngine:
         fence: Fence | None = None,
         hooks: EngineHooks | None = None,
         background: bool = True,
+        check: PublishCheck | None = None,
     ) -> None:
         self.store = store
         self.config = config
         self.clock = clock
         self.fence = fence
         self.hooks = hooks or EngineHooks()
+        self.check = check
+        """Runs on every publish to a topic with ``validate`` set, before storing."""
         self.topics = TopicRegistry(store, config.default_partitions, config.default_max_attempts)
         self._writers: dict[tuple[str, int], PartitionWriter] = {}
         self._tail_budget = TailBudget(config.tail_cache_total_bytes)
@@ -83,7 +87,35 @@ class BusEngine:
 
     async def publish(self, requests: Sequence[PublishRequest]) -> list[AppendResult]:
         """Append every request (group-committed per partition) and return
-        once all are durable, in request order."""
+        once all are durable, in request order. A request refused by the
+        topic's check (`SchemaInvalidError`) refuses the call; nothing is
+        stored."""
+        admitted = [await self._admit(request) for request in requests]
+        return await self._append(admitted)
+
+    async def publish_each(
+        self, requests: Sequence[PublishRequest]
+    ) -> list[AppendResult | SchemaInvalidError]:
+        """As `publish`, but a request refused by its topic's check gets its
+        error in its place and the others are stored."""
+        outcomes: list[AppendResult | SchemaInvalidError | None] = []
+        admitted: list[PublishRequest] = []
+        for request in requests:
+            try:
+                admitted.append(await self._admit(request))
+                outcomes.append(None)
+            except SchemaInvalidError as err:
+                outcomes.append(err)
+        results = iter(await self._append(admitted) if admitted else [])
+        return [next(results) if outcome is None else outcome for outcome in outcomes]
+
+    async def _admit(self, request: PublishRequest) -> PublishRequest:
+        if self.check is None:
+            return request
+        config = await self.topics.ensure(request.topic, self.clock.now_ms())
+        return await self.check.admit(request) if config.validate else request
+
+    async def _append(self, requests: Sequence[PublishRequest]) -> list[AppendResult]:
         if self.queued_publishes + len(requests) > self.config.publish_queue_max:
             raise OverloadedError(
                 "publish queue is full", retry_after_ms=self.config.overload_retry_after_ms

@@ -24,8 +24,8 @@ from promethean.store.memory.groups import CommitTable, MembershipTable
 from promethean.store.memory.leases import LeaseTable
 from promethean.store.memory.log import EventLog
 from promethean.store.memory.outbox import OutboxTable
-from promethean.store.memory.topics import TopicTable
 from promethean.store.memory.schemas import SchemaRegistry
+from promethean.store.memory.topics import TopicTable
 from promethean.store.memory.views import ViewTable
 from promethean.store.records import (
     AppendResult,

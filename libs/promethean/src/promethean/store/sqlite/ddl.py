@@ -155,7 +155,6 @@ STATEMENTS: Final = (
         compatibility TEXT NOT NULL
     ) WITHOUT ROWID
     """,
-
     """
     CREATE TABLE IF NOT EXISTS views (
         view TEXT NOT NULL,

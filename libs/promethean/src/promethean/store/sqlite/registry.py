@@ -12,7 +12,9 @@ from promethean.store.records import SchemaVersion
 from promethean.store.sqlite.base import SQLiteBase
 from promethean.store.sqlite.codec import OBJECT, to_json
 
-_COLUMNS: Final = "s.version, i.schema, s.id, s.deleted FROM schemas s JOIN schema_ids i ON i.id = s.id"
+_COLUMNS: Final = (
+    "s.version, i.schema, s.id, s.deleted FROM schemas s JOIN schema_ids i ON i.id = s.id"
+)
 _LATEST: Final = (
     f"SELECT {_COLUMNS} WHERE s.subject = ? AND s.deleted = 0 ORDER BY s.version DESC LIMIT 1"
 )
