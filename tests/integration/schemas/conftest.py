@@ -11,6 +11,9 @@ from typing import Any
 import pytest
 
 from tests.fixtures.broker import BrokerFactory, BrokerProcess, http_request
+from tests.integration.outbox.drainer_process import drainer_process
+
+__all__ = ["Registry", "drainer_process"]
 
 TOKEN = "registry-test-token"
 
