@@ -23,7 +23,8 @@ from schemathesis.specs.openapi.checks import (
 )
 
 from promethean.schemas.documents.openapi import gateway_openapi
-from tests.fixtures.broker import BrokerProcess
+from tests.fixtures.broker import BrokerFactory, BrokerProcess
+from tests.integration.gateway.support import GatewayProcess
 from tests.integration.schemas.conftest import TOKEN, Registry
 
 PARSER_DIR = Path(__file__).resolve().parents[2] / "asyncapi"
@@ -129,3 +130,25 @@ def test_schemathesis_finds_no_5xx_and_no_response_off_the_document(
 
     exercise()
     assert len(seen) >= 20, seen
+
+
+def test_the_gateway_serves_its_openapi_document(tmp_path: Path) -> None:
+    brokers = BrokerFactory(tmp_path)
+    gateway: GatewayProcess | None = None
+    try:
+        gateway = GatewayProcess(brokers(), {}, tmp_path)
+        gateway.start()
+        status, document = gateway.get("/openapi.json")
+    finally:
+        if gateway is not None:
+            gateway.kill()
+        brokers.kill_all()
+
+    assert status == 200
+    validate(document)
+    assert list(document["paths"]) == [
+        "/publish/{topic}",
+        "/healthz/live",
+        "/healthz/ready",
+        "/metrics",
+    ]
