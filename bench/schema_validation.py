@@ -33,6 +33,7 @@ from typing import Any, Final
 
 import aiohttp
 import msgspec
+import psutil
 
 from promethean.bus.requests import PublishRequest
 from promethean.client import ClientConfig, WebSocketBusClient
@@ -127,6 +128,13 @@ class Broker:
                 await asyncio.sleep(0.05)
         raise RuntimeError(f"broker not ready; see {self.workdir / 'broker.log'}")
 
+    def cpu_s(self) -> float:
+        """User + system CPU seconds of the broker process, every thread."""
+        if self.process is None:
+            raise RuntimeError("broker not started")
+        times = psutil.Process(self.process.pid).cpu_times()
+        return float(times.user + times.system)
+
     async def post(self, path: str, body: Any) -> None:
         async with aiohttp.ClientSession() as http, http.post(self.http + path, json=body) as r:
             if r.status >= 300:
@@ -138,8 +146,9 @@ class Broker:
             await asyncio.wait_for(self.process.wait(), 60)
 
 
-async def w1p(validate: bool, args: argparse.Namespace) -> float:
-    """W1 publish msg/s on a fresh broker, with validation on or off."""
+async def w1p(validate: bool, args: argparse.Namespace) -> tuple[float, float]:
+    """W1 publish on a fresh broker, with validation on or off: msg/s and
+    the broker's CPU µs per message (less sensitive to a loaded machine)."""
     with tempfile.TemporaryDirectory(prefix="bench-validation-") as tmp:
         broker = Broker(Path(tmp))
         await broker.start()
@@ -157,9 +166,10 @@ async def w1p(validate: bool, args: argparse.Namespace) -> float:
                     for index in indexes:
                         await bus.publish(TOPIC, payload(index))
 
-                started = time.perf_counter()
+                cpu, started = broker.cpu_s(), time.perf_counter()
                 await asyncio.gather(*(publisher() for _ in range(args.inflight)))
-                return args.count / (time.perf_counter() - started)
+                elapsed, cpu = time.perf_counter() - started, broker.cpu_s() - cpu
+                return args.count / elapsed, cpu / args.count * 1e6
         finally:
             await broker.stop()
 
@@ -197,25 +207,32 @@ def main() -> None:
     args = parser.parse_args()
     load = os.getloadavg()
     print(f"load average: {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}; cores: {os.cpu_count()}")
-    off: list[float] = []
-    on: list[float] = []
+    off: list[tuple[float, float]] = []
+    on: list[tuple[float, float]] = []
     for run in range(args.runs):
         order = (False, True) if run % 2 == 0 else (True, False)
         figures = {mode: asyncio.run(w1p(mode, args)) for mode in order}
         off.append(figures[False])
         on.append(figures[True])
-        overhead = 100 * (1 - figures[True] / figures[False])
+        (rate_off, cpu_off), (rate_on, cpu_on) = figures[False], figures[True]
         print(
-            f"run {run + 1}: off {figures[False]:,.0f} msg/s, on {figures[True]:,.0f} msg/s, "
-            f"overhead {overhead:.1f} %"
+            f"run {run + 1}: off {rate_off:,.0f} msg/s {cpu_off:.1f} µs CPU/msg, "
+            f"on {rate_on:,.0f} msg/s {cpu_on:.1f} µs CPU/msg"
         )
     checks, gates = zip(*(validator_us() for _ in range(args.runs)), strict=True)
-    median_off, median_on = statistics.median(off), statistics.median(on)
+    median_off = statistics.median(rate for rate, _ in off)
+    median_on = statistics.median(rate for rate, _ in on)
+    cpu_off = statistics.median(cpu for _, cpu in off)
+    cpu_on = statistics.median(cpu for _, cpu in on)
     overhead = 100 * (1 - median_on / median_off)
-    verdict = "meets" if overhead <= TARGET_OVERHEAD_PCT else "misses"
-    print(f"W1P validation off: {median_off:,.0f} msg/s (median of {args.runs})")
-    print(f"W1P validation on:  {median_on:,.0f} msg/s (median of {args.runs})")
-    print(f"overhead: {overhead:.1f} % ({verdict} the ≤ {TARGET_OVERHEAD_PCT:.0f} % target)")
+    cpu_overhead = 100 * (cpu_on / cpu_off - 1)
+    verdict = "meets" if max(overhead, cpu_overhead) <= TARGET_OVERHEAD_PCT else "misses"
+    print(f"W1P validation off: {median_off:,.0f} msg/s, {cpu_off:.1f} µs broker CPU/msg")
+    print(f"W1P validation on:  {median_on:,.0f} msg/s, {cpu_on:.1f} µs broker CPU/msg")
+    print(
+        f"overhead (medians of {args.runs}): throughput {overhead:.1f} %, broker CPU "
+        f"{cpu_overhead:.1f} % ({verdict} the ≤ {TARGET_OVERHEAD_PCT:.0f} % target)"
+    )
     print(f"validator (decode + check): {statistics.median(checks):.2f} µs per payload")
     print(f"publish gate (lookup + check + header): {statistics.median(gates):.2f} µs per payload")
     load = os.getloadavg()

@@ -11,7 +11,7 @@ schema id. A valid payload is stored with the schema id in the
 from __future__ import annotations
 
 from collections import OrderedDict
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Final
 
 import jsonschema_rs
@@ -31,7 +31,7 @@ NO_SCHEMA: Final = "topic {topic} validates payloads but subject {subject} has n
 
 @dataclass(frozen=True, slots=True)
 class _Latest:
-    schema_id: int
+    schema_id: str
     validator: jsonschema_rs.Validator | None
     expires_ms: int
 
@@ -55,31 +55,40 @@ class SchemaGate:
         """The subject changed: look its latest version up again."""
         self._latest.pop(subject, None)
 
-    async def _lookup(self, subject: str) -> _Latest:
-        now = self._clock.now_ms()
-        known = self._latest.get(subject)
-        if known is not None and known.expires_ms > now:
-            return known
+    async def _refresh(self, subject: str) -> _Latest:
         latest = await self._store.get_schema(subject)
+        expires = self._clock.now_ms() + self._ttl
         if latest is None:
-            entry = _Latest(0, None, now + self._ttl)
+            entry = _Latest("", None, expires)
         else:
             validator = self.validators.get(latest.id, latest.schema)
-            entry = _Latest(latest.id, validator, now + self._ttl)
+            entry = _Latest(str(latest.id), validator, expires)
+        self._latest.pop(subject, None)
         self._latest[subject] = entry
-        self._latest.move_to_end(subject)
         if len(self._latest) > MAX_SUBJECTS:
             self._latest.popitem(last=False)
         return entry
 
     async def admit(self, request: PublishRequest) -> PublishRequest:
         subject = value_subject(request.topic)
-        latest = await self._lookup(subject)
+        latest = self._latest.get(subject)
+        if latest is None or latest.expires_ms <= self._clock.now_ms():
+            latest = await self._refresh(subject)
         if latest.validator is None:
             raise SchemaInvalidError(NO_SCHEMA.format(topic=request.topic, subject=subject))
         violation = check_payload(latest.validator, request.payload)
         if violation is not None:
             raise SchemaInvalidError(f"schema {latest.schema_id} of {subject}: {violation}")
-        headers = dict(request.headers or {})
-        headers[SCHEMA_ID_HEADER] = str(latest.schema_id)
-        return replace(request, headers=headers)
+        headers = {SCHEMA_ID_HEADER: latest.schema_id}
+        if request.headers:
+            headers = {**request.headers, **headers}
+        return PublishRequest(
+            topic=request.topic,
+            payload=request.payload,
+            key=request.key,
+            headers=headers,
+            id=request.id,
+            caused_by=request.caused_by,
+            tags=request.tags,
+            sid=request.sid,
+        )
