@@ -47,7 +47,7 @@ class SchemaGate:
     ) -> None:
         self._store = store
         self._clock = clock
-        self.validators = cache or ValidatorCache()
+        self.validators = cache if cache is not None else ValidatorCache()
         self._ttl = latest_ttl_ms
         self._latest: OrderedDict[str, _Latest] = OrderedDict()
 
