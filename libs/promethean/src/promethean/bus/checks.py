@@ -22,7 +22,7 @@ class SchemaInvalidError(PrometheanError, ValueError):
 
 
 class PublishCheck(Protocol):
-    async def admit(self, request: PublishRequest) -> PublishRequest:
-        """The request to store (possibly with added headers), or raise
-        `SchemaInvalidError`."""
+    async def admit(self, request: PublishRequest) -> dict[str, str] | None:
+        """The headers to store with the event (the request's, possibly with
+        more), or raise `SchemaInvalidError`."""
         ...

@@ -90,39 +90,49 @@ class BusEngine:
         once all are durable, in request order. A request refused by the
         topic's check (`SchemaInvalidError`) refuses the call; nothing is
         stored."""
-        admitted = [await self._admit(request) for request in requests]
-        return await self._append(admitted)
+        if self.check is None:
+            return await self._append(requests, [r.headers for r in requests])
+        headers = [await self._admit(request) for request in requests]
+        return await self._append(requests, headers)
 
     async def publish_each(
         self, requests: Sequence[PublishRequest]
     ) -> list[AppendResult | SchemaInvalidError]:
         """As `publish`, but a request refused by its topic's check gets its
         error in its place and the others are stored."""
+        if self.check is None:
+            return list(await self.publish(requests))
         outcomes: list[AppendResult | SchemaInvalidError | None] = []
         admitted: list[PublishRequest] = []
+        headers: list[dict[str, str] | None] = []
         for request in requests:
             try:
-                admitted.append(await self._admit(request))
-                outcomes.append(None)
+                headers.append(await self._admit(request))
             except SchemaInvalidError as err:
                 outcomes.append(err)
-        results = iter(await self._append(admitted) if admitted else [])
+                continue
+            admitted.append(request)
+            outcomes.append(None)
+        results = iter(await self._append(admitted, headers) if admitted else [])
         return [next(results) if outcome is None else outcome for outcome in outcomes]
 
-    async def _admit(self, request: PublishRequest) -> PublishRequest:
-        if self.check is None:
-            return request
+    async def _admit(self, request: PublishRequest) -> dict[str, str] | None:
+        """The headers to store with ``request`` once its topic's check passed."""
         config = await self.topics.ensure(request.topic, self.clock.now_ms())
-        return await self.check.admit(request) if config.validate else request
+        if self.check is None or not config.validate:
+            return request.headers
+        return await self.check.admit(request)
 
-    async def _append(self, requests: Sequence[PublishRequest]) -> list[AppendResult]:
+    async def _append(
+        self, requests: Sequence[PublishRequest], headers: Sequence[dict[str, str] | None]
+    ) -> list[AppendResult]:
         if self.queued_publishes + len(requests) > self.config.publish_queue_max:
             raise OverloadedError(
                 "publish queue is full", retry_after_ms=self.config.overload_retry_after_ms
             )
         now = self.clock.now_ms()
         futures: list[asyncio.Future[AppendResult]] = []
-        for request in requests:
+        for request, event_headers in zip(requests, headers, strict=True):
             config = await self.topics.ensure(request.topic, now)
             event_id = request.id if request.id is not None else uuid.uuid4().hex
             partition = partition_for(request.key, event_id, config.partitions)
@@ -132,7 +142,7 @@ class BusEngine:
                 ts=now,
                 payload=request.payload,
                 key=request.key,
-                headers=request.headers,
+                headers=event_headers,
                 caused_by=request.caused_by,
                 tags=request.tags,
                 sid=request.sid,

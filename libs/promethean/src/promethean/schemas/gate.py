@@ -69,7 +69,7 @@ class SchemaGate:
             self._latest.popitem(last=False)
         return entry
 
-    async def admit(self, request: PublishRequest) -> PublishRequest:
+    async def admit(self, request: PublishRequest) -> dict[str, str]:
         subject = value_subject(request.topic)
         latest = self._latest.get(subject)
         if latest is None or latest.expires_ms <= self._clock.now_ms():
@@ -79,16 +79,6 @@ class SchemaGate:
         violation = check_payload(latest.validator, request.payload)
         if violation is not None:
             raise SchemaInvalidError(f"schema {latest.schema_id} of {subject}: {violation}")
-        headers = {SCHEMA_ID_HEADER: latest.schema_id}
         if request.headers:
-            headers = {**request.headers, **headers}
-        return PublishRequest(
-            topic=request.topic,
-            payload=request.payload,
-            key=request.key,
-            headers=headers,
-            id=request.id,
-            caused_by=request.caused_by,
-            tags=request.tags,
-            sid=request.sid,
-        )
+            return {**request.headers, SCHEMA_ID_HEADER: latest.schema_id}
+        return {SCHEMA_ID_HEADER: latest.schema_id}
