@@ -4,8 +4,6 @@ protocol, and the OpenAPI 3.1 document of the broker's HTTP API."""
 
 from __future__ import annotations
 
-import hmac
-from collections.abc import Awaitable, Callable
 from importlib.metadata import version
 from typing import Final
 
@@ -15,9 +13,8 @@ from promethean.schemas.documents.asyncapi import TopicDoc, asyncapi_document
 from promethean.schemas.documents.openapi import broker_openapi
 from promethean.schemas.subjects import value_subject
 from promethean.store.port import Store
-from promethean_broker.admin import json_response
+from promethean_broker.admin import json_response, require_token
 
-Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 VERSION: Final = version("promethean")
 
 
@@ -27,19 +24,7 @@ class DocumentsApi:
         self._openapi = broker_openapi(VERSION)
 
     def routes(self, token: str | None) -> list[web.RouteDef]:
-        def guard(handler: Handler) -> Handler:
-            async def guarded(request: web.Request) -> web.StreamResponse:
-                given = request.headers.get("Authorization", "")
-                if token is not None and not hmac.compare_digest(
-                    given.encode(), f"Bearer {token}".encode()
-                ):
-                    return json_response(
-                        {"error": {"code": "unauthorized", "msg": "bearer token required"}}, 401
-                    )
-                return await handler(request)
-
-            return guarded
-
+        guard = require_token(token)
         return [
             web.get("/asyncapi.json", guard(self.asyncapi)),
             web.get("/openapi.json", guard(self.openapi)),

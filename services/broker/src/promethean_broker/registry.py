@@ -14,7 +14,7 @@ from __future__ import annotations
 import hmac
 import logging
 from collections.abc import Awaitable, Callable
-from typing import Any, Final
+from typing import Any
 
 import msgspec
 from aiohttp import web
@@ -37,7 +37,6 @@ from promethean_broker.documents import DocumentsApi
 log = logging.getLogger("promethean.broker.registry")
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
-MAX_SCHEMA_BODY: Final = 1024 * 1024
 
 
 class RegisterBody(msgspec.Struct):

@@ -118,7 +118,9 @@ class BusEngine:
 
     async def _admit(self, request: PublishRequest) -> dict[str, str] | None:
         """The headers to store with ``request`` once its topic's check passed."""
-        config = await self.topics.ensure(request.topic, self.clock.now_ms())
+        config = self.topics.cached(request.topic) or await self.topics.ensure(
+            request.topic, self.clock.now_ms()
+        )
         if self.check is None or not config.validate:
             return request.headers
         return await self.check.admit(request)

@@ -83,14 +83,14 @@ def parse_version(raw: str) -> int | None:
 
 
 def parse_compatibility(raw: object) -> Compatibility:
-    try:
-        return Compatibility(str(raw).upper()) if isinstance(raw, str) else Compatibility("")
-    except ValueError:
-        raise RegistryError(
-            RegistryCode.INVALID_COMPATIBILITY,
-            f"Invalid compatibility level {raw!r}; valid values are "
-            + ", ".join(c.value for c in Compatibility),
-        ) from None
+    """A level named in a config body (any letter case), or `RegistryError` 42203."""
+    if isinstance(raw, str) and raw.upper() in Compatibility.__members__:
+        return Compatibility(raw.upper())
+    raise RegistryError(
+        RegistryCode.INVALID_COMPATIBILITY,
+        f"Invalid compatibility level {raw!r}; valid values are "
+        + ", ".join(c.value for c in Compatibility),
+    )
 
 
 def check_subject(subject: str) -> str:
