@@ -261,3 +261,15 @@ def test_a_malformed_body_is_a_400_in_the_registry_shape(registry: Registry, sub
 
     assert status == 400
     assert body["error_code"] == 400
+
+
+def test_schemas_equal_only_as_python_values_are_different_schemas(
+    registry: Registry, subject: str
+) -> None:
+    registry.call("PUT", f"/config/{subject}", {"compatibility": "NONE"})
+
+    _, true_id = registry.register(subject, {"const": True})
+    _, one_id = registry.register(subject, {"const": 1})
+
+    assert true_id != one_id
+    assert registry.call("GET", f"/subjects/{subject}/versions") == (200, [1, 2])

@@ -26,6 +26,7 @@ from promethean.schemas.errors import (
 from promethean.schemas.modes import DEFAULT_COMPATIBILITY, Compatibility
 from promethean.schemas.subjects import is_valid_subject
 from promethean.schemas.validation import SchemaDocumentError, compile_schema
+from promethean.store.fingerprint import schema_fingerprint
 from promethean.store.port import SchemaStore
 from promethean.store.records import SchemaVersion
 
@@ -93,6 +94,11 @@ def parse_compatibility(raw: object) -> Compatibility:
     )
 
 
+def _same(a: dict[str, Any], b: dict[str, Any]) -> bool:
+    """Equal as JSON (``true`` is not ``1``, as Python's ``==`` would say)."""
+    return schema_fingerprint(a) == schema_fingerprint(b)
+
+
 def check_subject(subject: str) -> str:
     if not is_valid_subject(subject):
         raise RegistryError(RegistryCode.BAD_REQUEST, "Invalid subject name")
@@ -148,7 +154,7 @@ class SchemaRegistry:
         if not any(not v.deleted for v in stored):
             raise subject_not_found(subject)
         for version in stored:
-            if not version.deleted and version.schema == schema:
+            if not version.deleted and _same(version.schema, schema):
                 return version
         raise RegistryError(RegistryCode.SCHEMA_NOT_FOUND, "Schema not found")
 
@@ -201,7 +207,7 @@ class SchemaRegistry:
         check_subject(subject)
         live = [v for v in await self._versions(subject) if not v.deleted]
         for version in live:
-            if version.schema == schema:
+            if _same(version.schema, schema):
                 return version
         level = await self.level(subject)
         messages = compatibility_messages(schema, [(v.version, v.schema) for v in live], level)
