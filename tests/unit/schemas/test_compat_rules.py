@@ -120,6 +120,14 @@ RULES = [
     Rule("minItems added", {"type": "array"}, {"type": "array", "minItems": 1}, False, True),
     Rule("anyOf gains a branch", S, {"anyOf": [S, I]}, True, False),
     Rule("type removed entirely", S, {}, True, False),
+    Rule("const true is not const 1", {"const": True}, {"const": 1}, False, False),
+    Rule(
+        "same pattern on both sides",
+        {"type": "string", "pattern": "^a", "maxLength": 3},
+        {"type": "string", "pattern": "^a"},
+        True,
+        False,
+    ),
 ]
 
 UNDECIDABLE = [

@@ -19,12 +19,14 @@ from dataclasses import dataclass, field
 from typing import Any, Final
 
 import jsonschema_rs
+import msgspec
 
 from promethean.schemas.keywords import ANNOTATIONS, MODELED, NARROWING, NUMERIC, TYPES
 
 Schema = dict[str, Any] | bool
 
 MAX_DEPTH: Final = 64
+_canonical: Final = msgspec.json.Encoder(order="sorted")
 UNDECIDED: Final = "cannot decide"
 
 
@@ -204,8 +206,13 @@ def _subset(walk: _Walk, writer: Schema, reader: Schema, path: str, depth: int) 
     _reader_keywords(walk, wn, reader, path, depth)
 
 
+def _json_equal(a: Any, b: Any) -> bool:
+    """Equal as JSON text (Python's ``==`` says ``True == 1``)."""
+    return bool(_canonical.encode(a) == _canonical.encode(b))
+
+
 def _same_without_refs(w: dict[str, Any], r: dict[str, Any]) -> bool:
-    return w == r and not _has_ref(w)
+    return not _has_ref(w) and _json_equal(w, r)
 
 
 def _reader_ref(walk: _Walk, w: Schema, reader: dict[str, Any], path: str, depth: int) -> None:
@@ -281,7 +288,7 @@ def _reader_keywords(
                 walk.fail(path, f"value {value!r} is not accepted any more")
         return
     for keyword in sorted(_constraints(r) - MODELED):
-        if keyword in w and w[keyword] == r[keyword] and not _has_ref(r[keyword]):
+        if keyword in w and not _has_ref(r[keyword]) and _json_equal(w[keyword], r[keyword]):
             continue
         walk.undecided(path, f"reader keyword {keyword!r} differs from the writer's")
     if "allOf" in r and isinstance(r["allOf"], list):
@@ -311,7 +318,7 @@ def _reader_choice(
 ) -> None:
     branches: list[Schema] = r[keyword]
     if keyword == "oneOf" and not _disjoint_types(branches):
-        if w.get("oneOf") == branches and not _has_ref(branches):
+        if not _has_ref(branches) and _json_equal(w.get("oneOf"), branches):
             return
         walk.undecided(path, "oneOf branches that may overlap")
         return
