@@ -273,3 +273,13 @@ def test_schemas_equal_only_as_python_values_are_different_schemas(
 
     assert true_id != one_id
     assert registry.call("GET", f"/subjects/{subject}/versions") == (200, [1, 2])
+
+
+def test_non_ascii_digits_are_not_numbers(registry: Registry, subject: str) -> None:
+    registry.register(subject, V1)
+
+    version = registry.call("GET", f"/subjects/{subject}/versions/%C2%B2")
+    schema = registry.call("GET", "/schemas/ids/%C2%B2")
+
+    assert (version[0], version[1]["error_code"]) == (422, 42202)
+    assert (schema[0], schema[1]["error_code"]) == (404, 40403)

@@ -151,7 +151,7 @@ class RegistryApi:
 
     async def _by_id(self, request: web.Request) -> dict[str, Any]:
         raw = request.match_info["id"]
-        if not raw.isdigit() or not 0 < int(raw) < 2**31:
+        if not (raw.isascii() and raw.isdigit()) or not 0 < int(raw) < 2**31:
             raise RegistryError(RegistryCode.SCHEMA_NOT_FOUND, f"Schema {raw} not found")
         return await self.registry.by_id(int(raw))
 

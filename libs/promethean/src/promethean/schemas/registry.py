@@ -74,7 +74,7 @@ def parse_version(raw: str) -> int | None:
     """A version path segment: a number in 1..2^31-1, or None for ``latest``/``-1``."""
     if raw in ("latest", "-1"):
         return None
-    if raw.isdigit() and 1 <= int(raw) <= MAX_VERSION:
+    if raw.isascii() and raw.isdigit() and 1 <= int(raw) <= MAX_VERSION:
         return int(raw)
     raise RegistryError(
         RegistryCode.INVALID_VERSION,
