@@ -154,3 +154,21 @@ async def test_engine_checks_nothing_on_a_topic_without_validate(store: MemorySt
     stored = await store.read("orders", results[0].partition, 0, 10)
     assert stored[0].headers is None
     await engine.close()
+
+
+async def test_admit_cached_answers_only_while_the_latest_is_cached(store: MemoryStore) -> None:
+    await store.put_schema(SUBJECT, QTY)
+    clock = FakeClock()
+    gate = SchemaGate(store, clock)
+
+    before = gate.admit_cached(request(1))
+    await gate.admit(request(1))
+    cached = gate.admit_cached(request(1))
+    with pytest.raises(SchemaInvalidError):
+        gate.admit_cached(request("x"))
+    clock.advance(LATEST_TTL_MS)
+
+    assert before is None
+    assert cached is not None
+    assert SCHEMA_ID_HEADER in cached
+    assert gate.admit_cached(request(1)) is None

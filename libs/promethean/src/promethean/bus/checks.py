@@ -22,7 +22,12 @@ class SchemaInvalidError(PrometheanError, ValueError):
 
 
 class PublishCheck(Protocol):
-    async def admit(self, request: PublishRequest) -> dict[str, str] | None:
+    def admit_cached(self, request: PublishRequest) -> dict[str, str] | None:
+        """As `admit` when it can answer without I/O; None when it cannot
+        (then the engine awaits `admit`)."""
+        ...
+
+    async def admit(self, request: PublishRequest) -> dict[str, str]:
         """The headers to store with the event (the request's, possibly with
         more), or raise `SchemaInvalidError`."""
         ...

@@ -92,7 +92,10 @@ class BusEngine:
         stored."""
         if self.check is None:
             return await self._append(requests, [r.headers for r in requests])
-        headers = [await self._admit(request) for request in requests]
+        headers: list[dict[str, str] | None] = []
+        for request in requests:
+            done, admitted = self._admit_cached(request)
+            headers.append(admitted if done else await self._admit(request))
         return await self._append(requests, headers)
 
     async def publish_each(
@@ -107,7 +110,8 @@ class BusEngine:
         headers: list[dict[str, str] | None] = []
         for request in requests:
             try:
-                headers.append(await self._admit(request))
+                done, admitted_headers = self._admit_cached(request)
+                headers.append(admitted_headers if done else await self._admit(request))
             except SchemaInvalidError as err:
                 outcomes.append(err)
                 continue
@@ -115,6 +119,17 @@ class BusEngine:
             outcomes.append(None)
         results = iter(await self._append(admitted, headers) if admitted else [])
         return [next(results) if outcome is None else outcome for outcome in outcomes]
+
+    def _admit_cached(self, request: PublishRequest) -> tuple[bool, dict[str, str] | None]:
+        """(True, headers to store) when the check can answer without I/O,
+        else (False, None); raises `SchemaInvalidError`."""
+        config = self.topics.cached(request.topic)
+        if config is None or self.check is None:
+            return False, None
+        if not config.validate:
+            return True, request.headers
+        headers = self.check.admit_cached(request)
+        return headers is not None, headers
 
     async def _admit(self, request: PublishRequest) -> dict[str, str] | None:
         """The headers to store with ``request`` once its topic's check passed."""

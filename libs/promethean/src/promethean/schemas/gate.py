@@ -69,11 +69,24 @@ class SchemaGate:
             self._latest.popitem(last=False)
         return entry
 
+    def admit_cached(self, request: PublishRequest) -> dict[str, str] | None:
+        """As `admit` while the subject's latest version is cached; None when
+        it must be looked up first."""
+        subject = value_subject(request.topic)
+        latest = self._latest.get(subject)
+        if latest is None or latest.expires_ms <= self._clock.now_ms():
+            return None
+        return self._check(request, subject, latest)
+
     async def admit(self, request: PublishRequest) -> dict[str, str]:
         subject = value_subject(request.topic)
         latest = self._latest.get(subject)
         if latest is None or latest.expires_ms <= self._clock.now_ms():
             latest = await self._refresh(subject)
+        return self._check(request, subject, latest)
+
+    @staticmethod
+    def _check(request: PublishRequest, subject: str, latest: _Latest) -> dict[str, str]:
         if latest.validator is None:
             raise SchemaInvalidError(NO_SCHEMA.format(topic=request.topic, subject=subject))
         violation = check_payload(latest.validator, request.payload)
