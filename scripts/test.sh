@@ -73,6 +73,11 @@ ensure_uv
 uv sync --frozen --all-packages
 ferretdb_bin="$(bash scripts/build-ferretdb.sh)"
 export PROMETHEAN_FERRETDB_BIN="${PROMETHEAN_FERRETDB_BIN:-$ferretdb_bin}"
+# The schema registry's AsyncAPI test runs the official parser (tests/asyncapi).
+if command -v npm >/dev/null 2>&1; then
+    (cd tests/asyncapi && npm ci --no-audit --no-fund --silent) >&2 ||
+        log "npm ci in tests/asyncapi failed (the AsyncAPI test will say so)"
+fi
 
 gate "ruff check" uv run --no-sync ruff check .
 gate "ruff format --check" uv run --no-sync ruff format --check .

@@ -29,6 +29,7 @@ async def test_create_topic_stores_every_field(store: Store) -> None:
         tombstone_retention_ms=3_600_000,
         snapshot_every=500,
         compact_beyond_commits=True,
+        validate=True,
     )
 
     assert await store.create_topic(full) == full
@@ -76,3 +77,19 @@ async def test_list_topics_and_unknown_topic(store: Store) -> None:
 
     assert sorted(t.name for t in listed) == ["audit", "invoices.DLQ", "orders"]
     assert all(t == config(t.name) for t in listed)
+
+
+async def test_put_topic_config_turns_validation_on_and_off(store: Store) -> None:
+    await store.create_topic(config("orders", 2))
+
+    on = await store.put_topic_config(config("orders", 2, validate=True))
+    stored_on = await store.get_topic_config("orders")
+    off = await store.put_topic_config(config("orders", 2, validate=False))
+    stored_off = await store.get_topic_config("orders")
+
+    assert on.validate is True
+    assert stored_on is not None
+    assert stored_on.validate is True
+    assert off.validate is False
+    assert stored_off is not None
+    assert stored_off.validate is False

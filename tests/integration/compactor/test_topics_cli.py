@@ -27,7 +27,7 @@ def test_set_then_list_round_trips_the_config(
     lines = capsys.readouterr().out.splitlines()
     assert lines[0].split()[:3] == ["name", "partitions", "cleanup"]
     row = next(line.split() for line in lines[1:] if line.startswith("orders.state "))
-    assert row == ["orders.state", "3", "compact", "60000", "-", "yes", "-", "500", "no"]
+    assert row == ["orders.state", "3", "compact", "60000", "-", "yes", "-", "500", "no", "no"]
 
     _status, body = broker.get("/topics", headers={"Authorization": f"Bearer {TOKEN}"})
     stored = next(t for t in body["topics"] if t["name"] == "orders.state")

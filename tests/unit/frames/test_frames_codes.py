@@ -43,6 +43,7 @@ STABLE_CODES = {
     "bad_name",
     "payload_too_large",
     "headers_too_large",
+    "schema_invalid",
     "unauthorized",
     "forbidden",
     "token_expired",

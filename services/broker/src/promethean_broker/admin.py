@@ -87,6 +87,7 @@ class TopicCreate(msgspec.Struct, forbid_unknown_fields=True):
     tombstone_retention_ms: int | None = None
     snapshot_every: int | None = None
     compact_beyond_commits: bool | None = None
+    validate: bool | None = None
 
 
 def event_json(event: StoredEvent) -> dict[str, Any]:

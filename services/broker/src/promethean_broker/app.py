@@ -39,6 +39,7 @@ from promethean_broker.admin import AdminApi, error_response, json_errors, json_
 from promethean_broker.connection import BrokerConnection
 from promethean_broker.leadership import Leadership
 from promethean_broker.metrics import BrokerMetrics, EngineStateCollector
+from promethean_broker.registry import RegistryApi
 from promethean_broker.settings import BrokerSettings
 from promethean_broker.system_topics import AuditHooks, SystemPublisher
 
@@ -78,6 +79,7 @@ class BrokerRuntime:
         self.engine: BusEngine | None = None
         self.coordinator: Coordinator | None = None
         self.system = SystemPublisher(settings.broker_id)
+        self.schemas = RegistryApi(self.store, self.clock)
         self.write_timer = JobTimer()
         self.watchdog = Watchdog(
             self.progress,
@@ -136,6 +138,7 @@ class BrokerRuntime:
                 AuditHooks(self.system, self.settings.audit_sample, self.clock.now_ms),
                 _WriteTiming(self.write_timer),
             ),
+            check=self.schemas.gate,
         )
         self.readiness.clear("lease")
         self.leading.set()
@@ -376,6 +379,7 @@ def create_app(settings: BrokerSettings, store: Store | None = None) -> web.Appl
             web.get("/healthz/live", live),
             web.get("/healthz/ready", ready),
             *AdminApi(runtime.require_engine).routes(runtime.token),
+            *runtime.schemas.routes(runtime.token),
         ]
     )
     return app

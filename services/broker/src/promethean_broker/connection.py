@@ -360,7 +360,9 @@ class BrokerConnection:
                 },
                 kind=SpanKind.SERVER,
             ):
-                results = await self.engine.publish(requests)
+                results = await (
+                    self.engine.publish_each(requests) if batch else self.engine.publish(requests)
+                )
         except PrometheanError as err:
             if err.code == ErrorCode.STORE_UNAVAILABLE and self._store_health is not None:
                 self._store_health.failed(f"publish failed: {err.msg}")
@@ -381,7 +383,9 @@ class BrokerConnection:
                 bf.PublishedBatch(
                     corr=corr,
                     results=[
-                        bf.PublishedItem(
+                        bf.ItemError(code=res.code, msg=res.msg)
+                        if isinstance(res, PrometheanError)
+                        else bf.PublishedItem(
                             topic=req.topic,
                             partition=res.partition,
                             offset=res.offset,
@@ -394,6 +398,9 @@ class BrokerConnection:
             )
             return
         res = results[0]
+        if isinstance(res, PrometheanError):
+            self._send_error(res, corr)
+            return
         self._send(
             bf.Published(
                 corr=corr,

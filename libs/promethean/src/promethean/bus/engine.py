@@ -13,6 +13,7 @@ import logging
 import uuid
 from collections.abc import Sequence
 
+from promethean.bus.checks import PublishCheck, SchemaInvalidError
 from promethean.bus.config import EngineConfig
 from promethean.bus.cursor import InFlight, PartitionCursor
 from promethean.bus.dlq import dead_letter_event
@@ -51,12 +52,15 @@ class BusEngine:
         fence: Fence | None = None,
         hooks: EngineHooks | None = None,
         background: bool = True,
+        check: PublishCheck | None = None,
     ) -> None:
         self.store = store
         self.config = config
         self.clock = clock
         self.fence = fence
         self.hooks = hooks or EngineHooks()
+        self.check = check
+        """Runs on every publish to a topic with ``validate`` set, before storing."""
         self.topics = TopicRegistry(store, config.default_partitions, config.default_max_attempts)
         self._writers: dict[tuple[str, int], PartitionWriter] = {}
         self._tail_budget = TailBudget(config.tail_cache_total_bytes)
@@ -83,14 +87,69 @@ class BusEngine:
 
     async def publish(self, requests: Sequence[PublishRequest]) -> list[AppendResult]:
         """Append every request (group-committed per partition) and return
-        once all are durable, in request order."""
+        once all are durable, in request order. A request refused by the
+        topic's check (`SchemaInvalidError`) refuses the call; nothing is
+        stored."""
+        if self.check is None:
+            return await self._append(requests, [r.headers for r in requests])
+        headers: list[dict[str, str] | None] = []
+        for request in requests:
+            done, admitted = self._admit_cached(request)
+            headers.append(admitted if done else await self._admit(request))
+        return await self._append(requests, headers)
+
+    async def publish_each(
+        self, requests: Sequence[PublishRequest]
+    ) -> list[AppendResult | SchemaInvalidError]:
+        """As `publish`, but a request refused by its topic's check gets its
+        error in its place and the others are stored."""
+        if self.check is None:
+            return list(await self.publish(requests))
+        outcomes: list[AppendResult | SchemaInvalidError | None] = []
+        admitted: list[PublishRequest] = []
+        headers: list[dict[str, str] | None] = []
+        for request in requests:
+            try:
+                done, admitted_headers = self._admit_cached(request)
+                headers.append(admitted_headers if done else await self._admit(request))
+            except SchemaInvalidError as err:
+                outcomes.append(err)
+                continue
+            admitted.append(request)
+            outcomes.append(None)
+        results = iter(await self._append(admitted, headers) if admitted else [])
+        return [next(results) if outcome is None else outcome for outcome in outcomes]
+
+    def _admit_cached(self, request: PublishRequest) -> tuple[bool, dict[str, str] | None]:
+        """(True, headers to store) when the check can answer without I/O,
+        else (False, None); raises `SchemaInvalidError`."""
+        config = self.topics.cached(request.topic)
+        if config is None or self.check is None:
+            return False, None
+        if not config.validate:
+            return True, request.headers
+        headers = self.check.admit_cached(request)
+        return headers is not None, headers
+
+    async def _admit(self, request: PublishRequest) -> dict[str, str] | None:
+        """The headers to store with ``request`` once its topic's check passed."""
+        config = self.topics.cached(request.topic) or await self.topics.ensure(
+            request.topic, self.clock.now_ms()
+        )
+        if self.check is None or not config.validate:
+            return request.headers
+        return await self.check.admit(request)
+
+    async def _append(
+        self, requests: Sequence[PublishRequest], headers: Sequence[dict[str, str] | None]
+    ) -> list[AppendResult]:
         if self.queued_publishes + len(requests) > self.config.publish_queue_max:
             raise OverloadedError(
                 "publish queue is full", retry_after_ms=self.config.overload_retry_after_ms
             )
         now = self.clock.now_ms()
         futures: list[asyncio.Future[AppendResult]] = []
-        for request in requests:
+        for request, event_headers in zip(requests, headers, strict=True):
             config = await self.topics.ensure(request.topic, now)
             event_id = request.id if request.id is not None else uuid.uuid4().hex
             partition = partition_for(request.key, event_id, config.partitions)
@@ -100,7 +159,7 @@ class BusEngine:
                 ts=now,
                 payload=request.payload,
                 key=request.key,
-                headers=request.headers,
+                headers=event_headers,
                 caused_by=request.caused_by,
                 tags=request.tags,
                 sid=request.sid,

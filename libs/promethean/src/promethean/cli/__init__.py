@@ -19,11 +19,18 @@ from typing import Final
 from promethean.cli.commands import Command, CommandGroup, build_parser, run_command
 from promethean.cli.dev import DEV_COMMAND
 from promethean.cli.dlq import DLQ_GROUP
+from promethean.cli.schemas import ASYNCAPI_COMMAND, SCHEMAS_GROUP
 from promethean.cli.topics import TOPICS_GROUP
 
 DESCRIPTION: Final = "Promethean Event Bus command line."
 
-COMMANDS: Final[tuple[Command | CommandGroup, ...]] = (DEV_COMMAND, DLQ_GROUP, TOPICS_GROUP)
+COMMANDS: Final[tuple[Command | CommandGroup, ...]] = (
+    DEV_COMMAND,
+    DLQ_GROUP,
+    TOPICS_GROUP,
+    SCHEMAS_GROUP,
+    ASYNCAPI_COMMAND,
+)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -30,6 +30,7 @@ LIST_COLUMNS: Final = (
     "tombstone_retention_ms",
     "snapshot_every",
     "compact_beyond_commits",
+    "validate",
 )
 SETTABLE: Final = (
     "partitions",
@@ -41,6 +42,7 @@ SETTABLE: Final = (
     "tombstone_retention_ms",
     "snapshot_every",
     "compact_beyond_commits",
+    "validate",
 )
 
 
@@ -152,6 +154,12 @@ def _configure_set(parser: argparse.ArgumentParser) -> None:
         action=argparse.BooleanOptionalAction,
         default=None,
         help="compact past the lowest committed offset of the topic's groups",
+    )
+    parser.add_argument(
+        "--validate",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="check every payload against the latest schema of <topic>-value",
     )
     _broker_option(parser)
 

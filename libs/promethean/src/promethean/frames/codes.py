@@ -25,6 +25,7 @@ class ErrorCode(enum.StrEnum):
     BAD_NAME = "bad_name"
     PAYLOAD_TOO_LARGE = "payload_too_large"
     HEADERS_TOO_LARGE = "headers_too_large"
+    SCHEMA_INVALID = "schema_invalid"
     # The frame was well formed but the service refused it.
     UNAUTHORIZED = "unauthorized"
     FORBIDDEN = "forbidden"

@@ -262,12 +262,49 @@ class OutboxStore(Protocol):
 
 
 class SchemaStore(Protocol):
+    """Versioned schemas per subject, with global ids and soft deletion.
+
+    An id names one schema (compared as decoded JSON) across every subject
+    and is never given to another schema, even after deletion. Version
+    numbers of a subject start at 1 and are never reused.
+    """
+
     async def put_schema(self, subject: str, schema: dict[str, Any]) -> SchemaVersion:
-        """Register a schema; the same schema as the latest returns that version."""
+        """Register a schema; the same schema as the latest live version
+        returns that version. A new version gets the next number after every
+        version the subject ever had (soft-deleted ones included) and the
+        schema's global id."""
         ...
 
     async def get_schema(self, subject: str, version: int | None = None) -> SchemaVersion | None:
-        """A given version, or the latest when ``version`` is None."""
+        """A given version (soft-deleted ones too, flagged ``deleted``), or
+        the latest live version when ``version`` is None."""
+        ...
+
+    async def list_schema_versions(self, subject: str) -> list[SchemaVersion]:
+        """Every stored version of ``subject``, soft-deleted ones included, ascending."""
+        ...
+
+    async def list_schema_subjects(self) -> list[str]:
+        """Subjects with at least one stored version, sorted."""
+        ...
+
+    async def get_schema_by_id(self, schema_id: int) -> dict[str, Any] | None:
+        """The schema carrying ``schema_id`` while some stored version uses it."""
+        ...
+
+    async def delete_schema_version(self, subject: str, version: int, *, permanent: bool) -> bool:
+        """Soft-delete (flag) or permanently remove one version; False when
+        there is no such version."""
+        ...
+
+    async def get_schema_config(self, subject: str) -> str | None:
+        """The compatibility level stored for ``subject`` (any string key,
+        e.g. a global key chosen by the registry), None when unset."""
+        ...
+
+    async def put_schema_config(self, subject: str, compatibility: str | None) -> None:
+        """Set the compatibility level of ``subject``; None removes it."""
         ...
 
 

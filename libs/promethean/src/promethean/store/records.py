@@ -117,6 +117,8 @@ class TopicConfig(msgspec.Struct, frozen=True, kw_only=True):
     snapshot_every: int | None = None
     compact_beyond_commits: bool = False
     created_ms: int = 0
+    validate: bool = False
+    """Check every payload against the latest schema of ``<topic>-value``."""
 
 
 class OutboxStatus(enum.StrEnum):
@@ -162,9 +164,15 @@ class OutboxStats(msgspec.Struct, frozen=True):
 
 
 class SchemaVersion(msgspec.Struct, frozen=True):
+    """One version of a subject. ``id`` is global: the same schema (as
+    decoded JSON) has the same id under every subject, for good. ``deleted``
+    marks a soft-deleted version, which keeps its number and id."""
+
     subject: str
     version: int
     schema: dict[str, Any]
+    id: int = 0
+    deleted: bool = False
 
 
 class ViewRow(msgspec.Struct, frozen=True):

@@ -24,8 +24,9 @@ from promethean.store.memory.groups import CommitTable, MembershipTable
 from promethean.store.memory.leases import LeaseTable
 from promethean.store.memory.log import EventLog
 from promethean.store.memory.outbox import OutboxTable
+from promethean.store.memory.schemas import SchemaRegistry
 from promethean.store.memory.topics import TopicTable
-from promethean.store.memory.views import SchemaRegistry, ViewTable
+from promethean.store.memory.views import ViewTable
 from promethean.store.records import (
     AppendResult,
     CommittedOffset,
@@ -329,6 +330,30 @@ class MemoryStore:
     async def get_schema(self, subject: str, version: int | None = None) -> SchemaVersion | None:
         await self._turn()
         return self._schemas.get(subject, version)
+
+    async def list_schema_versions(self, subject: str) -> list[SchemaVersion]:
+        await self._turn()
+        return self._schemas.versions(subject)
+
+    async def list_schema_subjects(self) -> list[str]:
+        await self._turn()
+        return self._schemas.subjects()
+
+    async def get_schema_by_id(self, schema_id: int) -> dict[str, Any] | None:
+        await self._turn()
+        return self._schemas.by_id(schema_id)
+
+    async def delete_schema_version(self, subject: str, version: int, *, permanent: bool) -> bool:
+        await self._turn()
+        return self._schemas.delete(subject, version, permanent)
+
+    async def get_schema_config(self, subject: str) -> str | None:
+        await self._turn()
+        return self._schemas.get_config(subject)
+
+    async def put_schema_config(self, subject: str, compatibility: str | None) -> None:
+        await self._turn()
+        self._schemas.put_config(subject, compatibility)
 
     async def view_upsert(self, view: str, key: str, value: Any, offset: int) -> bool:
         await self._turn()

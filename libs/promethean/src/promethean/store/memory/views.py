@@ -1,4 +1,4 @@
-"""Materialized views and the schema registry, held in memory as JSON text
+"""Materialized views, held in memory as JSON text
 so that reads hand out fresh values and non-JSON values are refused."""
 
 from __future__ import annotations
@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any, NamedTuple
 
 from promethean.store.memory.copies import decode_json, encode_json
-from promethean.store.records import SchemaVersion, ViewRow
+from promethean.store.records import ViewRow
 
 
 class _ViewEntry(NamedTuple):
@@ -63,30 +63,3 @@ class ViewTable:
 
     def __len__(self) -> int:
         return sum(len(rows) for rows in self._views.values())
-
-
-class SchemaRegistry:
-    """Versions of each subject, numbered from 1."""
-
-    def __init__(self) -> None:
-        self._subjects: dict[str, list[bytes]] = {}
-
-    def put(self, subject: str, schema: dict[str, Any]) -> SchemaVersion:
-        versions = self._subjects.setdefault(subject, [])
-        encoded = encode_json(schema)
-        if versions and decode_json(versions[-1]) == decode_json(encoded):
-            return SchemaVersion(subject, len(versions), decode_json(versions[-1]))
-        versions.append(encoded)
-        return SchemaVersion(subject, len(versions), decode_json(encoded))
-
-    def get(self, subject: str, version: int | None) -> SchemaVersion | None:
-        versions = self._subjects.get(subject)
-        if not versions:
-            return None
-        number = len(versions) if version is None else version
-        if not 1 <= number <= len(versions):
-            return None
-        return SchemaVersion(subject, number, decode_json(versions[number - 1]))
-
-    def __len__(self) -> int:
-        return sum(len(versions) for versions in self._subjects.values())

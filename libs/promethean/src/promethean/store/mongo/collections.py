@@ -25,6 +25,8 @@ TOPIC_CONFIGS: Final = "topic_configs"
 OUTBOX: Final = "outbox"
 LEASES: Final = "leases"
 SCHEMAS: Final = "schemas"
+SCHEMA_IDS: Final = "schema_ids"
+SCHEMA_CONFIGS: Final = "schema_configs"
 VIEWS: Final = "views"
 
 ALL_COLLECTIONS: Final = (
@@ -38,6 +40,8 @@ ALL_COLLECTIONS: Final = (
     OUTBOX,
     LEASES,
     SCHEMAS,
+    SCHEMA_IDS,
+    SCHEMA_CONFIGS,
     VIEWS,
 )
 
@@ -62,7 +66,8 @@ INDEXES: Final[dict[str, list[IndexModel]]] = {
         _index("claim_token"),
         _index("status", "published_ms"),
     ],
-    SCHEMAS: [_index("subject", "version", unique=True)],
+    SCHEMAS: [_index("subject", "version", unique=True), _index("id")],
+    SCHEMA_IDS: [_index("id", unique=True)],
     VIEWS: [_index("view", "key", unique=True)],
 }
 

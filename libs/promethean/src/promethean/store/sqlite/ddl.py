@@ -24,6 +24,8 @@ TABLES: Final = (
     "outbox",
     "leases",
     "schemas",
+    "schema_ids",
+    "schema_configs",
     "views",
 )
 
@@ -135,7 +137,22 @@ STATEMENTS: Final = (
         subject TEXT NOT NULL,
         version INTEGER NOT NULL,
         schema TEXT NOT NULL,
+        id INTEGER NOT NULL DEFAULT 0,
+        deleted INTEGER NOT NULL DEFAULT 0,
         PRIMARY KEY (subject, version)
+    ) WITHOUT ROWID
+    """,
+    """
+    CREATE TABLE IF NOT EXISTS schema_ids (
+        id INTEGER NOT NULL PRIMARY KEY,
+        fingerprint TEXT NOT NULL UNIQUE,
+        schema TEXT NOT NULL
+    )
+    """,
+    """
+    CREATE TABLE IF NOT EXISTS schema_configs (
+        subject TEXT NOT NULL PRIMARY KEY,
+        compatibility TEXT NOT NULL
     ) WITHOUT ROWID
     """,
     """
@@ -155,4 +172,14 @@ def create_schema(conn: sqlite3.Connection) -> None:
     """Create every table and index that is missing (inside the caller's transaction)."""
     for statement in STATEMENTS:
         conn.execute(statement)
+    _add_schema_columns(conn)
     conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION:d}")
+
+
+def _add_schema_columns(conn: sqlite3.Connection) -> None:
+    """Databases made before schemas had ids and soft deletion gain the columns."""
+    columns = {row[1] for row in conn.execute("PRAGMA table_info(schemas)")}
+    if "id" not in columns:
+        conn.execute("ALTER TABLE schemas ADD COLUMN id INTEGER NOT NULL DEFAULT 0")
+    if "deleted" not in columns:
+        conn.execute("ALTER TABLE schemas ADD COLUMN deleted INTEGER NOT NULL DEFAULT 0")

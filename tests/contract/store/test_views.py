@@ -1,38 +1,10 @@
-"""Schema versions and materialized views (offset rule, tombstones, listing)."""
+"""Materialized views (offset rule, tombstones, listing)."""
 
 from __future__ import annotations
 
-from promethean.store import SchemaVersion, Store, ViewRow
+from promethean.store import Store, ViewRow
 
 VIEW = "processes"
-ORDER_V1 = {"type": "object", "properties": {"id": {"type": "string"}}}
-ORDER_V2 = {"type": "object", "properties": {"id": {"type": "string"}, "n": {"type": "integer"}}}
-
-
-async def test_schemas_are_versioned_from_one(store: Store) -> None:
-    assert await store.get_schema("orders") is None
-
-    first = await store.put_schema("orders", ORDER_V1)
-    second = await store.put_schema("orders", ORDER_V2)
-
-    assert first == SchemaVersion("orders", 1, ORDER_V1)
-    assert second == SchemaVersion("orders", 2, ORDER_V2)
-    assert await store.get_schema("orders") == second
-    assert await store.get_schema("orders", 1) == first
-    assert await store.get_schema("orders", 3) is None
-    assert await store.get_schema("invoices") is None
-
-
-async def test_registering_the_latest_schema_again_returns_its_version(store: Store) -> None:
-    await store.put_schema("orders", ORDER_V1)
-    await store.put_schema("orders", ORDER_V2)
-
-    same = await store.put_schema("orders", dict(ORDER_V2))
-    back = await store.put_schema("orders", ORDER_V1)
-
-    assert same == SchemaVersion("orders", 2, ORDER_V2)
-    assert back == SchemaVersion("orders", 3, ORDER_V1)
-    assert (await store.put_schema("invoices", ORDER_V1)).version == 1
 
 
 async def test_view_upsert_and_get(store: Store) -> None:
