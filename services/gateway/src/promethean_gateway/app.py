@@ -25,7 +25,6 @@ from promethean.runtime.service import Lifecycle
 from promethean.runtime.tracing import configure_tracing, configure_tracing_from_env, tracer
 from promethean.runtime.watchdog import Watchdog
 from promethean.runtime.ws_release import release_websocket
-
 from promethean.schemas.documents.http import gateway_openapi_route
 from promethean_gateway.authn import Authenticator
 from promethean_gateway.connection import CLOSE_TRY_AGAIN, GatewayConnection
