@@ -9,10 +9,12 @@ from __future__ import annotations
 import json
 from typing import Any, Final
 
+import helm_python
 import kubernetes_validate
 import pytest
 
 from tests.deploy.chart import (
+    CHART_DIR,
     Manifest,
     by_kind,
     component_workload,
@@ -352,3 +354,37 @@ def test_default_environment_resolves(defaults: list[Manifest]) -> None:
     for container in service_containers(defaults):
         env = resolve_env(container, secrets, "promethean-x-0")
         assert env["PROMETHEAN_BROKER_TOKEN"]
+
+
+def notes(values: dict[str, Any] | None = None) -> str:
+    with helm_python.Chart.load(CHART_DIR) as chart:
+        files = chart.render(
+            dict(values or {}), name="promethean", namespace="bus", is_install=True
+        )
+    return str(files["promethean/templates/NOTES.txt"])
+
+
+def test_notes_tell_what_is_and_is_not_bundled() -> None:
+    text = notes()
+    assert "MongoDB replica set rs0 x1 (bundled" in text
+    assert "logs job/promethean-mongodb-init-1" in text
+    assert "does not back MongoDB up" in text
+    assert "Not installed by this chart: Prometheus, Grafana" in text
+    assert "helm test promethean -n bus" in text
+    assert "not pinned by digest" in text
+    external = notes({"mongodb": {"enabled": False}, "store": {"mongoUrl": EXTERNAL_URL}})
+    assert "MongoDB: yours (URL from store.mongoUrl)" in external
+    assert "bundled" not in external.split("Not installed")[0]
+
+
+def test_notes_follow_ingress_and_hpa() -> None:
+    text = notes(
+        {
+            "gateway": {
+                "ingress": {"enabled": True, "host": "bus.example.org", "tlsSecret": "t"},
+                "autoscaling": {"enabled": True, "minReplicas": 3, "maxReplicas": 9},
+            }
+        }
+    )
+    assert "wss://bus.example.org/ws" in text
+    assert "gateway x3-9 (HPA on CPU)" in text
