@@ -15,7 +15,7 @@ import shutil
 import subprocess
 import time
 import urllib.parse
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final
@@ -270,15 +270,6 @@ def wait_for(what: str, check: Any, timeout: float = 60.0) -> Any:
             return last
         time.sleep(0.5)
     pytest.fail(f"{what}: not within {timeout:.0f}s (last {last!r})")
-
-
-@contextlib.contextmanager
-def running(prometheus: Prometheus, cluster: Cluster) -> Iterator[None]:
-    try:
-        yield
-    finally:
-        cluster.kill_all()
-        prometheus.stop()
 
 
 def env_for(container: Container, secrets: Mapping[str, Mapping[str, str]]) -> dict[str, str]:
