@@ -19,63 +19,7 @@ import pytest
 from tests.deploy.chart import CHART_DIR, named, pod_spec, render
 
 SCRIPT: Final = CHART_DIR / "files" / "scripts" / "mongodb_init.js"
-
-# A fake mongod shared by every connection: `state` in, `state` and the
-# commands it received out (JSON on stdout).
-HARNESS: Final = r"""
-const fs = require("fs");
-const vm = require("vm");
-const [scriptPath, statePath] = process.argv.slice(2);
-const state = JSON.parse(fs.readFileSync(statePath, "utf8"));
-const calls = [];
-function hostOf(url) {
-  const rest = url.replace(/^mongodb:\/\/([^@]*@)?/, "");
-  return rest.split(/[/?]/)[0];
-}
-class FakeDb {
-  constructor(url) { this.url = url; }
-  runCommand(cmd) {
-    const name = Object.keys(cmd)[0];
-    calls.push(name);
-    const host = hostOf(this.url);
-    if (!host.includes(",") && !state.reachable.includes(host)) throw new Error(`connect ${host}: refused`);
-    switch (name) {
-      case "ping": return { ok: 1 };
-      case "replSetGetStatus": return state.members.length ? { ok: 1 } : { ok: 0, code: 94 };
-      case "replSetInitiate":
-        state.members = cmd.replSetInitiate.members.map((m) => m.host);
-        state.version = 1;
-        return { ok: 1 };
-      case "hello": return { isWritablePrimary: state.members.length > 0 };
-      case "replSetGetConfig":
-        return { ok: 1, config: { _id: "rs0", version: state.version,
-          members: state.members.map((host, i) => ({ _id: i, host })) } };
-      case "replSetReconfig": {
-        const next = cmd.replSetReconfig;
-        if (next.version !== state.version + 1) return { ok: 0, errmsg: "bad version" };
-        if (next.members.length !== state.members.length + 1) return { ok: 0, errmsg: "one at a time" };
-        state.members = next.members.map((m) => m.host);
-        state.version = next.version;
-        return { ok: 1 };
-      }
-    }
-    throw new Error(`unexpected command ${name}`);
-  }
-  getUser(user) { calls.push("getUser"); return state.users[user] ?? null; }
-  createUser(spec) { calls.push("createUser"); state.users[spec.user] = { pwd: spec.pwd, roles: spec.roles }; }
-  updateUser(user, spec) { calls.push("updateUser"); state.users[user] = { pwd: spec.pwd, roles: spec.roles }; }
-}
-class Mongo { constructor(url) { this.url = url; } getDB() { return new FakeDb(this.url); } }
-const output = [];
-const sandbox = {
-  process: { env: process.env }, Mongo, Math, String, Error, JSON, encodeURIComponent,
-  print: (line) => output.push(line), sleep: () => {}, tojson: (v) => JSON.stringify(v),
-};
-let error = null;
-try { vm.runInNewContext(fs.readFileSync(scriptPath, "utf8"), sandbox); }
-catch (e) { error = String(e); }
-console.log(JSON.stringify({ state, calls, output, error }));
-"""
+FAKE_MONGOD: Final = Path(__file__).resolve().parent / "fake_mongod.js"
 
 
 def node() -> str:
@@ -98,12 +42,10 @@ def job_env() -> dict[str, str]:
 
 
 def run(tmp_path: Path, env: dict[str, str], state: dict[str, Any]) -> dict[str, Any]:
-    harness = tmp_path / "harness.js"
-    harness.write_text(HARNESS, encoding="utf-8")
     state_path = tmp_path / "state.json"
     state_path.write_text(json.dumps(state), encoding="utf-8")
     result = subprocess.run(
-        [node(), str(harness), str(SCRIPT), str(state_path)],
+        [node(), str(FAKE_MONGOD), str(SCRIPT), str(state_path)],
         env={"PATH": os.environ.get("PATH", ""), **env},
         capture_output=True,
         text=True,
