@@ -18,7 +18,8 @@ CHART_DIR: Final = ROOT / "deploy" / "helm"
 VALUES_DIR: Final = Path(__file__).resolve().parent / "values"
 RELEASE: Final = "promethean"
 NAMESPACE: Final = "bus"
-WORKLOAD_KINDS: Final = frozenset({"Deployment", "StatefulSet", "DaemonSet", "Job"})
+WORKLOAD_KINDS: Final = frozenset({"Deployment", "StatefulSet", "DaemonSet", "Job", "Pod"})
+COMPONENTS: Final = ("broker", "gateway", "outbox-drainer", "compactor", "worker")
 
 Manifest = dict[str, Any]
 
@@ -60,6 +61,9 @@ def workloads(manifests: list[Manifest]) -> list[Manifest]:
 
 
 def pod_spec(workload: Manifest) -> dict[str, Any]:
+    if workload["kind"] == "Pod":
+        pod: dict[str, Any] = workload["spec"]
+        return pod
     spec: dict[str, Any] = workload["spec"]["template"]["spec"]
     return spec
 
@@ -79,6 +83,16 @@ def containers(manifests: list[Manifest]) -> Iterator[Container]:
         spec = pod_spec(workload)
         for container in [*spec.get("initContainers", []), *spec["containers"]]:
             yield Container(workload, container)
+
+
+def service_containers(manifests: list[Manifest]) -> Iterator[Container]:
+    """The main container of each of the five services' workloads."""
+    for component in COMPONENTS:
+        try:
+            workload = component_workload(manifests, component)
+        except LookupError:
+            continue
+        yield Container(workload, pod_spec(workload)["containers"][0])
 
 
 def component_workload(manifests: list[Manifest], component: str) -> Manifest:

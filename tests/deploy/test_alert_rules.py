@@ -4,6 +4,7 @@ quiet) on synthetic series (promtool test rules)."""
 
 from __future__ import annotations
 
+import re
 import subprocess
 from pathlib import Path
 from typing import Any, Final
@@ -52,7 +53,23 @@ def test_the_expected_alerts_exist(rules: list[dict[str, Any]]) -> None:
         "PrometheanRedeliveriesHigh",
         "PrometheanPublishLatencyHigh",
         "PrometheanWorkerRebalanceStorm",
+        "PrometheanConsumersGone",
+        "PrometheanGatewayAuthFailures",
+        "PrometheanGatewayRelayLatencyHigh",
+        "PrometheanOutboxBacklog",
+        "PrometheanOutboxStale",
+        "PrometheanNoCompactorLeader",
+        "PrometheanCompactorPassSlow",
     } <= {rule["alert"] for rule in rules}
+
+
+def test_every_alert_aggregates_by_namespace_and_release(rules: list[dict[str, Any]]) -> None:
+    for rule in rules:
+        expr = " ".join(rule["expr"].split())
+        for by in re.findall(r"\bby \(([^)]*)\)", expr):
+            names = {name.strip() for name in by.split(",")}
+            assert {"namespace", "release"} <= names, f"{rule['alert']}: by ({by})"
+        assert "absent(" not in expr, f"{rule['alert']}: absent() cannot tell releases apart"
 
 
 UNIT_TESTS: Final = [
@@ -87,20 +104,29 @@ UNIT_TESTS: Final = [
     },
     {
         "interval": "1m",
-        "input_series": [{"series": 'up{job="broker"}', "values": "1x10"}],
+        "input_series": [
+            {
+                "series": 'up{component="broker",namespace="bus",release="promethean"}',
+                "values": "1x10",
+            }
+        ],
         "alert_rule_test": [
             {
                 "eval_time": "5m",
                 "alertname": "PrometheanNoBrokerLeader",
                 "exp_alerts": [
                     {
-                        "exp_labels": {"severity": "critical"},
+                        "exp_labels": {
+                            "severity": "critical",
+                            "namespace": "bus",
+                            "release": "promethean",
+                        },
                         "exp_annotations": {
                             "summary": "No Promethean broker is leading",
-                            "description": "No broker has reported promethean_publish_queue for"
-                            " 2 minutes: no replica holds the store lease, so publishes and"
-                            " deliveries stop. Check the broker pods and the MongoDB replica"
-                            " set.",
+                            "description": "No broker of promethean in bus has reported"
+                            " promethean_publish_queue for 2 minutes: no replica holds the store"
+                            " lease, so publishes and deliveries stop. Check the broker pods and"
+                            " the MongoDB replica set.",
                         },
                     }
                 ],

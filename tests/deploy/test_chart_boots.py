@@ -218,5 +218,10 @@ def test_broker_drains_within_the_grace_period(
 
 
 def test_every_rendered_container_is_covered(manifests: list[Manifest]) -> None:
+    """Every container of the chart is one of the five services booted here,
+    or one whose own script tests/deploy/test_journey.py runs (wait-for-store,
+    the topics Job, the helm test) or, for MongoDB, FerretDB stands in for."""
     labels = (c.workload["metadata"]["labels"] for c in containers(manifests))
-    assert {label["app.kubernetes.io/component"] for label in labels} == set(MODULES)
+    components = {label["app.kubernetes.io/component"] for label in labels}
+    assert components - set(MODULES) <= {"mongodb", "mongodb-init", "test", "topics"}
+    assert set(MODULES) <= components

@@ -27,6 +27,7 @@ from tests.deploy.chart import (
     render,
     resolve_env,
     secret_data,
+    service_containers,
     workloads,
 )
 from tests.deploy.processes import PORT_VARIABLES
@@ -35,6 +36,8 @@ KUBERNETES_VERSION: Final = "1.35.0"
 OPERATOR_KINDS: Final = frozenset({"ServiceMonitor", "PrometheusRule"})
 DIGEST_IMAGE_RE: Final = re.compile(r"^[a-z0-9./-]+:[A-Za-z0-9_.-]+@sha256:[0-9a-f]{64}$")
 COMPONENTS: Final = ("broker", "gateway", "outbox-drainer", "compactor", "worker")
+REGISTRY: Final = "ghcr.io/promethean-bus"
+MONGO_IMAGE_RE: Final = re.compile(r"^docker\.io/library/mongo:[0-9][0-9.]*@sha256:[0-9a-f]{64}$")
 
 
 @pytest.fixture(scope="module")
@@ -88,7 +91,7 @@ def test_every_object_is_labelled_for_the_release(manifests: list[Manifest]) -> 
 
 
 def test_every_container_probes_live_and_ready_on_its_port(manifests: list[Manifest]) -> None:
-    for container in containers(manifests):
+    for container in service_containers(manifests):
         spec = container.spec
         ports = {p["name"]: p["containerPort"] for p in spec["ports"]}
         assert "http" in ports, container.label
@@ -120,7 +123,7 @@ def test_every_container_runs_as_non_root(manifests: list[Manifest]) -> None:
 
 
 def test_grace_period_covers_the_drain(manifests: list[Manifest]) -> None:
-    for container in containers(manifests):
+    for container in service_containers(manifests):
         env = {e["name"]: e.get("value") for e in container.spec["env"]}
         drain_ms = int(env["PROMETHEAN_DRAIN_MS"])
         grace_s = pod_spec(container.workload)["terminationGracePeriodSeconds"]
@@ -147,23 +150,30 @@ def test_container_port_is_the_port_the_service_listens_on(manifests: list[Manif
 # -- images ------------------------------------------------------------------
 
 
-def test_default_images_use_the_chart_app_version(defaults: list[Manifest]) -> None:
+def test_default_images_are_the_ones_a_release_publishes(defaults: list[Manifest]) -> None:
+    """The five GHCR repositories .github/workflows/release.yml pushes to,
+    at the chart's appVersion, and the official mongo image by digest."""
     app_version = yaml.safe_load((CHART_DIR / "Chart.yaml").read_text())["appVersion"]
     images = {c.spec["image"] for c in containers(defaults)}
-    assert images == {
-        f"promethean/{name}:{app_version}"
+    mongo = {image for image in images if "/mongo:" in image}
+    assert len(mongo) == 1
+    assert MONGO_IMAGE_RE.fullmatch(mongo.pop())
+    assert images - {i for i in images if "/mongo:" in i} == {
+        f"{REGISTRY}/{name}:{app_version}"
         for name in ("broker", "gateway", "outbox-drainer", "compactor", "partitioned-worker")
     }
 
 
 def test_production_images_are_pinned_by_digest(scaled: list[Manifest]) -> None:
-    for container in containers(scaled):
+    for container in service_containers(scaled):
         image = container.spec["image"]
         assert DIGEST_IMAGE_RE.fullmatch(image), (container.label, image)
         assert image.startswith("registry.example.com/promethean/"), image
         assert container.spec["imagePullPolicy"] == "Always"
-    for workload in workloads(scaled):
-        assert pod_spec(workload)["imagePullSecrets"] == [{"name": "registry-credentials"}]
+    for container in containers(scaled):
+        if container.spec["image"].startswith("registry.example.com/"):
+            spec = pod_spec(container.workload)
+            assert spec["imagePullSecrets"] == [{"name": "registry-credentials"}], container.label
 
 
 def test_require_digest_refuses_an_unpinned_image() -> None:
@@ -288,8 +298,13 @@ def test_generated_secret_holds_a_strong_token_every_service_uses(
     assert len(secret["PROMETHEAN_BROKER_TOKEN"]) >= 32
     assert re.fullmatch(r"[!-~]+", secret["PROMETHEAN_BROKER_TOKEN"])
     assert len(secret["JWT_SECRET"]) >= 32
-    assert secret["MONGO_URL"] == "mongodb://mongodb:27017/?replicaSet=rs0"
-    for container in containers(defaults):
+    mongodb = secret_data(defaults)["promethean-mongodb"]
+    assert secret["MONGO_URL"] == (
+        f"mongodb://promethean:{mongodb['app-password']}@promethean-mongodb-0."
+        "promethean-mongodb-headless.bus.svc.cluster.local:27017/promethean"
+        "?replicaSet=rs0&authSource=admin"
+    )
+    for container in service_containers(defaults):
         env = resolve_env(container, secret_data(defaults), "pod-0")
         assert env["PROMETHEAN_BROKER_TOKEN"] == secret["PROMETHEAN_BROKER_TOKEN"]
 
@@ -305,7 +320,7 @@ def test_given_secrets_are_used_verbatim() -> None:
 
 def test_existing_secrets_replace_the_chart_secret(scaled: list[Manifest]) -> None:
     assert not by_kind(scaled, "Secret")
-    for container in containers(scaled):
+    for container in service_containers(scaled):
         refs = {
             e["name"]: e["valueFrom"]["secretKeyRef"]
             for e in container.spec["env"]
@@ -327,7 +342,7 @@ def test_a_jwks_url_replaces_the_generated_jwt_secret() -> None:
 
 def test_no_store_at_all_is_refused() -> None:
     with pytest.raises(Exception, match=r"store\.mongoUrl"):
-        render({"store": {"mongoUrl": ""}})
+        render({"mongodb": {"enabled": False}, "store": {"mongoUrl": ""}})
 
 
 # -- disruption budgets and monitoring -----------------------------------------
@@ -336,7 +351,11 @@ def test_no_store_at_all_is_refused() -> None:
 def test_disruption_budgets_select_their_workloads(manifests: list[Manifest]) -> None:
     budgets = by_kind(manifests, "PodDisruptionBudget")
     assert budgets
-    selectors = [w["spec"]["selector"]["matchLabels"] for w in workloads(manifests)]
+    selectors = [
+        w["spec"]["selector"]["matchLabels"]
+        for w in workloads(manifests)
+        if "selector" in w["spec"]
+    ]
     for budget in budgets:
         assert budget["spec"]["selector"]["matchLabels"] in selectors, budget["metadata"]
 
@@ -347,9 +366,11 @@ def test_budgets_exist_where_they_cannot_block_a_drain(defaults: list[Manifest])
 
 
 def test_scrape_annotations_name_the_metrics_port(defaults: list[Manifest]) -> None:
-    for workload in workloads(defaults):
+    for container in service_containers(defaults):
+        workload = container.workload
         annotations = workload["spec"]["template"]["metadata"]["annotations"]
-        port = pod_spec(workload)["containers"][0]["ports"][0]["containerPort"]
+        ports = {p["name"]: p["containerPort"] for p in container.spec["ports"]}
+        port = ports.get("metrics", ports["http"])
         assert annotations["prometheus.io/scrape"] == "true"
         assert annotations["prometheus.io/port"] == str(port)
         assert annotations["prometheus.io/path"] == "/metrics"
@@ -365,9 +386,16 @@ def test_service_monitor_finds_a_service_for_every_component(scaled: list[Manife
     ]
     components = {s["metadata"]["labels"]["app.kubernetes.io/component"] for s in selected}
     assert components == set(COMPONENTS)
-    [endpoint] = monitor["spec"]["endpoints"]
+    endpoints = {e["port"]: e for e in monitor["spec"]["endpoints"]}
+    assert set(endpoints) == {"http", "metrics"}
     for service in selected:
-        assert endpoint["port"] in {p["name"] for p in service["spec"]["ports"]}
+        assert {p["name"] for p in service["spec"]["ports"]} & set(endpoints), service["metadata"]
+    for endpoint in endpoints.values():
+        targets = {r["targetLabel"] for r in endpoint["relabelings"]}
+        assert targets == {"component", "release"}
+    public = named(scaled, "Service", "promethean-gateway")
+    assert "promethean.io/metrics" not in public["metadata"]["labels"]
+    assert [p["name"] for p in public["spec"]["ports"]] == ["http"]
 
 
 def test_prometheus_rule_carries_the_alert_file(scaled: list[Manifest]) -> None:
@@ -379,7 +407,7 @@ def test_prometheus_rule_carries_the_alert_file(scaled: list[Manifest]) -> None:
 
 
 def test_dashboard_config_map_carries_the_dashboard(defaults: list[Manifest]) -> None:
-    [config_map] = by_kind(defaults, "ConfigMap")
+    config_map = named(defaults, "ConfigMap", "promethean-dashboard")
     assert config_map["metadata"]["labels"]["grafana_dashboard"] == "1"
     shipped = (CHART_DIR / "dashboards" / "promethean.json").read_text(encoding="utf-8")
     assert config_map["data"]["promethean.json"] == shipped.rstrip("\n")

@@ -62,7 +62,8 @@ def test_service_is_built_configured_and_checked(compose: dict[str, Any], name: 
     service = compose["services"][name]
     assert service["build"] == {
         "context": "../..",
-        "dockerfile": f"services/{SERVICE_DIRS[name]}/Dockerfile",
+        "dockerfile": "Dockerfile",
+        "target": SERVICE_DIRS[name],
     }
     assert (COMPOSE_DIR / "../.." / service["build"]["dockerfile"]).resolve().is_file()
     env = service["environment"]

@@ -6,6 +6,7 @@ redeliveries and publish latency."""
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Any, Final
 
@@ -38,6 +39,31 @@ def expressions(dashboard: dict[str, Any]) -> dict[str, str]:
     }
 
 
+def test_every_query_filters_on_namespace_and_release(dashboard: dict[str, Any]) -> None:
+    """Two releases in one Prometheus never mix on one panel."""
+    for title, expr in expressions(dashboard).items():
+        selectors = re.findall(r"promethean_[a-z0-9_]+(\{[^}]*\})?", expr)
+        assert selectors, title
+        for selector in selectors:
+            assert 'namespace=~"$namespace"' in selector, f"{title}: {expr}"
+            assert 'release=~"$release"' in selector, f"{title}: {expr}"
+
+
+def test_worker_panels_have_a_legend_per_pod(dashboard: dict[str, Any]) -> None:
+    worker_targets = [
+        target
+        for panel in graph_panels(dashboard)
+        for target in panel["targets"]
+        if re.search(
+            r"promethean_worker_(owned_partitions|rebalances|processed|inflight)", target["expr"]
+        )
+    ]
+    assert len(worker_targets) >= 4
+    for target in worker_targets:
+        assert "{{pod}}" in target["legendFormat"], target
+        assert "by (pod" in target["expr"], target
+
+
 def test_dashboard_has_identity_and_a_datasource_variable(dashboard: dict[str, Any]) -> None:
     assert dashboard["uid"] == "promethean-bus"
     assert dashboard["title"]
@@ -45,7 +71,7 @@ def test_dashboard_has_identity_and_a_datasource_variable(dashboard: dict[str, A
     variables = {v["name"]: v for v in dashboard["templating"]["list"]}
     assert variables["datasource"]["type"] == "datasource"
     assert variables["datasource"]["query"] == "prometheus"
-    assert {"topic", "group"} <= set(variables)
+    assert {"namespace", "release", "topic", "group"} <= set(variables)
 
 
 def test_panels_are_well_formed(dashboard: dict[str, Any]) -> None:
@@ -95,6 +121,14 @@ def test_every_query_names_exported_metrics(dashboard: dict[str, Any]) -> None:
         ("promethean_dead_lettered_total", "rate("),
         ("promethean_redelivered_total", "reason"),
         ("promethean_publish_latency_seconds_bucket", "histogram_quantile(0.99"),
+        ("promethean_gateway_connections", "by (pod)"),
+        ("promethean_gateway_auth_failures_total", "by (reason)"),
+        ("promethean_gateway_relay_latency_seconds_bucket", "histogram_quantile(0.99"),
+        ("promethean_outbox_rows", "by (status)"),
+        ("promethean_outbox_oldest_pending_age_seconds", ""),
+        ("promethean_compactor_leader", "by (pod)"),
+        ("promethean_compactor_pass_seconds_bucket", "histogram_quantile(0.99"),
+        ("promethean_group_members", "by (topic, group)"),
     ],
 )
 def test_dashboard_covers(dashboard: dict[str, Any], metric: str, needle: str) -> None:

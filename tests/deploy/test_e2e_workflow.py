@@ -1,6 +1,9 @@
-"""The kind workflow cannot run here; check what can be checked: its shell
-steps parse, it builds every service image, and the files, images, names and
-smoke commands it relies on exist and agree with the chart."""
+"""The kind and release workflows cannot run here; check what can be
+checked: their shell steps and scripts/kind-up.sh parse, the e2e workflow
+sets the cluster up with scripts/kind-up.sh and runs `helm test` and the
+release workflow (without publishing), kind-up builds and loads every
+Dockerfile target, the release workflow builds, signs and pins all five
+images, and the names, files and smoke commands agree with the chart."""
 
 from __future__ import annotations
 
@@ -12,54 +15,129 @@ from typing import Any, Final
 import pytest
 import yaml
 
-from tests.deploy.chart import ROOT, component_workload, render
+from tests.deploy.chart import ROOT, component_workload, named, pod_spec, render
 
-WORKFLOW: Final = ROOT / ".github" / "workflows" / "e2e-kind.yml"
+WORKFLOWS: Final = ROOT / ".github" / "workflows"
+KIND_UP: Final = ROOT / "scripts" / "kind-up.sh"
+SERVICES: Final = {"broker", "gateway", "outbox-drainer", "compactor", "partitioned-worker"}
+
+
+def load(name: str) -> dict[str, Any]:
+    loaded: dict[str, Any] = yaml.safe_load((WORKFLOWS / name).read_text(encoding="utf-8"))
+    return loaded
 
 
 @pytest.fixture(scope="module")
 def workflow() -> dict[str, Any]:
-    loaded: dict[str, Any] = yaml.safe_load(WORKFLOW.read_text(encoding="utf-8"))
-    return loaded
+    return load("e2e-kind.yml")
 
 
-def run_blocks(workflow: dict[str, Any]) -> list[str]:
-    return [step["run"] for step in workflow["jobs"]["kind"]["steps"] if "run" in step]
+@pytest.fixture(scope="module")
+def release() -> dict[str, Any]:
+    return load("release.yml")
 
 
-def test_every_shell_step_parses(workflow: dict[str, Any], tmp_path: Path) -> None:
-    for index, script in enumerate(run_blocks(workflow)):
-        path = tmp_path / f"step{index}.sh"
-        path.write_text(script, encoding="utf-8")
-        result = subprocess.run(["bash", "-n", str(path)], capture_output=True, text=True)
-        assert result.returncode == 0, f"{script}\n{result.stderr}"
+def run_blocks(workflow: dict[str, Any], job: str) -> list[str]:
+    return [step["run"] for step in workflow["jobs"][job]["steps"] if "run" in step]
 
 
-def test_builds_and_loads_every_service_image(workflow: dict[str, Any]) -> None:
-    services = {p.parent.name for p in (ROOT / "services").glob("*/Dockerfile")}
-    text = "\n".join(run_blocks(workflow))
-    loops = re.findall(r"for service in ([a-z -]+); do", text)
-    assert len(loops) == 2
-    for loop in loops:
-        assert set(loop.split()) == services
+def bash_parses(script: str, path: Path) -> None:
+    path.write_text(script, encoding="utf-8")
+    result = subprocess.run(["bash", "-n", str(path)], capture_output=True, text=True)
+    assert result.returncode == 0, f"{script}\n{result.stderr}"
 
 
-def test_uses_the_pinned_mongo_image_of_ci(workflow: dict[str, Any]) -> None:
-    ci = (ROOT / ".github" / "workflows" / "ci.yml").read_text(encoding="utf-8")
-    image = workflow["env"]["MONGO_IMAGE"]
-    assert image in ci
-    manifest = (ROOT / "deploy" / "e2e" / "mongodb.yaml").read_text(encoding="utf-8")
-    assert f"image: {image}" in manifest
+def test_every_shell_step_parses(
+    workflow: dict[str, Any], release: dict[str, Any], tmp_path: Path
+) -> None:
+    blocks = [
+        *run_blocks(workflow, "kind"),
+        *run_blocks(release, "images"),
+        *run_blocks(release, "pin"),
+    ]
+    for index, script in enumerate(blocks):
+        bash_parses(script, tmp_path / f"step{index}.sh")
+    bash_parses(KIND_UP.read_text(encoding="utf-8"), tmp_path / "kind-up.sh")
+
+
+def test_e2e_sets_up_with_kind_up_and_runs_helm_test(workflow: dict[str, Any]) -> None:
+    text = "\n".join(run_blocks(workflow, "kind"))
+    assert "bash scripts/kind-up.sh" in text
+    assert 'helm test "$RELEASE"' in text
+    assert text.index("kind-up.sh") < text.index("helm test")
+    kind_action = [
+        s for s in workflow["jobs"]["kind"]["steps"] if "kind-action" in s.get("uses", "")
+    ]
+    assert kind_action[0]["with"]["install_only"] is True, "kind-up.sh creates the cluster"
+
+
+def test_e2e_runs_the_release_workflow_without_publishing(workflow: dict[str, Any]) -> None:
+    job = workflow["jobs"]["release-dry-run"]
+    assert job["uses"] == "./.github/workflows/release.yml"
+    assert job["with"] == {"publish": False}
+
+
+def test_kind_up_builds_and_loads_every_dockerfile_target() -> None:
+    script = KIND_UP.read_text(encoding="utf-8")
+    [services] = re.findall(r"^SERVICES=\(([a-z -]+)\)$", script, re.M)
+    assert set(services.split()) == SERVICES
+    targets = set(re.findall(r"^FROM \S+ AS (\S+)$", (ROOT / "Dockerfile").read_text(), re.M))
+    assert targets >= SERVICES
+    assert 'docker build --target "$service"' in script
+    assert 'kind load docker-image --name "$CLUSTER"' in script
+    assert "helm upgrade --install" in script
+    values = yaml.safe_load((ROOT / "deploy/helm/values.yaml").read_text())
+    [registry] = re.findall(r'^REGISTRY="([^"]+)"$', script, re.M)
+    assert registry == values["image"]["registry"]
+
+
+def test_kind_node_image_is_pinned_and_recorded() -> None:
+    script = KIND_UP.read_text(encoding="utf-8")
+    [image] = re.findall(r'^KIND_NODE_IMAGE="([^"]+)"$', script, re.M)
+    assert re.fullmatch(r"kindest/node:v[0-9.]+@sha256:[0-9a-f]{64}", image)
+    assert image.split("@")[1] in (ROOT / "VERSION_MATRIX.md").read_text()
+
+
+def test_the_chart_mongo_image_is_the_one_ci_tests() -> None:
+    ci = (WORKFLOWS / "ci.yml").read_text(encoding="utf-8")
+    mongodb = named(render(), "StatefulSet", "promethean-mongodb")
+    image = pod_spec(mongodb)["containers"][0]["image"]
+    assert image.removeprefix("docker.io/library/") in ci
+
+
+def test_release_builds_signs_and_pins_every_image(release: dict[str, Any]) -> None:
+    triggers = release[True]  # YAML 1.1 reads the key `on` as true
+    assert triggers["push"]["tags"] == ["v*.*.*"]
+    assert triggers["workflow_call"]["inputs"]["publish"]["default"] is False
+    images = release["jobs"]["images"]
+    assert set(images["strategy"]["matrix"]["service"]) == SERVICES
+    assert images["permissions"]["id-token"] == "write"
+    [build] = [s for s in images["steps"] if "build-push-action" in s.get("uses", "")]
+    assert build["with"]["target"] == "${{ matrix.service }}"
+    assert build["with"]["platforms"] == "linux/amd64,linux/arm64"
+    assert build["with"]["sbom"] is True
+    assert build["with"]["file"] == "Dockerfile"
+    signing = "\n".join(run_blocks(release, "images"))
+    assert 'cosign sign --yes "$REF"' in signing
+    pin = "\n".join(run_blocks(release, "pin"))
+    assert "scripts/release_pin.py" in pin
+    [loop] = re.findall(r"for service in ([a-z -]+); do", pin)
+    assert set(loop.split()) == SERVICES
+    [pr] = [
+        s for s in release["jobs"]["pin"]["steps"] if "create-pull-request" in s.get("uses", "")
+    ]
+    assert "deploy/helm/values.yaml" in pr["with"]["add-paths"]
+    assert "VERSION_MATRIX.md" in pr["with"]["add-paths"]
 
 
 def test_referenced_files_exist(workflow: dict[str, Any]) -> None:
-    text = "\n".join(run_blocks(workflow))
-    for path in set(re.findall(r"deploy/[A-Za-z0-9_./-]+", text)):
+    text = "\n".join(run_blocks(workflow, "kind")) + KIND_UP.read_text(encoding="utf-8")
+    for path in set(re.findall(r"(?:deploy|scripts)/[A-Za-z0-9_./-]+", text)):
         assert (ROOT / path).exists(), path
 
 
 def test_names_match_what_the_chart_renders(workflow: dict[str, Any]) -> None:
-    text = "\n".join(run_blocks(workflow))
+    text = "\n".join(run_blocks(workflow, "kind"))
     manifests = render()
     names = {m["metadata"]["name"] for m in manifests}
     for name in set(re.findall(r"(?:svc|deployment|statefulset)/(promethean-[a-z-]+)", text)):
@@ -69,10 +147,10 @@ def test_names_match_what_the_chart_renders(workflow: dict[str, Any]) -> None:
 
 
 def test_scales_one_three_two(workflow: dict[str, Any]) -> None:
-    text = "\n".join(run_blocks(workflow))
+    text = "\n".join(run_blocks(workflow, "kind"))
     scales = re.findall(r"scale statefulset/promethean-worker --replicas=(\d)", text)
     assert scales == ["3", "2"]
-    assert "worker: {image: {tag: $IMAGE_TAG}, replicas: 1}" in text
+    assert "worker: {replicas: 1}" in text
     owned = re.findall(r"smoke\.py ownership --members (\d)", text)
     assert owned[:3] == ["1", "3", "2"]
     assert "consume --batches b1,b2,b3" in text

@@ -71,7 +71,10 @@ app.kubernetes.io/component: {{ index . 1 }}
 {{- define "promethean.drainMs" -}}
 {{- $root := index . 0 -}}
 {{- $component := index . 1 -}}
-{{- if kindIs "invalid" $component.drainMs }}
+{{- if and (kindIs "invalid" $component.drainMs) (hasKey $component "group") }}
+{{- /* The worker: a handler may run up to the ack timeout, then ack. */}}
+{{- max ($root.Values.common.drainMs | int64) (add ($root.Values.broker.ackTimeoutMs | int64) 5000) }}
+{{- else if kindIs "invalid" $component.drainMs }}
 {{- $root.Values.common.drainMs | int64 }}
 {{- else }}
 {{- $component.drainMs | int64 }}
@@ -126,7 +129,7 @@ secretKeyRef:
 - name: MONGO_URL
   valueFrom:
     secretKeyRef:
-      {{- if .Values.store.existingSecret }}
+      {{- if and .Values.store.existingSecret (not .Values.mongodb.enabled) }}
       name: {{ .Values.store.existingSecret }}
       key: {{ .Values.store.existingSecretKey }}
       {{- else }}
@@ -135,6 +138,72 @@ secretKeyRef:
       {{- end }}
 - name: MONGO_DB
   value: {{ .Values.store.database | quote }}
+{{- end }}
+
+{{- define "promethean.mongodbName" -}}
+{{- include "promethean.componentName" (list . "mongodb") }}
+{{- end }}
+
+{{/* Host names of the bundled replica set's members, comma-separated. */}}
+{{- define "promethean.mongodbHosts" -}}
+{{- $name := include "promethean.mongodbName" . }}
+{{- $m := .Values.mongodb }}
+{{- $hosts := list }}
+{{- range $i := until ($m.replicas | int) }}
+{{- $hosts = append $hosts (printf "%s-%d.%s-headless.%s.svc.%s:%d" $name $i $name $.Release.Namespace $m.clusterDomain ($m.port | int)) }}
+{{- end }}
+{{- join "," $hosts }}
+{{- end }}
+
+{{- define "promethean.caMountDir" -}}
+/etc/promethean/mongodb-ca
+{{- end }}
+
+{{/* Volumes every pod that reads the store gets: the scripts ConfigMap
+(wait-for-store) and the CA bundle of an external replica set. */}}
+{{- define "promethean.storeVolumes" -}}
+- name: scripts
+  configMap:
+    name: {{ include "promethean.componentName" (list . "scripts") }}
+{{- with .Values.store.tls.caSecret }}
+- name: mongodb-ca
+  secret:
+    secretName: {{ . }}
+{{- end }}
+{{- end }}
+
+{{- define "promethean.storeVolumeMounts" -}}
+{{- if .Values.store.tls.caSecret }}
+- name: mongodb-ca
+  mountPath: {{ include "promethean.caMountDir" . }}
+  readOnly: true
+{{- end }}
+{{- end }}
+
+{{/* The init container of every pod that reads the store: waits, one log
+line per attempt, until the replica set has a primary that accepts the
+application user. Call with (list $ .Values.broker). */}}
+{{- define "promethean.waitForStore" -}}
+{{- $root := index . 0 -}}
+{{- $component := index . 1 -}}
+- name: wait-for-store
+  image: {{ include "promethean.image" (list $root $component.image) }}
+  imagePullPolicy: {{ $root.Values.image.pullPolicy }}
+  command: ["/opt/promethean/bin/python", "/opt/promethean-scripts/wait_for_store.py"]
+  env:
+    {{- include "promethean.storeEnv" $root | nindent 4 }}
+  resources:
+    requests: {cpu: 10m, memory: 48Mi}
+    limits: {memory: 128Mi}
+  securityContext:
+    {{- toYaml $root.Values.securityContext | nindent 4 }}
+  volumeMounts:
+    - name: scripts
+      mountPath: /opt/promethean-scripts
+      readOnly: true
+    - name: tmp
+      mountPath: /tmp
+    {{- include "promethean.storeVolumeMounts" $root | nindent 4 }}
 {{- end }}
 
 {{/* The component's own `env` map, then the shared `common.env` map. */}}
@@ -153,13 +222,29 @@ secretKeyRef:
 {{- end }}
 {{- end }}
 
+{{/* Labels of a pod template: the component's labels plus plain
+`component` and `release`, which a Prometheus discovering pods by annotation
+(labelmap of pod labels) turns into the series labels the dashboard and the
+alerts filter on. Call with (list $ "broker"). */}}
+{{- define "promethean.podLabels" -}}
+{{- $root := index . 0 -}}
+{{ include "promethean.componentLabels" . }}
+component: {{ index . 1 }}
+release: {{ $root.Release.Name }}
+{{- end }}
+
+{{/* The port /metrics is served on: the gateway's metricsPort, else the component's port. */}}
+{{- define "promethean.metricsPort" -}}
+{{- default .port .metricsPort | int }}
+{{- end }}
+
 {{/* Pod annotations: scrape hints plus the component's own. Call with (list $ .Values.broker). */}}
 {{- define "promethean.podAnnotations" -}}
 {{- $root := index . 0 -}}
 {{- $component := index . 1 -}}
 {{- if $root.Values.metrics.podAnnotations }}
 prometheus.io/scrape: "true"
-prometheus.io/port: {{ $component.port | int | quote }}
+prometheus.io/port: {{ include "promethean.metricsPort" $component | quote }}
 prometheus.io/path: /metrics
 {{- end }}
 {{- with $component.podAnnotations }}
@@ -167,13 +252,21 @@ prometheus.io/path: /metrics
 {{- end }}
 {{- end }}
 
-{{/* Probes on /healthz/live and /healthz/ready through the `http` port. */}}
+{{/* Probes on /healthz/live and /healthz/ready through the `http` port.
+Call with (list $ .Values.broker); a component's `startupSeconds` lengthens
+its startup probe. */}}
 {{- define "promethean.probes" -}}
-{{- $p := .Values.probes -}}
+{{- $root := index . 0 -}}
+{{- $component := index . 1 -}}
+{{- $p := $root.Values.probes -}}
+{{- $failures := $p.startup.failureThreshold | int }}
+{{- with $component.startupSeconds }}
+{{- $failures = max $failures (div (add . (sub $p.startup.periodSeconds 1)) $p.startup.periodSeconds) }}
+{{- end }}
 startupProbe:
   httpGet: {path: /healthz/live, port: http}
   periodSeconds: {{ $p.startup.periodSeconds }}
-  failureThreshold: {{ $p.startup.failureThreshold }}
+  failureThreshold: {{ $failures }}
   timeoutSeconds: {{ $p.startup.timeoutSeconds }}
 livenessProbe:
   httpGet: {path: /healthz/live, port: http}
@@ -226,6 +319,7 @@ volumes:
   - name: tmp
     emptyDir:
       sizeLimit: 64Mi
+  {{- include "promethean.storeVolumes" $root | nindent 2 }}
 {{- end }}
 
 {{/* Container-level settings shared by every workload. Call with (list $ .Values.broker). */}}
@@ -238,7 +332,12 @@ ports:
   - name: http
     containerPort: {{ $component.port }}
     protocol: TCP
-{{ include "promethean.probes" $root }}
+  {{- with $component.metricsPort }}
+  - name: metrics
+    containerPort: {{ . }}
+    protocol: TCP
+  {{- end }}
+{{ include "promethean.probes" (list $root $component) }}
 resources:
   {{- toYaml $component.resources | nindent 2 }}
 securityContext:
@@ -246,4 +345,14 @@ securityContext:
 volumeMounts:
   - name: tmp
     mountPath: /tmp
+  {{- include "promethean.storeVolumeMounts" $root | nindent 2 }}
+{{- end }}
+
+{{- define "promethean.mongodbImage" -}}
+{{- $i := .Values.mongodb.image }}
+{{- if $i.digest }}
+{{- printf "%s:%s@%s" $i.repository $i.tag $i.digest }}
+{{- else }}
+{{- printf "%s:%s" $i.repository $i.tag }}
+{{- end }}
 {{- end }}

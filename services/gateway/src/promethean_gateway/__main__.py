@@ -11,6 +11,7 @@ from promethean.runtime import service
 from promethean.runtime.logs import configure_logging
 from promethean.settings import load_settings
 from promethean_gateway.app import RUNTIME_KEY, create_app
+from promethean_gateway.metrics_listener import metrics_listener
 from promethean_gateway.settings import GatewaySettings
 
 log = logging.getLogger("promethean.gateway")
@@ -20,19 +21,21 @@ async def serve(settings: GatewaySettings) -> int:
     app = create_app(settings)
     if settings.ws_token is not None:
         log.warning("WS_TOKEN is set: a static dev token grants every topic (PROMETHEAN_DEV=1)")
-    return await service.serve(
-        app,
-        name="gateway",
-        host=settings.common.host,
-        port=settings.port,
-        lifecycle=app[RUNTIME_KEY].lifecycle,
-        drain=None,
-        drain_ms=settings.common.drain_ms,
-        gc_pacing=settings.common.gc_pacing,
-        registry=app[RUNTIME_KEY].registry,
-        scheme="ws",
-        detail=f"broker {settings.bus_url}",
-    )
+    runtime = app[RUNTIME_KEY]
+    async with metrics_listener(runtime.registry, settings.common.host, settings.metrics_port):
+        return await service.serve(
+            app,
+            name="gateway",
+            host=settings.common.host,
+            port=settings.port,
+            lifecycle=runtime.lifecycle,
+            drain=None,
+            drain_ms=settings.common.drain_ms,
+            gc_pacing=settings.common.gc_pacing,
+            registry=runtime.registry,
+            scheme="ws",
+            detail=f"broker {settings.bus_url}",
+        )
 
 
 def main() -> None:

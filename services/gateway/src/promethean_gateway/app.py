@@ -31,6 +31,7 @@ from promethean_gateway.connection import CLOSE_TRY_AGAIN, GatewayConnection
 from promethean_gateway.errors import RefusalError
 from promethean_gateway.http_publish import HttpPublish
 from promethean_gateway.metrics import GatewayMetrics
+from promethean_gateway.metrics_listener import public_routes
 from promethean_gateway.relay import BrokerRelay
 from promethean_gateway.settings import GatewaySettings
 
@@ -218,7 +219,10 @@ def create_app(settings: GatewaySettings) -> web.Application:
             web.get("/ws", websocket),
             web.post("/publish/{topic}", publish),
             gateway_openapi_route(),
-            *service_routes(runtime.registry, runtime.progress, runtime.readiness),
+            *public_routes(
+                service_routes(runtime.registry, runtime.progress, runtime.readiness),
+                settings.metrics_port,
+            ),
         ]
     )
     return app

@@ -71,6 +71,7 @@ class GatewaySettings:
 
     common: CommonSettings = field(default_factory=_common_default)
     port: int = DEFAULT_WS_PORT
+    metrics_port: int | None = None
     bus_url: str = DEFAULT_BUS_URL
     jwt: JwtConfig = field(default_factory=JwtConfig)
     jwks: JwksSettings = field(default_factory=JwksSettings)
@@ -114,9 +115,11 @@ class GatewaySettings:
                 str(send_buffer),
                 f"at least PROMETHEAN_MAX_FRAME_BYTES ({max_frame_bytes})",
             )
+        ws_port = env.port("WS_PORT", DEFAULT_WS_PORT)
         return cls(
             common=common,
-            port=env.port("WS_PORT", DEFAULT_WS_PORT),
+            port=ws_port,
+            metrics_port=_metrics_port(env, ws_port),
             bus_url=env.url("BUS_URL", DEFAULT_BUS_URL, schemes=("ws", "wss")),
             jwt=jwt_config,
             jwks=JwksSettings(
@@ -196,6 +199,18 @@ class GatewaySettings:
                 max_ms=HOUR_MS,
             ),
         )
+
+
+def _metrics_port(env: EnvReader, ws_port: int) -> int | None:
+    """``PROMETHEAN_METRICS_PORT``: serve ``/metrics`` there instead of on
+    the public ``WS_PORT``; unset or ``0`` keeps it on ``WS_PORT``."""
+    name = "PROMETHEAN_METRICS_PORT"
+    if env.raw(name) in (None, "0"):
+        return None
+    port = env.port(name, 0)
+    if port == ws_port:
+        raise SettingsError(name, str(port), f"a port other than WS_PORT ({ws_port})")
+    return port
 
 
 def _public_key(env: EnvReader) -> PublicKey | None:
