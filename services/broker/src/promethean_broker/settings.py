@@ -9,6 +9,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import ClassVar, Final
 
+from promethean.auth import JwtConfig
 from promethean.errors import SettingsError
 from promethean.names import MAX_FRAME_BYTES
 from promethean.settings import (
@@ -20,6 +21,7 @@ from promethean.settings import (
 )
 from promethean.settings.identity import default_process_id, read_process_id
 from promethean.store.factory import DEFAULT_SQLITE_URL
+from promethean_broker.access import read_jwt_config
 
 SERVICE: Final = "broker"
 
@@ -73,6 +75,8 @@ class BrokerSettings:
     system_metrics_ms: int = DEFAULT_SYSTEM_METRICS_MS
     session_timeout_ms: int = DEFAULT_SESSION_TIMEOUT_MS
     broker_id: str = field(default_factory=default_process_id)
+    jwt: JwtConfig = field(default_factory=JwtConfig)
+    """Admin API and console sign-in with a JWT (see `promethean_broker.access`)."""
 
     __repr__ = settings_repr
 
@@ -141,6 +145,7 @@ class BrokerSettings:
             ),
             session_timeout_ms=_session_timeout_ms(env, common.heartbeat_ms),
             broker_id=read_process_id(env, "PROMETHEAN_BROKER_ID"),
+            jwt=read_jwt_config(env),
         )
 
 
