@@ -63,7 +63,7 @@ class Caller:
         return self.role is Role.ADMIN
 
 
-class Denied(Exception):
+class DeniedError(Exception):
     def __init__(self, status: int, code: str, msg: str) -> None:
         super().__init__(msg)
         self.status = status
@@ -99,26 +99,26 @@ class Access:
         return self._token is None and self._verifier is None
 
     async def caller(self, authorization: str | None) -> Caller:
-        """The `Caller` a request's ``Authorization`` header signs in as, or `Denied`."""
+        """The `Caller` a request's ``Authorization`` header signs in as, or `DeniedError`."""
         if self.open:
             return Caller(Role.ADMIN, "anonymous")
         scheme, _, token = (authorization or "").partition(" ")
         if scheme.lower() != "bearer" or not token:
-            raise Denied(401, ErrorCode.UNAUTHORIZED, MSG_SIGN_IN)
+            raise DeniedError(401, ErrorCode.UNAUTHORIZED, MSG_SIGN_IN)
         if self._token is not None and hmac.compare_digest(token.encode(), self._token):
             return Caller(Role.ADMIN, "broker-token")
         if self._verifier is None or token.count(".") != 2:
-            raise Denied(401, ErrorCode.UNAUTHORIZED, MSG_SIGN_IN)
+            raise DeniedError(401, ErrorCode.UNAUTHORIZED, MSG_SIGN_IN)
         try:
             identity = await self._verifier.verify(token)
         except AuthError as err:
-            raise Denied(401, ErrorCode.UNAUTHORIZED, err.msg) from None
+            raise DeniedError(401, ErrorCode.UNAUTHORIZED, err.msg) from None
         scopes = set(identity.scopes)
         if scopes & ADMIN_SCOPES:
             return Caller(Role.ADMIN, identity.subject)
         if scopes & READ_SCOPES:
             return Caller(Role.READ, identity.subject)
-        raise Denied(403, ErrorCode.FORBIDDEN, MSG_NO_ROLE)
+        raise DeniedError(403, ErrorCode.FORBIDDEN, MSG_NO_ROLE)
 
 
 def caller_of(request: web.Request) -> Caller:
@@ -137,7 +137,7 @@ def access_control(access: Access, audit: AuditSink, now_ms: Callable[[], int]) 
             return await handler(request)
         try:
             caller = await access.caller(request.headers.get("Authorization"))
-        except Denied as denied:
+        except DeniedError as denied:
             return error_response(denied.status, denied.code, denied.msg)
         if request.method not in SAFE_METHODS and not caller.can_write:
             return error_response(403, ErrorCode.FORBIDDEN, MSG_READ_ONLY)
@@ -150,9 +150,7 @@ def access_control(access: Access, audit: AuditSink, now_ms: Callable[[], int]) 
     return guard
 
 
-def _audit_record(
-    request: web.Request, caller: Caller, status: int, ts: int
-) -> dict[str, Any]:
+def _audit_record(request: web.Request, caller: Caller, status: int, ts: int) -> dict[str, Any]:
     query: Mapping[str, str] = request.query
     return {
         "action": "admin",

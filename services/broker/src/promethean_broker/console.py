@@ -105,11 +105,11 @@ class Console:
         broker_id: str,
     ) -> None:
         self.streams = Streams()
-        self.views = Views(
-            get_engine,
-            lambda: (counter_total(metrics.published_total), counter_total(metrics.delivered_total)),
-            heartbeat_ms,
-        )
+
+        def counters() -> tuple[float, float]:
+            return counter_total(metrics.published_total), counter_total(metrics.delivered_total)
+
+        self.views = Views(get_engine, counters, heartbeat_ms)
         self.tail = Tail(get_engine, self.streams)
         self.dlq = DlqAdmin(get_engine)
         self.static = StaticFiles(static_dir())

@@ -59,7 +59,8 @@ class EventStream:
         self.response = response
 
     async def send(self, event: str, data: Any) -> None:
-        await self.response.write(b"event: " + event.encode() + b"\ndata: " + _json.encode(data) + b"\n\n")
+        frame = b"event: " + event.encode() + b"\ndata: " + _json.encode(data) + b"\n\n"
+        await self.response.write(frame)
 
     async def comment(self) -> None:
         await self.response.write(b": keepalive\n\n")
