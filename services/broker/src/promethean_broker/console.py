@@ -8,7 +8,7 @@ read-only JSON and live (server-sent events) views it shows.
     GET /console/api/topics           topics with offsets and settings
     GET /console/api/groups[/{group}] groups with lag; one group in detail
     GET /console/api/message?topic=&partition=&offset=   one event, its attempts
-    GET /console/api/stream/{overview|topics|groups|groups/{group}}   SSE
+    GET /console/api/stream/{overview|topics|groups|groups/{group}|dlq}   SSE
     GET /console/api/tail/{topic}     SSE live tail (see `tail_stream`)
 
 Everything it changes goes through the admin API (``/topics``, ``/groups``,
@@ -138,6 +138,7 @@ class Console:
             web.get(f"{api}/stream/topics", self._stream("topics", self.views.topic_rows)),
             web.get(f"{api}/stream/groups", self._stream("groups", self.views.groups)),
             web.get(f"{api}/stream/groups/{{group}}", self.group_stream),
+            web.get(f"{api}/stream/dlq", self._stream("dlq", self.dlq.dlq_rows)),
             web.get(f"{api}/tail/{{topic}}", self.tail.handle),
             *self.dlq.routes(),
         ]

@@ -122,6 +122,10 @@ class DlqAdmin:
         return config
 
     async def list_dlqs(self, request: web.Request) -> web.Response:
+        return json_response(await self.dlq_rows())
+
+    async def dlq_rows(self) -> dict[str, Any]:
+        """Every ``<topic>.DLQ`` with its depth (records stored)."""
         store = self.engine.store
         rows = []
         for config in sorted(await store.list_topics(), key=lambda t: t.name):
@@ -134,7 +138,7 @@ class DlqAdmin:
                         "partitions": config.partitions,
                     }
                 )
-        return json_response({"dlqs": rows})
+        return {"dlqs": rows}
 
     async def _scan(
         self, config: TopicConfig, start: dict[int, int], limit: int
