@@ -96,8 +96,17 @@ class Browser:
     def goto(self, url: str) -> None:
         self.call("goto", url=url)
 
-    def wait(self, selector: str, text: str | None = None, timeout_ms: int = 10_000) -> int:
-        args: dict[str, Any] = {"selector": selector, "timeout": timeout_ms}
+    def wait(
+        self,
+        selector: str,
+        text: str | None = None,
+        *,
+        exact: bool = False,
+        timeout_ms: int = 10_000,
+    ) -> int:
+        """Wait until ``selector`` is visible and contains ``text`` (is exactly
+        ``text``, give or take white space, with ``exact``); the ms it took."""
+        args: dict[str, Any] = {"selector": selector, "timeout": timeout_ms, "exact": exact}
         if text is not None:
             args["text"] = text
         elapsed: int = self.call("wait", reply_s=timeout_ms / 1000 + 10, **args)

@@ -61,11 +61,58 @@ async def _until(check: Any, what: str) -> None:
         await asyncio.sleep(0.05)
 
 
+def connect(broker: BrokerProcess) -> WebSocketBusClient:
+    return WebSocketBusClient(broker.url, ClientConfig(token=TOKEN))
+
+
+async def consume(
+    bus: WebSocketBusClient, admin: AdminClient, topic: str, group: str, n: int
+) -> None:
+    """``group`` acks the first ``n`` events of ``topic`` and leaves, its commit durable."""
+    start = SubscribeOptions(start="earliest")
+    subscription = await bus.subscribe(topic, group, options=start, manual_ack=True)
+    messages = aiter(subscription)
+    for _ in range(n):
+        message = await asyncio.wait_for(anext(messages), SETTLE_S)
+        await message.ack()
+
+    async def committed() -> bool:
+        lag = await admin.lag(topic, group)
+        return sum(p.committed + 1 for p in lag.partitions) == n
+
+    await _until(committed, f"{group}'s acks on {topic} to be committed")
+    await subscription.stop()
+
+
+async def dead_letter(
+    bus: WebSocketBusClient, admin: AdminClient, topic: str, group: str, n: int
+) -> None:
+    """``group`` nacks every event of ``topic`` until all ``n`` are dead-lettered."""
+    start = SubscribeOptions(start="earliest")
+    subscription = await bus.subscribe(topic, group, options=start, manual_ack=True)
+
+    async def nack_all() -> None:
+        async for message in subscription:
+            await message.nack(REASON)
+
+    nacking = asyncio.create_task(nack_all())
+
+    async def dead_lettered() -> bool:
+        return {d.topic: d.depth for d in await admin.dlqs()}.get(topic) == n
+
+    try:
+        await _until(dead_lettered, f"every event of {topic} to be dead-lettered")
+    finally:
+        nacking.cancel()
+        await subscription.stop()
+
+
 async def seed(broker: BrokerProcess) -> None:
+    """What the pages show: orders (billing lags) and payments (all dead-lettered)."""
     admin = AdminClient(broker.http_url, TOKEN)
     await admin.put_topic("orders", partitions=3)
     await admin.put_topic("payments", partitions=2, max_attempts=2)
-    async with WebSocketBusClient(broker.url, ClientConfig(token=TOKEN)) as bus:
+    async with connect(broker) as bus:
         for i in range(ORDERS):
             payload = {"order": i, "total_cents": 1250 + 75 * i, "items": [{"sku": f"sku-{i % 5}"}]}
             headers = {"source": "web" if i % 2 else "app"}
@@ -73,39 +120,8 @@ async def seed(broker: BrokerProcess) -> None:
         for i in range(PAYMENTS):
             payment = {"payment": i, "amount_cents": 990 * (i + 1)}
             await bus.publish("payments", payment, key=f"p{i}")
-        start = SubscribeOptions(start="earliest")
-        billing = await bus.subscribe("orders", "billing", options=start, manual_ack=True)
-        messages = aiter(billing)
-        for _ in range(BILLING_ACKED):
-            message = await asyncio.wait_for(anext(messages), SETTLE_S)
-            await message.ack()
-        await bill_settled(admin)
-        await billing.stop()
-        ledger = await bus.subscribe("payments", "ledger", options=start, manual_ack=True)
-
-        async def nack_all() -> None:
-            async for message in ledger:
-                await message.nack(REASON)
-
-        nacking = asyncio.create_task(nack_all())
-
-        async def dead_lettered() -> bool:
-            dlqs = {d.topic: d.depth for d in await admin.dlqs()}
-            return dlqs.get("payments") == PAYMENTS
-
-        try:
-            await _until(dead_lettered, "every payment to be dead-lettered")
-        finally:
-            nacking.cancel()
-            await ledger.stop()
-
-
-async def bill_settled(admin: AdminClient) -> None:
-    async def committed() -> bool:
-        lag = await admin.lag("orders", "billing")
-        return sum(p.committed + 1 for p in lag.partitions) == BILLING_ACKED
-
-    await _until(committed, "billing's acks to be committed")
+        await consume(bus, admin, "orders", "billing", BILLING_ACKED)
+        await dead_letter(bus, admin, "payments", "ledger", PAYMENTS)
 
 
 @pytest.fixture(scope="session")

@@ -75,10 +75,13 @@ const ops = {
   },
   // Waits until `selector` is visible (and, with `text`, contains it); the
   // milliseconds it took.
-  async wait({ selector, text, timeout = 10_000 }) {
+  async wait({ selector, text, exact = false, timeout = 10_000 }) {
     const started = Date.now();
     let locator = page.locator(selector);
-    if (text !== undefined) locator = locator.filter({ hasText: String(text) });
+    if (text !== undefined) {
+      const escaped = String(text).replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
+      locator = locator.filter({ hasText: exact ? new RegExp(`^\\s*${escaped}\\s*$`) : String(text) });
+    }
     await locator.first().waitFor({ state: "visible", timeout });
     return Date.now() - started;
   },

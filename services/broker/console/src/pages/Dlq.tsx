@@ -248,6 +248,7 @@ export function Dlq({ topic }: { topic: string }) {
           )}
         </div>
       </div>
+      {canWrite && (
       <Confirm
         id="confirm-dlq"
         open={asking !== null}
@@ -263,6 +264,7 @@ export function Dlq({ topic }: { topic: string }) {
           <p>Each record is published again on its original topic (records replayed before are skipped).</p>
         )}
       </Confirm>
+      )}
     </Page>
   );
 }
