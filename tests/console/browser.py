@@ -79,7 +79,7 @@ class Browser:
         reply = json.loads(line)
         if not reply["ok"]:
             raise BrowserError(reply["error"])
-        return reply["value"]
+        return reply.get("value")
 
     def call(self, op: str, reply_s: float = REPLY_TIMEOUT_S, **args: Any) -> Any:
         stdin = self._process.stdin

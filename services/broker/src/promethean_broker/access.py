@@ -37,6 +37,8 @@ READ_SCOPES: Final = frozenset({"read:*", "read:**"})
 SAFE_METHODS: Final = frozenset({"GET", "HEAD", "OPTIONS"})
 PUBLIC_EXACT: Final = frozenset({"/", "/ws", "/metrics", "/console", "/console/"})
 PUBLIC_PREFIXES: Final = ("/healthz/", "/console/static/")
+MIN_SECRET_BYTES: Final = 32
+"""RFC 7518 §3.2: an HS256 key is at least as long as the hash."""
 CALLER_KEY: Final = "promethean.caller"
 """Where the middleware leaves the signed-in `Caller` on the request."""
 
@@ -75,8 +77,8 @@ def read_jwt_config(env: EnvReader) -> JwtConfig:
     """``JWT_SECRET`` (HS256), ``JWT_AUD`` and ``JWT_ISS`` for console and
     admin sign-in; unset, only the broker token signs in."""
     secret = env.secret("JWT_SECRET")
-    if secret is not None and len(secret.reveal()) < 16:
-        raise SettingsError("JWT_SECRET", "(secret)", "at least 16 characters")
+    if secret is not None and len(secret.reveal().encode()) < MIN_SECRET_BYTES:
+        raise SettingsError("JWT_SECRET", "(secret)", f"at least {MIN_SECRET_BYTES} bytes")
     return JwtConfig(
         secret=secret,
         audience=env.raw("JWT_AUD"),

@@ -223,16 +223,24 @@ class Views:
         }
 
     async def message(self, topic: str, partition: int, offset: int) -> dict[str, Any] | None:
-        """One stored event and, per group of its topic, its delivery attempts."""
+        """One stored event and, per group, its delivery attempt: the one in
+        flight now, else how many failed (counted durably until committed)."""
         store = self.engine.store
         found = await store.read(topic, partition, offset, 1, to_offset=offset)
         if not found:
             return None
         attempts = {}
-        for group in sorted(await store.groups_for_topic(topic)):
+        live = {g.group: g for g in self.engine.groups() if g.topic == topic}
+        for group in sorted(set(await store.groups_for_topic(topic)) | set(live)):
             counts = await store.get_attempts(group, topic, partition, offset)
-            if offset in counts:
-                attempts[group] = counts[offset]
+            attempt = counts.get(offset, 0)
+            state = live.get(group)
+            cursor = state.cursors.get(partition) if state is not None else None
+            flight = cursor.inflight.get(offset) if cursor is not None else None
+            if flight is not None:
+                attempt = max(attempt, flight.attempt)
+            if attempt:
+                attempts[group] = attempt
         return {**event_json(found[0]), "attempts": attempts}
 
 
