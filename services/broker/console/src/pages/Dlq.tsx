@@ -170,7 +170,7 @@ export function Dlq({ topic }: { topic: string }) {
           {page.records.length < page.depth ? `, first ${page.records.length} shown` : ""}.
         </p>
       )}
-      <div class="split">
+      <div class="split split-stacked">
         <div class="scroll">
           <table class="compact" data-testid="dlq-records">
             <caption class="sr-only">Dead-lettered records</caption>
