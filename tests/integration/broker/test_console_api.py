@@ -81,20 +81,25 @@ async def test_who_may_read_and_change(broker: BrokerProcess) -> None:
     assert (await AdminClient(broker.url, TOKEN).whoami()).subject == "broker-token"
 
 
-async def test_changes_are_audited_with_the_subject(broker: BrokerProcess) -> None:
+async def test_dlq_changes_are_audited_with_the_subject(broker: BrokerProcess) -> None:
+    await dead_letter(broker, "audited", 1)
     admin = AdminClient(broker.url, mint(["admin:*"]))
-    await admin.put_topic("audited-topic", partitions=1)
+    assert (await admin.replay_dlq("audited", start={})).replayed == 1
+    assert await admin.purge_dlq("audited") == 1
+    records: dict[str, dict[str, Any]] = {}
     async with WebSocketBusClient(broker.url, ClientConfig(token=TOKEN)) as bus:
         sub = await bus.subscribe("system.bus.audit", "audit-reader", options=EARLIEST)
         async with asyncio.timeout(10):
             async for message in sub:
                 record = message.payload
-                if record.get("path") == "/topics" and record.get("method") == "POST":
+                if record.get("topic") == "audited" and record["action"].startswith("dlq_"):
+                    records[record["action"]] = record
+                if len(records) == 2:
                     break
         await sub.stop()
-    assert record["subject"] == "tester"
-    assert record["role"] == "admin"
-    assert record["status"] == 201
+    assert records["dlq_replay"]["replayed"] == 1
+    assert records["dlq_purge"]["purged"] == 1
+    assert {(r["subject"], r["role"]) for r in records.values()} == {("tester", "admin")}
 
 
 async def dead_letter(broker: BrokerProcess, topic: str, n: int) -> list[str]:

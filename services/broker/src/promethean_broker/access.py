@@ -10,15 +10,18 @@ Health, metrics, the WebSocket endpoints (they have their own ``AUTH``
 frame) and the console's static files are public; every other path is
 guarded, so admin routes added later are guarded by default.
 
-Every change a caller makes (a non-``GET`` request that succeeded) is
-recorded on ``system.bus.audit`` with the caller's subject.
+Handlers record their changes on ``system.bus.audit`` through a sink
+wrapped by `with_caller`, which adds who made the change (``subject``,
+``role``): the middleware keeps the signed-in caller in a context variable
+for the request's task.
 """
 
 from __future__ import annotations
 
 import enum
 import hmac
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
+from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any, Final
 
@@ -123,6 +126,21 @@ class Access:
         raise DeniedError(403, ErrorCode.FORBIDDEN, MSG_NO_ROLE)
 
 
+_CURRENT: ContextVar[Caller | None] = ContextVar("promethean_caller", default=None)
+
+
+def with_caller(sink: AuditSink) -> AuditSink:
+    """``sink`` with the current request's caller added to every record."""
+
+    def record(entry: dict[str, Any]) -> None:
+        caller = _CURRENT.get()
+        if caller is not None:
+            entry = {**entry, "subject": caller.subject, "role": caller.role.value}
+        sink(entry)
+
+    return record
+
+
 def caller_of(request: web.Request) -> Caller:
     caller = request.get(CALLER_KEY)
     if not isinstance(caller, Caller):
@@ -130,8 +148,8 @@ def caller_of(request: web.Request) -> Caller:
     return caller
 
 
-def access_control(access: Access, audit: AuditSink, now_ms: Callable[[], int]) -> Any:
-    """The middleware: sign the caller in, refuse writes to readers, audit changes."""
+def access_control(access: Access) -> Any:
+    """The middleware: sign the caller in and refuse changes to readers."""
 
     @web.middleware
     async def guard(request: web.Request, handler: Handler) -> web.StreamResponse:
@@ -144,23 +162,10 @@ def access_control(access: Access, audit: AuditSink, now_ms: Callable[[], int]) 
         if request.method not in SAFE_METHODS and not caller.can_write:
             return error_response(403, ErrorCode.FORBIDDEN, MSG_READ_ONLY)
         request[CALLER_KEY] = caller
-        response = await handler(request)
-        if request.method not in SAFE_METHODS and response.status < 400:
-            audit(_audit_record(request, caller, response.status, now_ms()))
-        return response
+        token = _CURRENT.set(caller)
+        try:
+            return await handler(request)
+        finally:
+            _CURRENT.reset(token)
 
     return guard
-
-
-def _audit_record(request: web.Request, caller: Caller, status: int, ts: int) -> dict[str, Any]:
-    query: Mapping[str, str] = request.query
-    return {
-        "action": "admin",
-        "method": request.method,
-        "path": request.path,
-        "query": dict(query),
-        "status": status,
-        "subject": caller.subject,
-        "role": caller.role.value,
-        "ts": ts,
-    }

@@ -35,7 +35,7 @@ from promethean.runtime.service import Lifecycle
 from promethean.runtime.watchdog import Watchdog
 from promethean.store import open_store
 from promethean.store.port import Store
-from promethean_broker.access import Access, access_control
+from promethean_broker.access import Access, access_control, with_caller
 from promethean_broker.admin import AdminApi, error_response, json_errors, json_response
 from promethean_broker.connection import BrokerConnection
 from promethean_broker.console import Console
@@ -335,10 +335,8 @@ async def ready(request: web.Request) -> web.Response:
 def create_app(settings: BrokerSettings, store: Store | None = None) -> web.Application:
     runtime = BrokerRuntime(settings, store)
     # Who may call the admin API is decided once, by `access` (routes get no token).
-    access = Access(settings.common.broker_token, settings.jwt)
-    guard = access_control(
-        access, lambda record: runtime.system.offer(AUDIT_TOPIC, record), runtime.clock.now_ms
-    )
+    guard = access_control(Access(settings.common.broker_token, settings.jwt))
+    audit = with_caller(lambda record: runtime.system.offer(AUDIT_TOPIC, record))
     app = web.Application(
         client_max_size=settings.max_frame_bytes, middlewares=[json_errors, guard]
     )
@@ -365,5 +363,6 @@ def create_app(settings: BrokerSettings, store: Store | None = None) -> web.Appl
         runtime.metrics,
         heartbeat_ms=settings.common.heartbeat_ms,
         broker_id=settings.broker_id,
+        audit=audit,
     ).install(app)
     return app

@@ -12,7 +12,8 @@ read-only JSON and live (server-sent events) views it shows.
     GET /console/api/tail/{topic}     SSE live tail (see `tail_stream`)
 
 Everything it changes goes through the admin API (``/topics``, ``/groups``,
-``/dlq``), guarded and audited by `access`.
+``/dlq``), guarded by `access`; DLQ replays and purges are recorded on
+``system.bus.audit`` with the caller.
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ from prometheus_client import Counter
 from promethean.bus import BusEngine
 from promethean.frames.codes import ErrorCode
 from promethean.names import is_valid_name
-from promethean_broker.access import caller_of
+from promethean_broker.access import AuditSink, caller_of
 from promethean_broker.admin import error_response, json_response
 from promethean_broker.dlq_admin import DlqAdmin
 from promethean_broker.metrics import BrokerMetrics
@@ -103,6 +104,7 @@ class Console:
         *,
         heartbeat_ms: int,
         broker_id: str,
+        audit: AuditSink,
     ) -> None:
         self.streams = Streams()
 
@@ -111,7 +113,7 @@ class Console:
 
         self.views = Views(get_engine, counters, heartbeat_ms)
         self.tail = Tail(get_engine, self.streams)
-        self.dlq = DlqAdmin(get_engine)
+        self.dlq = DlqAdmin(get_engine, audit)
         self.static = StaticFiles(static_dir())
         self.broker_id = broker_id
 

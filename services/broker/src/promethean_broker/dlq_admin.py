@@ -11,7 +11,8 @@ A replay re-publishes a record without its ``x-dlq-*`` headers under the id
 ``replay/<dlq id>`` (as ``promethean dlq replay`` does), so replaying a
 record twice, from here or the CLI, stores it once. ``all`` replays are
 paged: each call scans at most ``max`` records and says where to go on
-from, which is how the console shows its progress.
+from, which is how the console shows its progress. Replays and purges are
+recorded on ``system.bus.audit`` (``dlq_replay``, ``dlq_purge``).
 """
 
 from __future__ import annotations
@@ -97,8 +98,13 @@ def _positions(raw: str | None) -> dict[int, int]:
 
 
 class DlqAdmin:
-    def __init__(self, get_engine: Callable[[], BusEngine]) -> None:
+    def __init__(
+        self,
+        get_engine: Callable[[], BusEngine],
+        audit: Callable[[dict[str, Any]], None] = lambda record: None,
+    ) -> None:
         self._get_engine = get_engine
+        self._audit = audit
 
     @property
     def engine(self) -> BusEngine:
@@ -217,6 +223,15 @@ class DlqAdmin:
             start = {int(p): o for p, o in (body.start or {}).items() if p.isdigit()}
             events, following = await self._scan(config, start, body.max)
         replayed = await self._publish(config.name, base, events)
+        self._audit(
+            {
+                "action": "dlq_replay",
+                "topic": base,
+                "replayed": replayed,
+                "skipped": len(events) - replayed,
+                "ts": self.engine.clock.now_ms(),
+            }
+        )
         return json_response(
             {
                 "topic": base,
@@ -271,7 +286,10 @@ class DlqAdmin:
         for p in range(config.partitions):
             high = await store.latest_offset(config.name, p)
             purged += await store.delete_below(config.name, p, high + 1)
-        return json_response({"topic": config.name.removesuffix(DLQ_SUFFIX), "purged": purged})
+        base = config.name.removesuffix(DLQ_SUFFIX)
+        now = self.engine.clock.now_ms()
+        self._audit({"action": "dlq_purge", "topic": base, "purged": purged, "ts": now})
+        return json_response({"topic": base, "purged": purged})
 
 
 def _limit(raw: str | None) -> int:
