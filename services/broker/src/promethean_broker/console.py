@@ -33,7 +33,7 @@ from promethean_broker.access import AuditSink, caller_of
 from promethean_broker.admin import error_response, json_response
 from promethean_broker.dlq_admin import DlqAdmin
 from promethean_broker.metrics import BrokerMetrics
-from promethean_broker.sse import Streams, snapshots
+from promethean_broker.sse import Shared, Streams, snapshots
 from promethean_broker.tail_stream import Tail
 from promethean_broker.views import Views
 
@@ -116,6 +116,11 @@ class Console:
         self.dlq = DlqAdmin(get_engine, audit)
         self.static = StaticFiles(static_dir())
         self.broker_id = broker_id
+        # Every viewer of a page gets the same snapshot, computed once a second.
+        self.overview = Shared(self.views.overview)
+        self.topics = Shared(self.views.topic_rows)
+        self.groups = Shared(self.views.groups)
+        self.dlqs = Shared(self.dlq.dlq_rows)
 
     def install(self, app: web.Application) -> None:
         async def closing(app: web.Application) -> None:
@@ -132,15 +137,15 @@ class Console:
             web.get("/console/static/{name}", self.static.asset),
             web.get(f"{api}/whoami", self.whoami),
             web.get(f"{api}/overview", self._json(lambda r: self.views.overview())),
-            web.get(f"{api}/topics", self._json(lambda r: self.views.topic_rows())),
-            web.get(f"{api}/groups", self._json(lambda r: self.views.groups())),
+            web.get(f"{api}/topics", self._json(lambda r: self.topics.get())),
+            web.get(f"{api}/groups", self._json(lambda r: self.groups.get())),
             web.get(f"{api}/groups/{{group}}", self._json(self._group)),
             web.get(f"{api}/message", self.message),
-            web.get(f"{api}/stream/overview", self._stream("overview", self.views.overview)),
-            web.get(f"{api}/stream/topics", self._stream("topics", self.views.topic_rows)),
-            web.get(f"{api}/stream/groups", self._stream("groups", self.views.groups)),
+            web.get(f"{api}/stream/overview", self._stream("overview", self.overview.get)),
+            web.get(f"{api}/stream/topics", self._stream("topics", self.topics.get)),
+            web.get(f"{api}/stream/groups", self._stream("groups", self.groups.get)),
             web.get(f"{api}/stream/groups/{{group}}", self.group_stream),
-            web.get(f"{api}/stream/dlq", self._stream("dlq", self.dlq.dlq_rows)),
+            web.get(f"{api}/stream/dlq", self._stream("dlq", self.dlqs.get)),
             web.get(f"{api}/tail/{{topic}}", self.tail.handle),
             *self.dlq.routes(),
         ]

@@ -19,6 +19,26 @@ KEEPALIVE_S: Final = 15.0
 _json = msgspec.json.Encoder()
 
 
+class Shared:
+    """One snapshot shared by every viewer: recomputed at most every
+    ``max_age_s``, however many streams and requests ask for it."""
+
+    def __init__(self, produce: Callable[[], Awaitable[Any]], max_age_s: float = 0.9) -> None:
+        self._produce = produce
+        self._max_age_s = max_age_s
+        self._lock = asyncio.Lock()
+        self._value: Any = None
+        self._at = -1.0
+
+    async def get(self) -> Any:
+        async with self._lock:
+            now = asyncio.get_running_loop().time()
+            if self._at < 0 or now - self._at >= self._max_age_s:
+                self._value = await self._produce()
+                self._at = now
+            return self._value
+
+
 class Streams:
     """Counts open streams and wakes them all when the broker shuts down."""
 
