@@ -164,7 +164,7 @@ export function EventView(props: { event: EventRecord; attempts?: Record<string,
               ? Object.entries(attempts)
                   .map(([g, n]) => `${g}: ${n}`)
                   .join(", ")
-              : "not delivered yet"}
+              : "none in flight or failed"}
         </dd>
         {props.extra}
       </dl>
