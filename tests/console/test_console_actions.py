@@ -111,6 +111,19 @@ def test_reset_offsets_from_the_console(actions: Console, browser: Browser) -> N
     browser.wait("[data-testid=offsets-invoices] [data-testid=committed]", "-1")
 
 
+def test_delete_group_from_the_console(actions: Console, browser: Browser) -> None:
+    if not reset_route_exists(actions):
+        pytest.skip("this broker lacks DELETE /groups/{group} (the #16 endpoints)")
+    sign_in(browser, actions, TOKEN, "groups/archiver")
+    browser.wait("[data-testid=offsets-invoices]")
+    browser.click("[data-testid=actions-invoices] button:text('Delete group')")
+    browser.wait("dialog[open]", "Delete archiver?")
+    browser.click("dialog[open] button:text('Delete group')")
+    browser.wait("[data-testid=actions-invoices] [role=status]", "deleted from invoices")
+    rows = run(actions.admin().group_rows())
+    assert ("archiver", "invoices") not in {(r.group, r.topic) for r in rows}
+
+
 def test_replay_selected_then_all_from_the_console(actions: Console, browser: Browser) -> None:
     admin = actions.admin()
     sign_in(browser, actions, TOKEN, "dlq/refunds")

@@ -136,6 +136,14 @@ def test_groups_page_and_group_detail_match_the_lag(console: Console, browser: B
     ledger = run(console.admin().lag("payments", "ledger"))
     browser.wait("tr[data-group='ledger'] [data-testid=lag]", str(ledger.lag), exact=True)
     shot(browser, "groups")
+
+    async def publish() -> None:
+        async with WebSocketBusClient(console.broker.url, ClientConfig(token=TOKEN)) as bus:
+            await bus.publish("orders", {"order": "one more"})
+
+    run(publish())
+    # The page follows the live stream: the new event shows as lag, no reload.
+    browser.wait(f"{row} [data-testid=lag]", str(lag.lag + 1), exact=True)
     browser.click("tr[data-group='billing'] a")
     browser.wait("h1", "Group billing")
     group = run(console.admin().group("billing"))
