@@ -104,7 +104,7 @@ def test_reset_offsets_from_the_console(actions: Console, browser: Browser) -> N
     browser.wait("dialog[open]", "Reset archiver?")
     browser.screenshot(ARTIFACTS / "group-reset-confirm.png")
     browser.click("dialog[open] button:text('Reset offsets')")
-    browser.wait("[data-testid=actions-invoices] [role=status]", "Offsets reset")
+    browser.wait("[data-testid=group-notice]", "Offsets of archiver on invoices reset")
     lag = run(admin.lag("invoices", "archiver"))
     assert lag.lag == INVOICES
     assert all(p.committed == -1 for p in lag.partitions)
@@ -119,7 +119,7 @@ def test_delete_group_from_the_console(actions: Console, browser: Browser) -> No
     browser.click("[data-testid=actions-invoices] button:text('Delete group')")
     browser.wait("dialog[open]", "Delete archiver?")
     browser.click("dialog[open] button:text('Delete group')")
-    browser.wait("[data-testid=actions-invoices] [role=status]", "deleted from invoices")
+    browser.wait("[data-testid=group-notice]", "Group archiver deleted from invoices")
     rows = run(actions.admin().group_rows())
     assert ("archiver", "invoices") not in {(r.group, r.topic) for r in rows}
 

@@ -8,12 +8,20 @@ export function Group({ name }: { name: string }) {
   const live = useLive<GroupData>(`/console/api/stream/groups/${encodeURIComponent(name)}`, "group");
   const group = live.data;
   const canWrite = useCanWrite();
+  // Kept above the topics: a deleted group's topic section goes away with it.
+  const [notice, setNotice] = useState<string | null>(null);
   return (
     <Page title={`Group ${name}`} live={live.state}>
       <p>
         <a href="#/groups">← All groups</a>
       </p>
       <ErrorNote error={live.error} />
+      {notice && (
+        <p class="ok" role="status" data-testid="group-notice">
+          {notice}
+        </p>
+      )}
+      {group && group.topics.length === 0 && <p class="muted">This group holds no offsets on any topic.</p>}
       {group && (
         <>
           <dl class="facts inline" data-testid="group-facts">
@@ -58,7 +66,7 @@ export function Group({ name }: { name: string }) {
                   </tbody>
                 </table>
               </div>
-              {canWrite && <GroupActions group={name} topic={t.topic} partitions={t.partitions.length} />}
+              {canWrite && <GroupActions group={name} topic={t.topic} partitions={t.partitions.length} onDone={setNotice} />}
             </section>
           ))}
           <h2>Members</h2>
@@ -121,12 +129,12 @@ function owner(group: GroupData, topic: string, partition: number): string {
 
 type ResetTo = "earliest" | "latest" | "offset" | "timestamp";
 
-function GroupActions({ group, topic, partitions }: { group: string; topic: string; partitions: number }) {
+function GroupActions(props: { group: string; topic: string; partitions: number; onDone(note: string | null): void }) {
+  const { group, topic, partitions, onDone } = props;
   const [to, setTo] = useState<ResetTo>("earliest");
   const [value, setValue] = useState("");
   const [only, setOnly] = useState("");
   const [asking, setAsking] = useState<"reset" | "delete" | null>(null);
-  const [note, setNote] = useState<string | null>(null);
   const [error, setError] = useState<Error | null>(null);
 
   const body = () => {
@@ -145,13 +153,13 @@ function GroupActions({ group, topic, partitions }: { group: string; topic: stri
         const moved = Object.entries(result.offsets)
           .map(([p, o]) => `${p}→${o}`)
           .join(", ");
-        setNote(`Offsets reset: ${moved || "nothing to move"}.`);
+        onDone(`Offsets of ${group} on ${topic} reset: ${moved || "nothing to move"}.`);
       } else if (action === "delete") {
         await api("DELETE", `/groups/${encodeURIComponent(group)}?topic=${encodeURIComponent(topic)}`);
-        setNote(`Group ${group} deleted from ${topic}.`);
+        onDone(`Group ${group} deleted from ${topic}.`);
       }
     } catch (err) {
-      setNote(null);
+      onDone(null);
       setError(err as Error);
     }
   };
@@ -199,11 +207,6 @@ function GroupActions({ group, topic, partitions }: { group: string; topic: stri
           Delete group…
         </button>
       </form>
-      {note && (
-        <p class="ok" role="status">
-          {note}
-        </p>
-      )}
       <ErrorNote error={error} />
       <Confirm
         id={`confirm-${topic}`}
