@@ -13,6 +13,7 @@ from typing import Any, Final
 import msgspec
 
 from promethean.bus import BusEngine
+from promethean.bus.group import GroupTopic
 from promethean.names import DLQ_SUFFIX
 from promethean.runtime.heartbeat import HEARTBEAT_TOPIC
 from promethean.store.records import StoredEvent, TopicConfig
@@ -75,9 +76,15 @@ class Views:
         store = self.engine.store
         return {p: await store.latest_offset(config.name, p) for p in range(config.partitions)}
 
+    def live_group(self, group: str, topic: str) -> GroupTopic | None:
+        """The engine's state of a group with subscribers; a group nobody
+        subscribes to is what the store says (an admin may have reset it)."""
+        state = self.engine.group(group, topic)
+        return state if state is not None and state.subs else None
+
     async def lag_rows(self, config: TopicConfig, group: str, latest: dict[int, int]) -> list[Any]:
         commits = await self.engine.store.get_commits(group, config.name)
-        live = self.engine.group(group, config.name)
+        live = self.live_group(group, config.name)
         rows = []
         for p, high in latest.items():
             committed = commits[p].offset if p in commits else -1
@@ -102,13 +109,13 @@ class Views:
         rows: list[dict[str, Any]] = []
         for config in await self.topics():
             names = set(await engine.store.groups_for_topic(config.name))
-            names |= {g.group for g in engine.groups() if g.topic == config.name}
+            names |= {g.group for g in engine.groups() if g.topic == config.name and g.subs}
             if not names:
                 continue
             latest = await self.latest(config)
             for group in sorted(names):
                 parts = await self.lag_rows(config, group, latest)
-                live = engine.group(group, config.name)
+                live = self.live_group(group, config.name)
                 rows.append(
                     {
                         "group": group,
@@ -149,7 +156,7 @@ class Views:
         store = self.engine.store
         topics = []
         for config in await self.topics():
-            live = self.engine.group(group, config.name) is not None
+            live = self.live_group(group, config.name) is not None
             if live or group in await store.groups_for_topic(config.name):
                 parts = await self.lag_rows(config, group, await self.latest(config))
                 topics.append(
