@@ -92,6 +92,26 @@ def test_admin_jwt_signs_in_with_its_subject(actions: Console, browser: Browser)
     browser.wait(".who .subject", "ops@example.com")
 
 
+def test_create_and_edit_a_topic_from_the_console(actions: Console, browser: Browser) -> None:
+    sign_in(browser, actions, TOKEN, "topics")
+    browser.click("button:text('New topic')")
+    browser.fill("form[aria-label='New topic'] input[name=name]", "made-in-console")
+    browser.fill("form[aria-label='New topic'] input[name=partitions]", "3")
+    browser.select("form[aria-label='New topic'] select[name=cleanup]", "compact")
+    browser.click("form[aria-label='New topic'] button[type=submit]")
+    browser.wait("tr[data-topic='made-in-console']")
+    made = {t.name: t for t in run(actions.admin().topics())}["made-in-console"]
+    assert (made.partitions, made.cleanup) == (3, "compact")
+    browser.click("tr[data-topic='made-in-console'] a")
+    browser.click("button:text('Edit settings')")
+    form = "form[aria-label='Settings of made-in-console']"
+    browser.fill(f"{form} input[name=retention_ms]", "86400000")
+    browser.click(f"{form} button[type=submit]")
+    browser.wait("[data-testid=topic-settings] dd", "1d")
+    edited = {t.name: t for t in run(actions.admin().topics())}["made-in-console"]
+    assert (edited.partitions, edited.cleanup, edited.retention_ms) == (3, "compact", 86_400_000)
+
+
 def test_reset_offsets_from_the_console(actions: Console, browser: Browser) -> None:
     if not reset_route_exists(actions):
         pytest.skip("this broker lacks POST /groups/{group}/reset-offsets (the #16 endpoints)")
