@@ -3,9 +3,11 @@ figures the admin API gives (the typed admin client reads them)."""
 
 from __future__ import annotations
 
+import asyncio
+import threading
 import time
 
-from promethean.client import ClientConfig, WebSocketBusClient
+from promethean.client import ClientConfig, Message, WebSocketBusClient
 from tests.console.browser import Browser
 from tests.console.conftest import (
     ARTIFACTS,
@@ -167,3 +169,69 @@ def test_dlq_page_lists_records_with_reasons(console: Console, browser: Browser)
     browser.click(f"tr[data-id='{page.records[0].id}'] button.link")
     browser.wait("[data-testid=message-view] .payload", "amount_cents")
     shot(browser, "dlq")
+
+
+class Workers:
+    """Two partitioned members of ``workers`` on ``orders``, kept alive on
+    their own event loop (the browser calls block this thread)."""
+
+    def __init__(self, console: Console) -> None:
+        self._console = console
+        self._stop: asyncio.Event | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._ready = threading.Event()
+        self._thread = threading.Thread(target=lambda: asyncio.run(self._run()), daemon=True)
+
+    async def _run(self) -> None:
+        self._loop = asyncio.get_running_loop()
+        self._stop = asyncio.Event()
+
+        async def handle(message: Message) -> None:
+            return None
+
+        async with (
+            WebSocketBusClient(self._console.broker.url, ClientConfig(token=TOKEN)) as one,
+            WebSocketBusClient(self._console.broker.url, ClientConfig(token=TOKEN)) as two,
+        ):
+            first = await one.subscribe_partitioned("orders", "workers", handle, instance_id="w-1")
+            second = await two.subscribe_partitioned("orders", "workers", handle, instance_id="w-2")
+            self._ready.set()
+            await self._stop.wait()
+            await first.stop()
+            await second.stop()
+
+    def __enter__(self) -> Workers:
+        self._thread.start()
+        assert self._ready.wait(20), "the partitioned members did not join"
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._loop is not None and self._stop is not None:
+            self._loop.call_soon_threadsafe(self._stop.set)
+        self._thread.join(20)
+
+
+def test_group_page_shows_members_assignment_and_rebalance_log(
+    console: Console, browser: Browser
+) -> None:
+    with Workers(console):
+        admin = console.admin()
+        deadline = time.monotonic() + 20
+        group = run(admin.group("workers"))
+        while len(group.members) < 2 or len(group.assignment) < 2:
+            assert time.monotonic() < deadline, f"no balanced assignment: {group}"
+            time.sleep(0.1)
+            group = run(admin.group("workers"))
+        sign_in(browser, console, TOKEN, "groups/workers")
+        browser.wait("[data-testid=generation]", str(group.generation), exact=True)
+        browser.wait("[data-testid=members] tbody tr:nth-child(2)")
+        instances = {r.split("\t")[1] for r in browser.texts("[data-testid=members] tbody tr")}
+        assert instances == {"w-1", "w-2"}
+        owners = set(browser.texts("[data-testid=offsets-orders] tbody td:nth-child(6)"))
+        instance = {m.member_id: m.instance_id for m in group.members}
+        assert owners == {instance[m] for m in group.assignment}
+        assert group.log, "the coordinator logged no rebalance"
+        browser.wait("[data-testid=rebalance-log] li")
+        assert browser.count("[data-testid=rebalance-log] li") == len(group.log)
+        browser.wait("[data-testid=rebalance-log] li", f"generation {group.generation} at")
+        shot(browser, "group-members")

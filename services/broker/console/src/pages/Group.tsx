@@ -1,6 +1,6 @@
 import { useState } from "preact/hooks";
 import { api } from "../api";
-import { Confirm, ErrorNote, Page, count, href, pretty, useCanWrite, when } from "../components";
+import { Confirm, ErrorNote, Page, count, href, useCanWrite, when } from "../components";
 import { useLive } from "../hooks";
 import { Group as GroupData } from "../types";
 
@@ -108,9 +108,7 @@ export function Group({ name }: { name: string }) {
                 .slice()
                 .reverse()
                 .map((entry, i) => (
-                  <li key={i} class="mono">
-                    {typeof entry === "string" ? entry : pretty(entry)}
-                  </li>
+                  <li key={i}>{logLine(entry, group)}</li>
                 ))}
             </ol>
           )}
@@ -120,11 +118,37 @@ export function Group({ name }: { name: string }) {
   );
 }
 
+// A member by its instance id (the pod name) when it has one.
+function memberName(group: GroupData, member: string): string {
+  return group.members.find((m) => m.member_id === member)?.instance_id ?? member.slice(0, 12);
+}
+
 function owner(group: GroupData, topic: string, partition: number): string {
   for (const [member, topics] of Object.entries(group.assignment)) {
-    if (topics[topic]?.includes(partition)) return member;
+    if (topics[topic]?.includes(partition)) return memberName(group, member);
   }
   return group.subscribers > 0 ? "shared" : "—";
+}
+
+// "generation 2 at 04:11:21Z: w-1 orders 0,1 · w-2 orders 2"
+function logLine(entry: unknown, group: GroupData): string {
+  if (typeof entry !== "object" || entry === null) return String(entry);
+  const { generation, ts, owners, ...rest } = entry as {
+    generation?: number;
+    ts?: number;
+    owners?: Record<string, Record<string, number[]>>;
+  };
+  const held = Object.entries(owners ?? {})
+    .map(([member, topics]) => {
+      const parts = Object.entries(topics)
+        .map(([t, ps]) => `${t} ${ps.length ? ps.join(",") : "none"}`)
+        .join("; ");
+      return `${memberName(group, member)}: ${parts || "nothing"}`;
+    })
+    .join(" · ");
+  const extra = Object.keys(rest).length ? ` ${JSON.stringify(rest)}` : "";
+  const time = typeof ts === "number" ? ` at ${when(ts)}` : "";
+  return `generation ${generation ?? "?"}${time} — ${held || "no members"}${extra}`;
 }
 
 type ResetTo = "earliest" | "latest" | "offset" | "timestamp";
