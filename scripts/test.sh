@@ -17,6 +17,8 @@ source scripts/dev.sh
 # Debian packages the suite needs beyond Python and Go (scripts/build-ferretdb.sh
 # installs Go itself when it is missing). Installed when missing, as root or via sudo.
 APT_PACKAGES=(prometheus)
+# The console's browser tests (tests/console) drive Debian's Chromium.
+APT_PACKAGES+=(chromium)
 # The gateway's compatibility test drives a Node.js client (tests/node).
 command -v node >/dev/null 2>&1 && command -v npm >/dev/null 2>&1 || APT_PACKAGES+=(nodejs npm)
 

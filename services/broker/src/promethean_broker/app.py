@@ -35,13 +35,15 @@ from promethean.runtime.service import Lifecycle
 from promethean.runtime.watchdog import Watchdog
 from promethean.store import open_store
 from promethean.store.port import Store
+from promethean_broker.access import Access, access_control, with_caller
 from promethean_broker.admin import AdminApi, error_response, json_errors, json_response
 from promethean_broker.connection import BrokerConnection
+from promethean_broker.console import Console
 from promethean_broker.leadership import Leadership
 from promethean_broker.metrics import BrokerMetrics, EngineStateCollector
 from promethean_broker.registry import RegistryApi
 from promethean_broker.settings import BrokerSettings
-from promethean_broker.system_topics import AuditHooks, SystemPublisher
+from promethean_broker.system_topics import AUDIT_TOPIC, AuditHooks, SystemPublisher
 
 log = logging.getLogger("promethean.broker")
 
@@ -362,7 +364,12 @@ async def ready(request: web.Request) -> web.Response:
 
 def create_app(settings: BrokerSettings, store: Store | None = None) -> web.Application:
     runtime = BrokerRuntime(settings, store)
-    app = web.Application(client_max_size=settings.max_frame_bytes, middlewares=[json_errors])
+    # Who may call the admin API is decided once, by `access` (routes get no token).
+    guard = access_control(Access(settings.common.broker_token, settings.jwt))
+    audit = with_caller(lambda record: runtime.system.offer(AUDIT_TOPIC, record))
+    app = web.Application(
+        client_max_size=settings.max_frame_bytes, middlewares=[json_errors, guard]
+    )
     app[RUNTIME_KEY] = runtime
 
     async def lifespan(app: web.Application) -> AsyncIterator[None]:
@@ -378,8 +385,15 @@ def create_app(settings: BrokerSettings, store: Store | None = None) -> web.Appl
             web.get("/metrics", metrics),
             web.get("/healthz/live", live),
             web.get("/healthz/ready", ready),
-            *AdminApi(runtime.require_engine).routes(runtime.token),
-            *runtime.schemas.routes(runtime.token),
+            *AdminApi(runtime.require_engine).routes(None),
+            *runtime.schemas.routes(None),
         ]
     )
+    Console(
+        runtime.require_engine,
+        runtime.metrics,
+        heartbeat_ms=settings.common.heartbeat_ms,
+        broker_id=settings.broker_id,
+        audit=audit,
+    ).install(app)
     return app

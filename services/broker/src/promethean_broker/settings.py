@@ -9,6 +9,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import ClassVar, Final
 
+from promethean.auth import JwtConfig
 from promethean.errors import SettingsError
 from promethean.names import MAX_FRAME_BYTES
 from promethean.settings import (
@@ -20,6 +21,7 @@ from promethean.settings import (
 )
 from promethean.settings.identity import default_process_id, read_process_id
 from promethean.store.factory import DEFAULT_SQLITE_URL
+from promethean_broker.access import read_jwt_config
 
 SERVICE: Final = "broker"
 
@@ -79,6 +81,8 @@ class BrokerSettings:
     send_stall_ms: int = DEFAULT_SEND_STALL_MS
     """A client whose socket takes nothing for this long is disconnected."""
     broker_id: str = field(default_factory=default_process_id)
+    jwt: JwtConfig = field(default_factory=JwtConfig)
+    """Admin API and console sign-in with a JWT (see `promethean_broker.access`)."""
 
     __repr__ = settings_repr
 
@@ -151,6 +155,7 @@ class BrokerSettings:
                 "PROMETHEAN_SEND_STALL_MS", DEFAULT_SEND_STALL_MS, min_ms=100, max_ms=HOUR_MS
             ),
             broker_id=read_process_id(env, "PROMETHEAN_BROKER_ID"),
+            jwt=read_jwt_config(env),
         )
 
 

@@ -15,7 +15,7 @@ from collections.abc import AsyncIterator
 from aiohttp import web
 from prometheus_client import CollectorRegistry
 
-from promethean.cli.broker_admin import BrokerAdmin, admin_base_url
+from promethean.client.admin import AdminClient
 from promethean.client.factory import connect_bus
 from promethean.client.ws import ClientConfig
 from promethean.clock import SystemClock
@@ -73,9 +73,7 @@ class CompactorRuntime:
             metrics=self.metrics,
         )
         token = settings.common.broker_token
-        self.sink = BusSink(
-            BrokerAdmin(admin_base_url(settings.bus_url), token.reveal() if token else None)
-        )
+        self.sink = BusSink(AdminClient(settings.bus_url, token.reveal() if token else None))
         self.snapshots = Snapshots(
             self.store,
             self.sink,

@@ -5,13 +5,13 @@ from __future__ import annotations
 
 import msgspec
 
-from promethean.cli.broker_admin import BrokerAdmin
+from promethean.client.admin import AdminClient
 from promethean.client.port import BusClient
 from promethean.errors import ConnectionLostError
 
 
 class BusSink:
-    def __init__(self, admin: BrokerAdmin) -> None:
+    def __init__(self, admin: AdminClient) -> None:
         self._admin = admin
         self.bus: BusClient | None = None
         self._partitions: dict[str, int] = {}
@@ -20,12 +20,11 @@ class BusSink:
         known = self._partitions.get(topic)
         if known is not None:
             return known
-        existing = {t["name"]: int(t["partitions"]) for t in await self._admin.list_topics()}
+        existing = {t.name: t.partitions for t in await self._admin.topics()}
         if topic in existing:
             partitions = existing[topic]
         else:
-            stored = await self._admin.put_topic({"name": topic, "partitions": 1})
-            partitions = int(stored["partitions"])
+            partitions = (await self._admin.put_topic(topic, partitions=1)).partitions
         self._partitions[topic] = partitions
         return partitions
 

@@ -23,7 +23,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.hazmat.primitives.serialization import load_pem_public_key
 
 from promethean.auth.errors import AuthError, AuthFailure
-from promethean.auth.policy import Policy, PolicyError, compile_policy
+from promethean.auth.policy import Policy, PolicyError, compile_policy, split_scopes
 from promethean.settings.secret import Secret
 
 HMAC_ALGORITHMS: Final = frozenset({"HS256", "HS384", "HS512"})
@@ -103,6 +103,8 @@ class Identity:
     policy: Policy
     expires_at: float | None
     """Epoch seconds of ``exp`` (plus leeway); None for the dev token."""
+    scopes: tuple[str, ...] = ()
+    """The ``scopes`` claim as given (the broker's console reads ``admin:*``/``read:*``)."""
 
     def expired(self, now: float | None = None) -> bool:
         return self.expires_at is not None and (now or time.time()) >= self.expires_at
@@ -205,8 +207,9 @@ def identity_from_claims(claims: Mapping[str, Any], leeway_s: int) -> Identity:
     scopes = claims.get("scopes", claims.get("scope"))
     try:
         policy = compile_policy(scopes, claims.get("policy"))
+        listed = tuple(split_scopes(scopes))
     except PolicyError as exc:
         raise auth_error(AuthFailure.CLAIMS, exc.msg) from None
     exp = claims.get("exp")
     expires_at = float(exp) + leeway_s if isinstance(exp, int | float) else None
-    return Identity(subject, policy, expires_at)
+    return Identity(subject, policy, expires_at, listed)
