@@ -33,13 +33,15 @@ from promethean.errors import SettingsError
 from promethean.frames.codes import ErrorCode
 from promethean.settings import EnvReader
 from promethean.settings.secret import Secret
-from promethean_broker.admin import Handler, error_response
+from promethean_broker.admin import Handler, error_response, json_response
 
 ADMIN_SCOPES: Final = frozenset({"admin:*", "admin:**"})
 READ_SCOPES: Final = frozenset({"read:*", "read:**"})
 SAFE_METHODS: Final = frozenset({"GET", "HEAD", "OPTIONS"})
 PUBLIC_EXACT: Final = frozenset({"/", "/ws", "/metrics", "/console", "/console/"})
 PUBLIC_PREFIXES: Final = ("/healthz/", "/console/static/")
+REGISTRY_PREFIXES: Final = ("/subjects", "/schemas/", "/config", "/compatibility/")
+"""Schema registry paths answer refusals in Confluent's shape, as their clients expect."""
 MIN_SECRET_BYTES: Final = 32
 """RFC 7518 §3.2: an HS256 key is at least as long as the hash."""
 CALLER_KEY: Final = "promethean.caller"
@@ -92,6 +94,12 @@ def read_jwt_config(env: EnvReader) -> JwtConfig:
 
 def is_public(path: str) -> bool:
     return path in PUBLIC_EXACT or path.startswith(PUBLIC_PREFIXES)
+
+
+def refusal(path: str, status: int, code: str, msg: str) -> web.Response:
+    if path.startswith(REGISTRY_PREFIXES):
+        return json_response({"error_code": status, "message": msg}, status)
+    return error_response(status, code, msg)
 
 
 class Access:
@@ -158,9 +166,9 @@ def access_control(access: Access) -> Any:
         try:
             caller = await access.caller(request.headers.get("Authorization"))
         except DeniedError as denied:
-            return error_response(denied.status, denied.code, denied.msg)
+            return refusal(request.path, denied.status, denied.code, denied.msg)
         if request.method not in SAFE_METHODS and not caller.can_write:
-            return error_response(403, ErrorCode.FORBIDDEN, MSG_READ_ONLY)
+            return refusal(request.path, 403, ErrorCode.FORBIDDEN, MSG_READ_ONLY)
         request[CALLER_KEY] = caller
         token = _CURRENT.set(caller)
         try:

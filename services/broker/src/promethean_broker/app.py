@@ -385,8 +385,8 @@ def create_app(settings: BrokerSettings, store: Store | None = None) -> web.Appl
             web.get("/metrics", metrics),
             web.get("/healthz/live", live),
             web.get("/healthz/ready", ready),
-            *AdminApi(runtime.require_engine).routes(None),
-            *runtime.schemas.routes(None),
+            *AdminApi(runtime.require_engine).routes(),
+            *runtime.schemas.routes(),
         ]
     )
     Console(
