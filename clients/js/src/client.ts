@@ -6,7 +6,7 @@
  */
 
 import { type BackoffOptions, DEFAULT_BACKOFF, backoffDelay } from "./backoff.js";
-import { BusError, ClosedError, abortReason } from "./errors.js";
+import { BusError, ClosedError, TimeoutError, abortReason } from "./errors.js";
 import type { EventFrame } from "./frames.js";
 import { Emitter } from "./emitter.js";
 import { type PublishOptions, type PublishResult, Publisher } from "./publisher.js";
@@ -195,8 +195,14 @@ export class Client {
         return;
       } catch (error) {
         if (signal?.aborted || isPermanent(error) || Date.now() >= deadline) {
-          this.shutDown(error);
-          throw error;
+          const failure =
+            Date.now() >= deadline && !isPermanent(error) && !signal?.aborted
+              ? new TimeoutError(
+                  `could not connect to ${this.url} within ${this.settings.connectTimeoutMs} ms (last error: ${String(error)})`,
+                )
+              : error;
+          this.shutDown(failure);
+          throw failure;
         }
         const delay = Math.min(this.retryDelay(attempt, error), Math.max(0, deadline - Date.now()));
         await sleep(delay, signal).catch((abort: unknown) => {

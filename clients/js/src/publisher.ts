@@ -67,24 +67,37 @@ export class Publisher {
     return this.pending.size;
   }
 
-  async publish(topic: string, payload: unknown, options: PublishOptions = {}): Promise<PublishResult> {
+  publish(topic: string, payload: unknown, options: PublishOptions = {}): Promise<PublishResult> {
     const { signal } = options;
-    if (this.closed) throw new ClosedError();
-    if (signal?.aborted) throw abortReason(signal);
+    if (this.closed) return Promise.reject(new ClosedError());
+    if (signal?.aborted) return Promise.reject(abortReason(signal));
     const id = options.id ?? randomId();
-    const frame: Pending["frame"] = { op: "PUBLISH", topic, payload: payload ?? null };
     const opts: NonNullable<Pending["frame"]["opts"]> = { id };
     if (options.key !== undefined) opts.key = options.key;
     if (options.headers !== undefined) opts.headers = options.headers;
-    frame.opts = opts;
+    const frame: Pending["frame"] = { op: "PUBLISH", topic, payload: payload ?? null, opts };
     const timeoutMs = options.timeoutMs ?? this.defaultTimeoutMs;
     const deadline = timeoutMs > 0 ? Date.now() + timeoutMs : undefined;
-    await this.takeSlot(signal, deadline);
+    const start = (): Promise<PublishResult> => this.start(frame, id, timeoutMs, deadline, signal);
+    if (this.inUse < this.maxPending && this.slotWaiters.length === 0) {
+      this.inUse++;
+      return start();
+    }
+    return this.waitForSlot(signal, deadline).then(start);
+  }
+
+  private start(
+    frame: Pending["frame"],
+    id: string,
+    timeoutMs: number,
+    deadline: number | undefined,
+    signal: AbortSignal | undefined,
+  ): Promise<PublishResult> {
     return new Promise<PublishResult>((resolve, reject) => {
       const timer =
         deadline !== undefined
           ? setTimeout(
-              () => entry.settle(new TimeoutError(`publish to ${topic} not confirmed within ${timeoutMs} ms`)),
+              () => entry.settle(new TimeoutError(`publish to ${frame.topic} not confirmed within ${timeoutMs} ms`)),
               Math.max(0, deadline - Date.now()),
             )
           : undefined;
@@ -174,11 +187,7 @@ export class Publisher {
     entry.settle(error);
   }
 
-  private takeSlot(signal: AbortSignal | undefined, deadline: number | undefined): Promise<void> {
-    if (this.inUse < this.maxPending && this.slotWaiters.length === 0) {
-      this.inUse++;
-      return Promise.resolve();
-    }
+  private waitForSlot(signal: AbortSignal | undefined, deadline: number | undefined): Promise<void> {
     return new Promise<void>((resolve, reject) => {
       const timer =
         deadline !== undefined
