@@ -99,7 +99,7 @@ export class Client {
   private reconnecting = false;
   private closing: Promise<void> | undefined;
 
-  /** @internal use `connect()` */
+  /** Use `connect()`, which also opens the first connection. */
   constructor(
     readonly url: string,
     private readonly options: ConnectOptions,

@@ -33,11 +33,11 @@ export class Message<T = unknown> {
   private settledAs: "ack" | "nack" | undefined;
   private settling: Promise<void> | undefined;
 
-  /** @internal */
+  /** Made by the subscription a delivery arrives on. */
   constructor(
     frame: EventFrame,
     private readonly settler: Settler,
-    /** @internal the session it was delivered on */
+    /** The connection it was delivered on (settling needs that same connection). */
     readonly sessionId: number,
   ) {
     const event = frame.event;

@@ -7,7 +7,7 @@
 
 import { BusError, abortReason } from "./errors.js";
 import type { ClientFrame, FilterSpec, FromSpec } from "./frames.js";
-import { Message, type SettleOptions, type Settler } from "./message.js";
+import { Message, type SettleOptions } from "./message.js";
 import { AsyncQueue } from "./queue.js";
 import type { EventFrame } from "./frames.js";
 import type { Session } from "./session.js";
@@ -58,7 +58,7 @@ function reasonOf(error: unknown): string {
   return text.slice(0, MAX_REASON_CHARS);
 }
 
-export class Subscription<T = unknown> implements Settler, AsyncIterable<Message<T>> {
+export class Subscription<T = unknown> implements AsyncIterable<Message<T>> {
   private readonly frame: Extract<ClientFrame, { op: "SUBSCRIBE" }>;
   private readonly queue: AsyncQueue<Message<T>> | undefined;
   private readonly running = new Set<Promise<void>>();
@@ -74,7 +74,7 @@ export class Subscription<T = unknown> implements Settler, AsyncIterable<Message
   /** Deliveries received (redeliveries included). */
   delivered = 0;
 
-  /** @internal made by `Client.subscribe` */
+  /** Made by `Client.subscribe`. */
   constructor(
     readonly topic: string,
     readonly group: string,

@@ -7,6 +7,7 @@ Node.js test runner's report."""
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -66,8 +67,11 @@ def test_node(test_file: Path, js_broker: BrokerProcess, tmp_path: Path) -> None
         check=False,
     )
     report = result.stdout + result.stderr
-    assert result.returncode == 0, f"{test_file.name} failed:\n{report}\nbroker log:\n{js_broker.log_tail()}"
-    assert "# fail 0" in report or "ℹ fail 0" in report, report
+    assert result.returncode == 0, (
+        f"{test_file.name} failed:\n{report}\nbroker log:\n{js_broker.log_tail()}"
+    )
+    assert re.search(r"\bfail 0\b", report), report
+    assert not re.search(r"\bpass 0\b", report), f"no test passed:\n{report}"
     if test_file.name == "browser.test.mjs":
         screenshot = tmp_path / "browser.png"
         assert screenshot.stat().st_size > 1000
