@@ -20,6 +20,9 @@ export interface WebSocketLike {
 
 export type WebSocketConstructor = new (url: string) => WebSocketLike;
 
+/** `ws`'s constructor, which also takes options. */
+type WsConstructor = new (url: string, options: { perMessageDeflate: boolean }) => WebSocketLike;
+
 export const OPEN = 1;
 
 let fromPackage: Promise<WebSocketConstructor> | undefined;
@@ -37,10 +40,16 @@ async function importWs(): Promise<WebSocketConstructor> {
   // A variable specifier keeps bundlers from pulling `ws` into browser builds.
   const specifier = "ws";
   try {
-    const module = (await import(specifier)) as { WebSocket?: WebSocketConstructor; default?: WebSocketConstructor };
-    const ctor = module.WebSocket ?? module.default;
+    const module = (await import(specifier)) as { WebSocket?: unknown; default?: unknown };
+    const ctor = (module.WebSocket ?? module.default) as WsConstructor | undefined;
     if (ctor === undefined) throw new Error("the ws module has no WebSocket export");
-    return ctor;
+    // ws offers permessage-deflate by default; compressing every small JSON
+    // frame costs far more CPU (and latency) than it saves on the wire.
+    return class extends ctor {
+      constructor(url: string) {
+        super(url, { perMessageDeflate: false });
+      }
+    };
   } catch (err) {
     fromPackage = undefined;
     throw new BusError(
