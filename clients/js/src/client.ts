@@ -104,10 +104,20 @@ export class Client {
     readonly url: string,
     private readonly options: ConnectOptions,
   ) {
+    const protocol = /^(wss?):\/\//i.exec(url);
+    if (protocol === null) throw new TypeError(`the gateway URL must start with ws:// or wss://, got ${JSON.stringify(url)}`);
+    if (options.token === undefined && typeof options.getToken !== "function") {
+      throw new TypeError("connect() needs a token or a getToken function");
+    }
     this.settings = { ...DEFAULTS };
     for (const key of Object.keys(DEFAULTS) as Array<keyof typeof DEFAULTS>) {
       const value = options[key];
-      if (value !== undefined) this.settings[key] = value;
+      if (value === undefined) continue;
+      const least = key === "publishTimeoutMs" ? 0 : 1;
+      if (typeof value !== "number" || !Number.isFinite(value) || value < least) {
+        throw new RangeError(`${key} must be a number >= ${least}, got ${String(value)}`);
+      }
+      this.settings[key] = value;
     }
     this.backoff = { ...DEFAULT_BACKOFF, ...options.backoff };
     const host = this.host();
@@ -134,6 +144,7 @@ export class Client {
    * Survives reconnects and `overloaded` (re-sent with the same id).
    */
   publish(topic: string, payload: unknown, options?: PublishOptions): Promise<PublishResult> {
+    if (typeof topic !== "string") return Promise.reject(new TypeError("the topic must be a string"));
     if (this.closing !== undefined) return Promise.reject(new ClosedError());
     return this.publisher.publish(topic, payload, options);
   }
@@ -148,6 +159,9 @@ export class Client {
     handlerOrOptions?: Handler<T> | SubscribeOptions,
     maybeOptions?: SubscribeOptions,
   ): Promise<Subscription<T>> {
+    if (typeof topic !== "string" || typeof group !== "string") {
+      throw new TypeError("subscribe(topic, group, ...) takes two strings");
+    }
     const handler = typeof handlerOrOptions === "function" ? handlerOrOptions : undefined;
     const options = (typeof handlerOrOptions === "function" ? maybeOptions : handlerOrOptions) ?? {};
     if (this.closing !== undefined) throw new ClosedError();

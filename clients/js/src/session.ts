@@ -107,6 +107,12 @@ export class Session {
     if (signal?.aborted) return Promise.reject(abortReason(signal));
     if (!this.open) return Promise.reject(new ConnectionLostError());
     const corr = `c${++this.nextCorr}`;
+    let text: string;
+    try {
+      text = encodeClientFrame({ ...frame, corr });
+    } catch (error) {
+      return Promise.reject(error); // a payload JSON cannot carry (a BigInt, a cycle)
+    }
     return new Promise<OkFrame>((resolve, reject) => {
       const done = (): void => {
         this.waiting.delete(corr);
@@ -135,7 +141,7 @@ export class Session {
           reject(error);
         },
       });
-      this.socket.send(encodeClientFrame({ ...frame, corr }));
+      this.socket.send(text);
     });
   }
 

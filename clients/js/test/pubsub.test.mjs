@@ -182,6 +182,20 @@ describe("errors", () => {
     });
   });
 
+  test("bad arguments are TypeError / RangeError, and the client stays usable", async () => {
+    await assert.rejects(connect(gateway.httpUrl, { token: makeToken() }), TypeError);
+    await assert.rejects(connect(gateway.url, {}), TypeError);
+    await assert.rejects(connect(gateway.url, { token: makeToken(), maxPendingPublishes: 0 }), RangeError);
+    await assert.rejects(client.publish(42, 1), TypeError);
+    await assert.rejects(client.publish(unique("js.bigint"), { n: 1n }), TypeError);
+    await assert.rejects(client.subscribe("t", () => undefined), TypeError);
+    const topic = unique("js.twice");
+    await client.subscribe(topic, "g", () => undefined);
+    await assert.rejects(client.subscribe(topic, "g", () => undefined), { code: "bad_frame" });
+    await assert.rejects(client.publish(topic, "x".repeat(600 * 1024)), { code: "payload_too_large" });
+    assert.ok((await client.publish(topic, "still fine")).id);
+  });
+
   test("an aborted signal rejects publish, subscribe and connect", async () => {
     const aborted = AbortSignal.abort();
     await assert.rejects(client.publish(unique("js.abort"), 1, { signal: aborted }), { name: "AbortError" });
