@@ -201,12 +201,29 @@ describe("errors", () => {
     await assert.rejects(client.publish(unique("js.abort"), 1, { signal: aborted }), { name: "AbortError" });
     await assert.rejects(client.subscribe(unique("js.abort"), "g", { signal: aborted }), { name: "AbortError" });
     await assert.rejects(connect(gateway.url, { token: makeToken(), signal: aborted }), { name: "AbortError" });
+    const stream = await client.subscribe(unique("js.abort.settle"), "g", { from: "earliest" });
+    const { id } = await client.publish(stream.topic, 1);
+    const { value: message } = await within(stream[Symbol.asyncIterator]().next(), WAIT_MS, "the event");
+    assert.equal(message.id, id);
+    await assert.rejects(message.modack(1_000, { signal: aborted }), { name: "AbortError" });
+    await assert.rejects(stream.unsubscribe({ signal: aborted }), { name: "AbortError" });
     const reason = new Error("stop now");
     await assert.rejects(client.publish(unique("js.abort"), 1, { signal: AbortSignal.abort(reason) }), reason);
   });
 });
 
 describe("lifecycle", () => {
+  test("an aborted close() stops at once, without waiting for a stuck handler", async () => {
+    const own = await connect(gateway.url, { token: makeToken() });
+    const topic = unique("js.abortclose");
+    await own.subscribe(topic, "g", () => new Promise(() => undefined), { from: "earliest" }); // never settles
+    await own.publish(topic, 1);
+    const closing = own.close({ signal: AbortSignal.timeout(200) });
+    await assert.rejects(closing, { name: "TimeoutError" });
+    assert.equal(own.state, "closed");
+    await assert.rejects(own.publish(topic, 2), ClosedError);
+  });
+
   test("state events, bounded pending publishes, and close() drains", async () => {
     const states = [];
     const own = await connect(gateway.url, { token: makeToken(), maxPendingPublishes: 4 });

@@ -204,3 +204,11 @@ export async function groupLag(topic, group) {
   if (response.status !== 200) return undefined;
   return (await response.json()).lag;
 }
+
+/** How many events the broker stored in `topic` (from GET /topics/{topic}/offsets). */
+export async function storedEvents(topic) {
+  const response = await fetch(`${brokerHttp}/topics/${encodeURIComponent(topic)}/offsets`);
+  if (response.status !== 200) return undefined;
+  const { partitions } = await response.json();
+  return partitions.reduce((sum, p) => sum + (p.latest - p.earliest + 1), 0);
+}
