@@ -71,8 +71,7 @@ export class Subscription<T = unknown> implements AsyncIterable<Message<T>> {
   private failReady!: (error: unknown) => void;
   private isReady = false;
   private closing: Promise<void> | undefined;
-  /** Deliveries received (redeliveries included). */
-  delivered = 0;
+  private deliveries = 0;
 
   /** Made by `Client.subscribe`. */
   constructor(
@@ -98,6 +97,11 @@ export class Subscription<T = unknown> implements AsyncIterable<Message<T>> {
       this.failReady = reject;
     });
     this.readiness.catch(() => undefined);
+  }
+
+  /** Deliveries received so far (redeliveries included). */
+  get delivered(): number {
+    return this.deliveries;
   }
 
   /** False once unsubscribed or refused. */
@@ -164,7 +168,7 @@ export class Subscription<T = unknown> implements AsyncIterable<Message<T>> {
   /** @internal an `EVENT` for this subscription. */
   deliver(frame: EventFrame, session: Session): void {
     if (this.closed || this.draining) return; // the gateway takes it back when we unsubscribe
-    this.delivered++;
+    this.deliveries++;
     const message = new Message<T>(frame, this, session.id);
     if (this.handler !== undefined) {
       const run = this.run(this.handler, message);
