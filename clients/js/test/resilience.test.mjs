@@ -6,6 +6,7 @@ import assert from "node:assert/strict";
 import { after, describe, test } from "node:test";
 
 import { connect } from "../dist/index.js";
+import { jwtExpiresAt } from "../dist/token.js";
 import {
   Collector,
   Gateway,
@@ -42,22 +43,27 @@ after(async () => {
 describe("tokens", () => {
   test("getToken is called again before the token expires and the client re-AUTHs on the open connection", async () => {
     const gateway = await gatewayWith();
-    let issued = 0;
+    const issued = [];
     const errors = [];
     const client = await clientOf(gateway.url, {
       getToken: () => {
-        issued++;
-        return makeToken({ expIn: 4 });
+        issued.push(makeToken({ expIn: 4 }));
+        return issued.at(-1);
       },
       refreshBeforeMs: 2_000,
     });
+    const firstExpiresAt = jwtExpiresAt(issued[0]);
     client.on("error", (error) => errors.push(error));
     const topic = unique("js.refresh");
     const received = new Collector();
     await client.subscribe(topic, "g", (message) => received.push(message.id), { from: "earliest" });
-    // Two refreshes of 4 s tokens: the first token has expired by now.
-    await eventually(async () => client.stats.tokenRefreshes >= 2, WAIT_MS, "two token refreshes");
-    assert.ok(issued >= 3, `getToken called ${issued} times`);
+    // Past the first token's expiry, kept alive by refreshes on the same connection.
+    await eventually(
+      async () => client.stats.tokenRefreshes >= 2 && Date.now() > firstExpiresAt + 500,
+      WAIT_MS,
+      "two token refreshes and the first token expired",
+    );
+    assert.ok(issued.length >= 3, `getToken called ${issued.length} times`);
     const { id } = await client.publish(topic, "after expiry of the first token");
     await received.until((ids) => ids.includes(id), WAIT_MS, "the subscription still delivers");
     assert.equal(client.stats.reconnects, 0, "refreshing must not need a reconnect");
