@@ -3,6 +3,8 @@
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
 
+import { WebSocket } from "ws";
+
 import { BusError, ClosedError, connect, httpPublish } from "../dist/index.js";
 import { Collector, eventually, groupLag, makeToken, startGateway, unique, within } from "./support/stack.mjs";
 
@@ -213,6 +215,20 @@ describe("errors", () => {
 });
 
 describe("lifecycle", () => {
+  test("a WebSocket class given in the options is used", async () => {
+    const opened = [];
+    class Counting extends WebSocket {
+      constructor(url) {
+        super(url, { perMessageDeflate: false });
+        opened.push(url);
+      }
+    }
+    const own = await connect(gateway.url, { token: makeToken(), WebSocket: Counting });
+    assert.ok((await own.publish(unique("js.ctor"), 1)).id);
+    await own.close();
+    assert.deepEqual(opened, [gateway.url]);
+  });
+
   test("an aborted close() stops at once, without waiting for a stuck handler", async () => {
     const own = await connect(gateway.url, { token: makeToken() });
     const topic = unique("js.abortclose");
