@@ -248,7 +248,7 @@ export class Client {
     if (this.opened) this.stats.reconnects++;
     this.opened = true;
     this.session = session;
-    this.setState("open");
+    this.setState(this.draining() ? "closing" : "open");
     this.scheduleRefresh(token, session);
     for (const subscription of this.subscriptions.values()) subscription.attach(session);
     this.publisher.resume(session);
@@ -315,7 +315,8 @@ export class Client {
     if (session !== this.session) return;
     this.session = undefined;
     clearTimeout(this.refreshTimer);
-    if (this.closing !== undefined || this.currentState === "closed") return;
+    // While close() drains, reconnecting lets pending publishes through.
+    if (this.lifetime.signal.aborted || this.currentState === "closed") return;
     const error = new BusError("connection_lost", `connection closed (${code}${reason ? ` ${reason}` : ""})`);
     if (code === CLOSE_UNAUTHORIZED && this.options.getToken === undefined) {
       this.shutDown(new BusError("unauthorized", "the gateway refused the token"));
@@ -332,7 +333,7 @@ export class Client {
     try {
       while (!this.lifetime.signal.aborted) {
         attempt++;
-        this.setState("connecting", { attempt, error });
+        this.setState(this.draining() ? "closing" : "connecting", { attempt, error });
         try {
           await sleep(this.retryDelay(attempt, error), this.lifetime.signal);
           await this.openSession(undefined, this.settings.attemptTimeoutMs);
@@ -349,6 +350,11 @@ export class Client {
     } finally {
       this.reconnecting = false;
     }
+  }
+
+  /** close() was called and is still waiting for handlers and publishes. */
+  private draining(): boolean {
+    return this.closing !== undefined && !this.lifetime.signal.aborted;
   }
 
   private retryDelay(attempt: number, error: unknown): number {

@@ -27,6 +27,8 @@ export class Session {
   private readonly waiting = new Map<string, Waiter>();
   private nextCorr = 0;
   private closed = false;
+  /** `too_many_connections` pushed before the gateway closed: why the waiters fail, with its retry_after_ms. */
+  private refusal: BusError | undefined;
   private closeCode = 0;
 
   private constructor(
@@ -44,6 +46,7 @@ export class Session {
     signal?: AbortSignal,
   ): Promise<Session> {
     const socket = new Ctor(url);
+    socket.binaryType = "arraybuffer"; // the gateway sends its connection-limit refusal as a binary frame
     const session = new Session(socket, handlers);
     await new Promise<void>((resolve, reject) => {
       const fail = (error: unknown): void => {
@@ -161,7 +164,8 @@ export class Session {
     this.closeCode = code;
     this.socket.onmessage = null;
     this.socket.onclose = null;
-    const lost = new ConnectionLostError(`the connection to the gateway closed (${code}${reason ? ` ${reason}` : ""})`);
+    const lost =
+      this.refusal ?? new ConnectionLostError(`the connection to the gateway closed (${code}${reason ? ` ${reason}` : ""})`);
     for (const waiter of [...this.waiting.values()]) waiter.reject(lost);
     this.waiting.clear();
     this.handlers.onClose(this, code, reason);
@@ -192,6 +196,7 @@ export class Session {
     }
     const error = fromErrFrame(frame.code, frame.msg, frame.retry_after_ms);
     if (waiter !== undefined) waiter.reject(error);
+    else if (error.code === "too_many_connections") this.refusal = error;
     else this.handlers.onPush(error, this);
   }
 }

@@ -10,6 +10,8 @@ import { BusError } from "./errors.js";
 export interface WebSocketLike {
   readonly readyState: number;
   readonly bufferedAmount: number;
+  /** Set to "arraybuffer": a browser would hand binary frames over as Blobs, which cannot be read synchronously. */
+  binaryType: string;
   send(data: string): void;
   close(code?: number, reason?: string): void;
   onopen: ((event: unknown) => void) | null;

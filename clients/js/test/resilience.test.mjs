@@ -185,6 +185,22 @@ describe("overload", () => {
     assert.deepEqual(seen, new Set(results.map((r) => r.id)));
   });
 
+  test("too_many_connections: connect waits retry_after_ms and gets in once a connection closes", async () => {
+    const gateway = await gatewayWith({ PROMETHEAN_GATEWAY_MAX_CONNECTIONS: "1" });
+    const first = await connect(gateway.url, { token: makeToken() });
+    const second = connect(gateway.url, { token: makeToken(), connectTimeoutMs: WAIT_MS });
+    await eventually(
+      async () => (await gateway.metric("promethean_gateway_connections_refused_total")) > 0,
+      WAIT_MS,
+      "the second connection refused",
+    );
+    await first.close();
+    const client = await within(second, WAIT_MS, "the second connection gets in");
+    clients.push(client);
+    assert.equal(client.state, "open");
+    assert.ok((await client.publish(unique("js.limit"), 1)).id);
+  });
+
   test("rate_limited is honoured the same way", async () => {
     const gateway = await gatewayWith({ PROMETHEAN_GATEWAY_PUBLISH_RATE: "50", PROMETHEAN_GATEWAY_PUBLISH_BURST: "5" });
     const client = await clientOf(gateway.url, { token: makeToken() });
