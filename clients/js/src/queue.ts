@@ -32,6 +32,14 @@ export class AsyncQueue<T> {
     return true;
   }
 
+  /** Drops every queued item that `matches`; returns how many. */
+  removeWhere(matches: (item: T) => boolean): number {
+    const before = this.items.length;
+    const kept = this.items.filter((item) => !matches(item));
+    this.items.splice(0, this.items.length, ...kept);
+    return before - kept.length;
+  }
+
   /** Ends reading; returns what was still queued. */
   end(): T[] {
     this.ended = true;

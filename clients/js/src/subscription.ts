@@ -123,6 +123,8 @@ export class Subscription<T = unknown> implements AsyncIterable<Message<T>> {
   /** @internal a (new) session is open: subscribe on it. */
   attach(session: Session): void {
     if (this.closed || this.draining) return;
+    // Deliveries of a lost connection can no longer be settled; the gateway redelivers them.
+    this.queue?.removeWhere((message) => message.sessionId !== session.id);
     clearTimeout(this.retryTimer);
     this.retryTimer = undefined;
     session.request(this.frame, this.host.requestTimeoutMs).then(

@@ -144,6 +144,28 @@ describe("gateway restart", () => {
     assert.equal(await storedEvents(topic), total + 1);
   });
 
+  test("an iterator drops deliveries of the lost connection; their redeliveries can be acked", async () => {
+    const gateway = await gatewayWith();
+    const client = await clientOf(gateway.url, { token: makeToken(), backoff: { initialMs: 50, maxMs: 300 } });
+    const topic = unique("js.iter.restart");
+    const stream = await client.subscribe(topic, "g", { from: "earliest", confirmAcks: true });
+    for (let i = 0; i < 3; i++) await client.publish(topic, { i });
+    await eventually(async () => stream.delivered >= 3, WAIT_MS, "three deliveries buffered, not read");
+    const reopened = new Promise((resolve) => client.on("state", (c) => c.state === "open" && resolve()));
+    await gateway.kill();
+    await gateway.start();
+    await within(reopened, WAIT_MS, "reconnected");
+    const iterator = stream[Symbol.asyncIterator]();
+    const seen = new Set();
+    while (seen.size < 3) {
+      const { value: message } = await within(iterator.next(), WAIT_MS, "a redelivery");
+      assert.ok(message.attempt >= 2, `attempt ${message.attempt}: a delivery of the lost connection was kept`);
+      await message.ack(); // confirmed by the gateway, so it would reject for a stale delivery
+      seen.add(message.payload.i);
+    }
+    await eventually(async () => (await groupLag(topic, "g")) === 0, WAIT_MS, "all acked");
+  });
+
   test("publishes made while the gateway is down wait and are sent when it is back", async () => {
     const gateway = new Gateway();
     await gateway.start();

@@ -76,6 +76,13 @@ test("the HTTP base is derived from a WebSocket URL", () => {
   assert.equal(httpBase("http://gw:8090/"), "http://gw:8090");
 });
 
+test("the queue drops what matches", () => {
+  const queue = new AsyncQueue(5);
+  for (const item of [1, 2, 3, 4]) queue.push(item);
+  assert.equal(queue.removeWhere((item) => item % 2 === 0), 2);
+  assert.deepEqual(queue.end(), [1, 3]);
+});
+
 test("the iterator queue is bounded and hands items to waiting readers first", async () => {
   const queue = new AsyncQueue(2);
   const waiting = queue.next();
@@ -85,6 +92,40 @@ test("the iterator queue is bounded and hands items to waiting readers first", a
   assert.equal(queue.push("c"), true);
   assert.equal(queue.push("d"), false, "full");
   assert.equal(queue.replace((item) => item === "b", "b2"), true);
+  assert.equal(queue.removeWhere((item) => item === "x"), 0);
   assert.deepEqual(queue.end(), ["b2", "c"]);
   assert.deepEqual(await queue.next(), { value: undefined, done: true });
+});
+
+test("an iterator subscription drops what a lost connection delivered when a new one opens", async () => {
+  const { Subscription } = await import("../dist/subscription.js");
+  const fakeSession = (id) => ({ id, open: true, request: async () => ({ op: "OK" }), send: () => true });
+  let current = fakeSession(1);
+  const host = {
+    current: () => current,
+    requestTimeoutMs: 1_000,
+    reauthenticate: () => undefined,
+    forget: () => undefined,
+    reportError: () => undefined,
+  };
+  const sub = new Subscription("t", "g", host, undefined, { maxInflight: 4 });
+  const event = (id) => ({
+    op: "EVENT",
+    topic: "t",
+    group: "g",
+    event: { id, ts: 1, topic: "t", payload: id },
+    ctx: { attempt: 1, ack_deadline_ms: null },
+  });
+  sub.attach(current);
+  sub.deliver(event("a"), current);
+  sub.deliver(event("b"), current);
+  current = fakeSession(2);
+  sub.attach(current);
+  sub.deliver(event("c"), current);
+  const iterator = sub[Symbol.asyncIterator]();
+  const { value } = await iterator.next();
+  assert.equal(value.id, "c", "a delivery of the lost connection was still queued");
+  await value.ack();
+  // Settling a delivery of the lost connection is refused locally.
+  await assert.rejects(sub.settle({ id: "a", sessionId: 1 }, { op: "ACK" }, {}), { code: "unknown_delivery" });
 });
