@@ -19,12 +19,22 @@ async function throughput(count, inflight) {
   // Warm-up, unmeasured, in this process (the JIT) and on this topic (it exists).
   await Promise.all(Array.from({ length: WARMUP_PUBLISHES }, (_, i) => client.publish(topic, { warmup: i })));
   const started = performance.now();
+  const cpu = process.cpuUsage();
   const all = [];
   for (let i = 0; i < count; i++) all.push(client.publish(topic, { i }));
   await Promise.all(all);
   const seconds = (performance.now() - started) / 1000;
+  const used = process.cpuUsage(cpu);
   await client.close();
-  return { mode, count, inflight, seconds, msgs_per_s: count / seconds, retries: client.stats.publishRetries };
+  return {
+    mode,
+    count,
+    inflight,
+    seconds,
+    msgs_per_s: count / seconds,
+    cpu_us_per_msg: (used.user + used.system) / count,
+    retries: client.stats.publishRetries,
+  };
 }
 
 async function latency(rate, seconds, warmupSeconds) {

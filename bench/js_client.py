@@ -10,7 +10,9 @@ run ``npm ci && npm run build`` in clients/js first (scripts/test.sh does).
 Per run, for each client:
 
 - **throughput**: one connection publishes ``--count`` events keeping
-  ``--inflight`` publishes outstanding; events/s until the last ``OK``.
+  ``--inflight`` publishes outstanding; events/s until the last ``OK``, and
+  the client process's own CPU time per event (user + system; steadier than
+  events/s on a loaded machine, where the gateway and broker set the pace).
 - **latency**: one connection publishes ``--rate`` events/s for
   ``--seconds`` (after 1 s of warm-up), another consumes them with a handler
   that acks; publish-to-handler latency p50 / p99 (sent and received in the
@@ -206,10 +208,17 @@ async def py_throughput(url: str, topic: str, count: int, inflight: int) -> dict
     # Warm-up, unmeasured, on this topic (as the Node.js side does for its JIT).
     await asyncio.gather(*(one(-1 - i) for i in range(WARMUP_PUBLISHES)))
     started = time.perf_counter()
+    cpu = time.process_time()
     await asyncio.gather(*(one(i) for i in range(count)))
     seconds = time.perf_counter() - started
+    cpu_us_per_msg = (time.process_time() - cpu) * 1e6 / count
     await client.close()
-    return {"count": count, "seconds": seconds, "msgs_per_s": count / seconds}
+    return {
+        "count": count,
+        "seconds": seconds,
+        "msgs_per_s": count / seconds,
+        "cpu_us_per_msg": cpu_us_per_msg,
+    }
 
 
 async def py_latency(url: str, topic: str, rate: int, seconds: float) -> dict[str, Any]:
@@ -323,17 +332,19 @@ def main() -> None:
                 row = rows[name][-1]
                 print(
                     f"run {run} {name:6}  publish {row['msgs_per_s']:8.0f} msg/s "
-                    f"({args.inflight} in flight)  latency @ {args.rate}/s "
+                    f"({args.inflight} in flight, client CPU {row['cpu_us_per_msg']:5.0f} us/msg)"
+                    f"  latency @ {args.rate}/s "
                     f"p50 {row['p50_ms']:6.2f} ms  p99 {row['p99_ms']:7.2f} ms",
                     flush=True,
                 )
     load_after = os.getloadavg()
     print(f"\nmedians of {args.runs} runs, one gateway, {os.cpu_count()} cores")
-    print("client  publish msg/s  p50 ms  p99 ms")
-    for name, label in (("node", "node"), ("python", "python")):
+    print("client  publish msg/s  client CPU us/msg  p50 ms  p99 ms")
+    for name in ("node", "python"):
         runs = rows[name]
         print(
-            f"{label:6}  {statistics.median(r['msgs_per_s'] for r in runs):13.0f}"
+            f"{name:6}  {statistics.median(r['msgs_per_s'] for r in runs):13.0f}"
+            f"  {statistics.median(r['cpu_us_per_msg'] for r in runs):17.0f}"
             f"  {statistics.median(r['p50_ms'] for r in runs):6.2f}"
             f"  {statistics.median(r['p99_ms'] for r in runs):6.2f}"
         )
