@@ -1,8 +1,8 @@
 /**
  * Publishes waiting for the gateway's `OK`: at most `maxPending` at a time
- * (further calls wait for a slot), each re-sent with its own id after a
- * reconnect and after `overloaded`/`rate_limited` (once `retry_after_ms` has
- * passed), so a retried publish is stored once.
+ * (further calls wait for a slot, in call order), each re-sent with its own
+ * id after a reconnect and after `overloaded`/`rate_limited` (once
+ * `retry_after_ms` has passed), so a retried publish is stored once.
  */
 
 import { BusError, ClosedError, TimeoutError, abortReason } from "./errors.js";
@@ -17,7 +17,7 @@ export interface PublishOptions {
   id?: string;
   /** Event headers (string values). */
   headers?: Record<string, string>;
-  /** Give up after this many ms, retries and reconnects included (default: the client's `publishTimeoutMs`; 0: never). */
+  /** Give up after this many ms, waiting for a slot, retries and reconnects included (default: the client's `publishTimeoutMs`; 0: never). */
   timeoutMs?: number;
   signal?: AbortSignal;
 }
@@ -36,26 +36,37 @@ export interface PublisherHost {
   readonly stats: { publishRetries: number; publishesResent: number };
 }
 
-interface Pending {
+/** One publish call, from waiting for a slot to its `OK` (or failure). */
+interface Ticket {
   readonly frame: Extract<ClientFrame, { op: "PUBLISH" }>;
   readonly id: string;
+  readonly timeoutMs: number;
+  readonly signal: AbortSignal | undefined;
+  readonly resolve: (result: PublishResult) => void;
+  readonly reject: (error: unknown) => void;
+  /** Set once it holds a slot (it is in `pending`). */
+  holdsSlot: boolean;
+  done: boolean;
+  /** The session it is in flight on, awaiting `OK`. */
   sentOn: Session | undefined;
   /** Sent at least once (a later send is a resend). */
   sent: boolean;
+  timer: ReturnType<typeof setTimeout> | undefined;
   retryTimer: ReturnType<typeof setTimeout> | undefined;
-  settle(error: unknown, result?: PublishResult): void;
+  onAbort: (() => void) | undefined;
 }
 
 const RETRY_JITTER = 0.2;
 const DEFAULT_RETRY_MS = 100;
+const COMPACT_AFTER = 1024;
 
 export class Publisher {
-  private readonly pending = new Set<Pending>();
-  private readonly slotWaiters: Array<() => void> = [];
+  private readonly pending = new Set<Ticket>();
+  /** Calls waiting for a slot, oldest first from `head` (finished ones are skipped). */
+  private waiting: Ticket[] = [];
+  private head = 0;
   private readonly drainWaiters: Array<() => void> = [];
   private closed = false;
-  /** Slots taken: pending publishes plus callers granted a slot a moment ago. */
-  private inUse = 0;
 
   constructor(
     private readonly host: PublisherHost,
@@ -63,6 +74,7 @@ export class Publisher {
     private readonly defaultTimeoutMs: number,
   ) {}
 
+  /** Publishes holding a slot: sent or waiting to be (re)sent, not yet confirmed. */
   get size(): number {
     return this.pending.size;
   }
@@ -72,101 +84,102 @@ export class Publisher {
     if (this.closed) return Promise.reject(new ClosedError());
     if (signal?.aborted) return Promise.reject(abortReason(signal));
     const id = options.id ?? randomId();
-    const opts: NonNullable<Pending["frame"]["opts"]> = { id };
+    const opts: NonNullable<Ticket["frame"]["opts"]> = { id };
     if (options.key !== undefined) opts.key = options.key;
     if (options.headers !== undefined) opts.headers = options.headers;
-    const frame: Pending["frame"] = { op: "PUBLISH", topic, payload: payload ?? null, opts };
+    const frame: Ticket["frame"] = { op: "PUBLISH", topic, payload: payload ?? null, opts };
     const timeoutMs = options.timeoutMs ?? this.defaultTimeoutMs;
-    const deadline = timeoutMs > 0 ? Date.now() + timeoutMs : undefined;
-    const start = (): Promise<PublishResult> => this.start(frame, id, timeoutMs, deadline, signal);
-    if (this.inUse < this.maxPending && this.slotWaiters.length === 0) {
-      this.inUse++;
-      return start();
-    }
-    return this.waitForSlot(signal, deadline).then(start);
-  }
-
-  private start(
-    frame: Pending["frame"],
-    id: string,
-    timeoutMs: number,
-    deadline: number | undefined,
-    signal: AbortSignal | undefined,
-  ): Promise<PublishResult> {
     return new Promise<PublishResult>((resolve, reject) => {
-      const timer =
-        deadline !== undefined
-          ? setTimeout(
-              () => entry.settle(new TimeoutError(`publish to ${frame.topic} not confirmed within ${timeoutMs} ms`)),
-              Math.max(0, deadline - Date.now()),
-            )
-          : undefined;
-      const onAbort = (): void => entry.settle(abortReason(signal!));
-      signal?.addEventListener("abort", onAbort, { once: true });
-      const entry: Pending = {
+      const ticket: Ticket = {
         frame,
         id,
+        timeoutMs,
+        signal,
+        resolve,
+        reject,
+        holdsSlot: false,
+        done: false,
         sentOn: undefined,
         sent: false,
+        timer: undefined,
         retryTimer: undefined,
-        settle: (error, result) => {
-          if (!this.pending.delete(entry)) return;
-          clearTimeout(timer);
-          clearTimeout(entry.retryTimer);
-          signal?.removeEventListener("abort", onAbort);
-          this.releaseSlot();
-          if (result !== undefined) resolve(result);
-          else reject(error);
-        },
+        onAbort: undefined,
       };
-      this.pending.add(entry);
-      this.send(entry);
+      // One timer per call, all of the same duration (cheap for the runtime's timer lists).
+      if (timeoutMs > 0) ticket.timer = setTimeout(() => this.expire(ticket), timeoutMs);
+      if (signal !== undefined) {
+        ticket.onAbort = () => this.finish(ticket, abortReason(signal));
+        signal.addEventListener("abort", ticket.onAbort, { once: true });
+      }
+      if (this.pending.size < this.maxPending && this.noneWaiting()) this.begin(ticket);
+      else this.waiting.push(ticket);
     });
   }
 
   /** A new session is open: send every publish not in flight on it. */
   resume(session: Session): void {
-    for (const entry of this.pending) {
-      if (entry.sentOn !== session && entry.retryTimer === undefined) this.send(entry);
+    for (const ticket of this.pending) {
+      if (ticket.sentOn !== session && ticket.retryTimer === undefined) this.send(ticket);
     }
   }
 
-  /** Refuse new publishes (those pending carry on). */
+  /** Refuse new publishes; those already called (waiting for a slot or for `OK`) carry on. */
   stopAccepting(): void {
     this.closed = true;
-    for (const wake of this.slotWaiters.splice(0)) wake();
   }
 
-  /** Resolves when no publish is pending. */
+  /** Resolves when no publish is waiting for a slot or for its `OK`. */
   drained(): Promise<void> {
-    if (this.pending.size === 0) return Promise.resolve();
+    if (this.idle()) return Promise.resolve();
     return new Promise((resolve) => this.drainWaiters.push(resolve));
   }
 
+  /** Fails every publish not yet confirmed, and refuses new ones. */
   failAll(error: unknown): void {
-    for (const entry of [...this.pending]) entry.settle(error);
+    this.closed = true;
+    const waiting = this.waiting.slice(this.head);
+    this.waiting = [];
+    this.head = 0;
+    for (const ticket of waiting) this.finish(ticket, error);
+    for (const ticket of [...this.pending]) this.finish(ticket, error);
   }
 
-  private send(entry: Pending): void {
+  /** True when no live call waits for a slot (finished ones at the head are skipped). */
+  private noneWaiting(): boolean {
+    while (this.head < this.waiting.length && this.waiting[this.head]!.done) this.head++;
+    return this.head === this.waiting.length;
+  }
+
+  private idle(): boolean {
+    return this.pending.size === 0 && this.noneWaiting();
+  }
+
+  private begin(ticket: Ticket): void {
+    ticket.holdsSlot = true;
+    this.pending.add(ticket);
+    this.send(ticket);
+  }
+
+  private send(ticket: Ticket): void {
     const session = this.host.current();
     if (session === undefined || !session.open) {
-      entry.sentOn = undefined;
+      ticket.sentOn = undefined;
       return;
     }
-    if (entry.sent) this.host.stats.publishesResent++;
-    entry.sent = true;
-    entry.sentOn = session;
-    session.request(entry.frame, 0).then(
-      (ok) => entry.settle(undefined, { id: typeof ok.id === "string" ? ok.id : entry.id, topic: entry.frame.topic }),
-      (error: unknown) => this.failed(entry, session, error),
+    if (ticket.sent) this.host.stats.publishesResent++;
+    ticket.sent = true;
+    ticket.sentOn = session;
+    session.request(ticket.frame, 0).then(
+      (ok) => this.finish(ticket, undefined, { id: typeof ok.id === "string" ? ok.id : ticket.id, topic: ticket.frame.topic }),
+      (error: unknown) => this.failed(ticket, session, error),
     );
   }
 
-  private failed(entry: Pending, session: Session, error: unknown): void {
-    if (!this.pending.has(entry)) return;
-    entry.sentOn = undefined;
+  private failed(ticket: Ticket, session: Session, error: unknown): void {
+    if (ticket.done) return;
+    ticket.sentOn = undefined;
     if (!(error instanceof BusError)) {
-      entry.settle(error);
+      this.finish(ticket, error);
       return;
     }
     if (error.code === "connection_lost") return; // re-sent on the next session
@@ -178,42 +191,45 @@ export class Publisher {
       this.host.stats.publishRetries++;
       const base = error.retryAfterMs ?? DEFAULT_RETRY_MS;
       const delay = Math.round(base * (1 + Math.random() * RETRY_JITTER));
-      entry.retryTimer = setTimeout(() => {
-        entry.retryTimer = undefined;
-        if (this.pending.has(entry)) this.send(entry);
+      ticket.retryTimer = setTimeout(() => {
+        ticket.retryTimer = undefined;
+        if (!ticket.done) this.send(ticket);
       }, delay);
       return;
     }
-    entry.settle(error);
+    this.finish(ticket, error);
   }
 
-  private waitForSlot(signal: AbortSignal | undefined, deadline: number | undefined): Promise<void> {
-    return new Promise<void>((resolve, reject) => {
-      const timer =
-        deadline !== undefined
-          ? setTimeout(() => finish(new TimeoutError("no publish slot became free in time")), deadline - Date.now())
-          : undefined;
-      const onAbort = (): void => finish(abortReason(signal!));
-      const wake = (): void => {
-        if (!this.closed) this.inUse++;
-        finish(this.closed ? new ClosedError() : undefined);
-      };
-      const finish = (error: unknown): void => {
-        clearTimeout(timer);
-        signal?.removeEventListener("abort", onAbort);
-        const index = this.slotWaiters.indexOf(wake);
-        if (index >= 0) this.slotWaiters.splice(index, 1);
-        if (error === undefined) resolve();
-        else reject(error);
-      };
-      signal?.addEventListener("abort", onAbort, { once: true });
-      this.slotWaiters.push(wake);
-    });
+  private expire(ticket: Ticket): void {
+    const what = ticket.holdsSlot ? "not confirmed" : "still waiting for a publish slot";
+    this.finish(ticket, new TimeoutError(`publish to ${ticket.frame.topic} ${what} after ${ticket.timeoutMs} ms`));
+  }
+
+  private finish(ticket: Ticket, error: unknown, result?: PublishResult): void {
+    if (ticket.done) return;
+    ticket.done = true;
+    clearTimeout(ticket.timer);
+    clearTimeout(ticket.retryTimer);
+    if (ticket.onAbort !== undefined) ticket.signal?.removeEventListener("abort", ticket.onAbort);
+    if (ticket.holdsSlot) {
+      this.pending.delete(ticket);
+      this.releaseSlot();
+    } else if (this.drainWaiters.length > 0 && this.idle()) {
+      for (const wake of this.drainWaiters.splice(0)) wake();
+    }
+    if (result !== undefined) ticket.resolve(result);
+    else ticket.reject(error);
   }
 
   private releaseSlot(): void {
-    this.inUse--;
-    if (this.inUse < this.maxPending) this.slotWaiters[0]?.();
-    if (this.pending.size === 0) for (const wake of this.drainWaiters.splice(0)) wake();
+    while (this.pending.size < this.maxPending && this.head < this.waiting.length) {
+      const next = this.waiting[this.head++]!;
+      if (!next.done) this.begin(next);
+    }
+    if (this.head > COMPACT_AFTER && this.head * 2 > this.waiting.length) {
+      this.waiting = this.waiting.slice(this.head);
+      this.head = 0;
+    }
+    if (this.drainWaiters.length > 0 && this.idle()) for (const wake of this.drainWaiters.splice(0)) wake();
   }
 }

@@ -265,7 +265,13 @@ describe("lifecycle", () => {
     assert.ok(peak <= 4, `pending publishes reached ${peak}`);
     const ids = (await Promise.all(publishes)).map((r) => r.id);
     await handled.until((items) => items.length >= 10, WAIT_MS, "some handled");
-    await own.close();
+    // Publishes called before close() still go out, also those waiting for a slot.
+    const late = Array.from({ length: 12 }, (_, i) => own.publish(topic, { late: i }));
+    const closing = own.close();
+    assert.equal(own.state, "closing");
+    await assert.rejects(own.publish(topic, "after close()"), ClosedError);
+    ids.push(...(await Promise.all(late)).map((r) => r.id));
+    await closing;
     assert.deepEqual(states.slice(-2), ["closing", "closed"]);
     assert.equal(own.state, "closed");
     await assert.rejects(own.publish(topic, 1), (error) => error instanceof ClosedError && error.code === "closed");

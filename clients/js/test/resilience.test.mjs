@@ -170,13 +170,23 @@ describe("gateway restart", () => {
     const gateway = new Gateway();
     await gateway.start();
     gateways.push(gateway);
-    const client = await clientOf(gateway.url, { token: makeToken(), backoff: { initialMs: 50, maxMs: 300 } });
+    const client = await clientOf(gateway.url, {
+      token: makeToken(),
+      backoff: { initialMs: 50, maxMs: 300 },
+      maxPendingPublishes: 2,
+    });
     const reconnecting = new Promise((resolve) => client.on("state", (c) => c.state === "connecting" && resolve()));
     await gateway.kill();
     await within(reconnecting, WAIT_MS, "the client notices");
     const topic = unique("js.offline");
+    const gaveUp = client.publish(topic, 0, { timeoutMs: 300 });
+    await assert.rejects(gaveUp, (error) => error.code === "timeout" && /not confirmed/.test(error.message));
     const pending = [client.publish(topic, 1), client.publish(topic, 2)];
     assert.equal(client.pendingPublishes, 2);
+    // Both slots are taken: a third call waits for one, and gives up after its timeout.
+    await assert.rejects(client.publish(topic, 3, { timeoutMs: 300 }), (error) =>
+      error.name === "TimeoutError" && /waiting for a publish slot/.test(error.message),
+    );
     await gateway.start();
     const results = await within(Promise.all(pending), WAIT_MS, "sent after the restart");
     assert.equal(new Set(results.map((r) => r.id)).size, 2);
