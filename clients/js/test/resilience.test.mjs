@@ -40,9 +40,12 @@ after(async () => {
   await Promise.allSettled(gateways.map((gateway) => gateway.kill()));
 });
 
+// No leeway on `exp` (the gateway's default is 5 s), so tokens expire when they say.
+const STRICT_EXPIRY = { PROMETHEAN_JWT_LEEWAY_S: "0" };
+
 describe("tokens", () => {
   test("getToken is called again before the token expires and the client re-AUTHs on the open connection", async () => {
-    const gateway = await gatewayWith();
+    const gateway = await gatewayWith(STRICT_EXPIRY);
     const issued = [];
     const errors = [];
     const client = await clientOf(gateway.url, {
@@ -71,8 +74,37 @@ describe("tokens", () => {
     assert.equal(client.state, "open");
   });
 
+  test("when the token expires anyway (a slow getToken), the client reconnects with a fresh one and resubscribes", async () => {
+    const gateway = await gatewayWith(STRICT_EXPIRY);
+    let calls = 0;
+    const client = await clientOf(gateway.url, {
+      getToken: async () => {
+        calls++;
+        if (calls === 1) return makeToken({ expIn: 2 });
+        if (calls === 2) {
+          // The refresh before expiry answers only after the token expired.
+          await new Promise((resolve) => setTimeout(resolve, 3_500));
+        }
+        return makeToken();
+      },
+      refreshBeforeMs: 1_000,
+      backoff: { initialMs: 50, maxMs: 300 },
+    });
+    const states = [];
+    client.on("state", (change) => states.push(change.state));
+    const topic = unique("js.expired");
+    const received = new Collector();
+    await client.subscribe(topic, "g", (message) => received.push(message.id), { from: "earliest" });
+    await eventually(async () => client.stats.reconnects >= 1, WAIT_MS, "a reconnect after token_expired");
+    assert.ok(states.includes("connecting"), `states: ${states}`);
+    const { id } = await client.publish(topic, "after the reconnect");
+    await received.until((ids) => ids.includes(id), WAIT_MS, "the resubscribed subscription delivers");
+    assert.ok(calls >= 3, `getToken called ${calls} times`);
+    assert.equal(client.state, "open");
+  });
+
   test("a fixed token that expires closes the client with token_expired", async () => {
-    const gateway = await gatewayWith();
+    const gateway = await gatewayWith(STRICT_EXPIRY);
     const client = await clientOf(gateway.url, { token: makeToken({ expIn: 2 }) });
     const closed = new Promise((resolve) => client.on("state", (change) => change.state === "closed" && resolve(change)));
     const errors = new Collector();
