@@ -17,7 +17,7 @@ source scripts/dev.sh
 # Debian packages the suite needs beyond Python and Go (scripts/build-ferretdb.sh
 # installs Go itself when it is missing). Installed when missing, as root or via sudo.
 APT_PACKAGES=(prometheus)
-# The console's browser tests (tests/console) drive Debian's Chromium.
+# The console's and the JavaScript client's browser tests drive Debian's headless Chromium.
 APT_PACKAGES+=(chromium)
 # The gateway's compatibility test drives a Node.js client (tests/node).
 command -v node >/dev/null 2>&1 && command -v npm >/dev/null 2>&1 || APT_PACKAGES+=(nodejs npm)
@@ -84,6 +84,12 @@ fi
 gate "ruff check" uv run --no-sync ruff check .
 gate "ruff format --check" uv run --no-sync ruff format --check .
 gate "mypy" uv run --no-sync mypy
+# The JavaScript client (clients/js): locked dev dependencies and a build;
+# tests/integration/js then runs its Node, browser, type and docs tests.
+build_js_client() {
+    (cd clients/js && npm ci --no-audit --no-fund --loglevel=error && npm run --silent build)
+}
+gate "js client build" build_js_client
 gate "pytest" run_pytest "$@"
 
 if (( ${#failed[@]} > 0 )); then

@@ -1,48 +1,16 @@
 // Authenticates with a jsonwebtoken-made token, publishes, subscribes and
-// acks through the gateway, using only `ws`. Prints one JSON summary line.
+// acks through the gateway with the @promethean/client SDK (clients/js).
+// Prints one JSON summary line.
 //   GATEWAY_URL=ws://127.0.0.1:8090/ws JWT_SECRET=... node gateway_client.mjs
-import WebSocket from "ws";
+import { BusError, connect } from "@promethean/client";
 import jwt from "jsonwebtoken";
 
-const url = process.env.GATEWAY_URL;
 const token = jwt.sign(
   { sub: "node-client", scopes: ["publish:node.*", "subscribe:node.**"] },
   process.env.JWT_SECRET,
   { algorithm: "HS256", expiresIn: "5m" },
 );
-const ws = new WebSocket(url);
-const waiting = new Map();
-const events = [];
-let eventWaiter = null;
 
-ws.on("message", (data) => {
-  const frame = JSON.parse(data.toString());
-  if (frame.op === "EVENT") {
-    events.push(frame);
-    if (eventWaiter) eventWaiter();
-    return;
-  }
-  const resolve = waiting.get(frame.corr);
-  if (resolve) {
-    waiting.delete(frame.corr);
-    resolve(frame);
-  }
-});
-
-let corr = 0;
-function request(frame) {
-  const id = `n-${++corr}`;
-  return new Promise((resolve) => {
-    waiting.set(id, resolve);
-    ws.send(JSON.stringify({ ...frame, corr: id }));
-  });
-}
-function nextEvent() {
-  return new Promise((resolve) => {
-    const take = () => (events.length ? resolve(events.shift()) : (eventWaiter = take));
-    take();
-  });
-}
 function expect(cond, what) {
   if (!cond) {
     console.error(`FAILED: ${what}`);
@@ -55,30 +23,23 @@ const timer = setTimeout(() => {
   process.exit(1);
 }, 20000);
 
-ws.on("open", async () => {
-  const auth = await request({ op: "AUTH", token });
-  expect(auth.op === "OK", `AUTH: ${JSON.stringify(auth)}`);
-  const sub = await request({
-    op: "SUBSCRIBE", topic: "node.orders", group: "node-app", opts: { from: "earliest", ackTimeoutMs: 30000 },
-  });
-  expect(sub.op === "OK", `SUBSCRIBE: ${JSON.stringify(sub)}`);
-  const pub = await request({
-    op: "PUBLISH", topic: "node.orders", payload: { total: 42 }, opts: { key: "c-1", headers: { from: "node" } },
-  });
-  expect(pub.op === "OK" && typeof pub.id === "string", `PUBLISH: ${JSON.stringify(pub)}`);
-  const event = await nextEvent();
-  expect(event.event.id === pub.id && event.event.payload.total === 42, `EVENT: ${JSON.stringify(event)}`);
-  const ack = await request({ op: "ACK", topic: "node.orders", group: "node-app", id: event.event.id });
-  expect(ack.op === "OK", `ACK: ${JSON.stringify(ack)}`);
-  const again = await request({ op: "ACK", topic: "node.orders", group: "node-app", id: event.event.id });
-  expect(again.op === "ERR" && again.code === "unknown_delivery", `second ACK: ${JSON.stringify(again)}`);
-  const denied = await request({ op: "PUBLISH", topic: "other.topic", payload: 1 });
-  expect(denied.op === "ERR" && denied.code === "forbidden", `forbidden: ${JSON.stringify(denied)}`);
-  console.log(JSON.stringify({ ok: true, id: pub.id, attempt: event.ctx.attempt }));
-  clearTimeout(timer);
-  ws.close();
+const client = await connect(process.env.GATEWAY_URL, { token, connectTimeoutMs: 10000 });
+const stream = await client.subscribe("node.orders", "node-app", {
+  from: "earliest",
+  ackTimeoutMs: 30000,
+  confirmAcks: true,
 });
-ws.on("error", (err) => {
-  console.error(`FAILED: ${err.message}`);
-  process.exit(1);
-});
+const pub = await client.publish("node.orders", { total: 42 }, { key: "c-1", headers: { from: "node" } });
+expect(typeof pub.id === "string", `PUBLISH: ${JSON.stringify(pub)}`);
+const { value: event } = await stream[Symbol.asyncIterator]().next();
+expect(event.id === pub.id && event.payload.total === 42, `EVENT: ${JSON.stringify(event)}`);
+expect(event.key === "c-1" && event.headers.from === "node", `EVENT key/headers: ${JSON.stringify(event)}`);
+await event.ack(); // confirmed: resolves on the gateway's OK
+// The delivery is settled: the gateway no longer knows it.
+const again = await event.modack(1000).then(() => "OK", (err) => err);
+expect(again instanceof BusError && again.code === "unknown_delivery", `MODACK after ACK: ${again}`);
+const denied = await client.publish("other.topic", 1).then(() => "OK", (err) => err);
+expect(denied instanceof BusError && denied.code === "forbidden", `forbidden: ${denied}`);
+console.log(JSON.stringify({ ok: true, id: pub.id, attempt: event.attempt }));
+clearTimeout(timer);
+await client.close();

@@ -1,5 +1,6 @@
-"""A Node.js client (`ws` + `jsonwebtoken` from npm) talks to the gateway:
-proof that the TypeScript ecosystem works with it unchanged."""
+"""A Node.js client (the @promethean/client SDK from clients/js, with a
+`jsonwebtoken`-made token) talks to the gateway: proof that the TypeScript
+ecosystem works with it unchanged."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from tests.integration.gateway.support import SECRET
+from tests.integration.js.support import built_js_client, installed
 
 NODE_DIR = Path(__file__).resolve().parents[2] / "node"
 
@@ -20,7 +22,8 @@ def test_node_client_authenticates_publishes_subscribes_and_acks(gateway):
     npm = shutil.which("npm")
     if node is None or npm is None:
         pytest.fail("node and npm are required (scripts/test.sh installs them)")
-    if not (NODE_DIR / "node_modules" / "ws").is_dir():
+    built_js_client()
+    if not installed(NODE_DIR):
         subprocess.run(
             [npm, "ci", "--no-audit", "--no-fund"],
             cwd=NODE_DIR,
