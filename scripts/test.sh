@@ -75,21 +75,24 @@ ensure_uv
 uv sync --frozen --all-packages
 ferretdb_bin="$(bash scripts/build-ferretdb.sh)"
 export PROMETHEAN_FERRETDB_BIN="${PROMETHEAN_FERRETDB_BIN:-$ferretdb_bin}"
-# The schema registry's AsyncAPI test runs the official parser (tests/asyncapi).
-if command -v npm >/dev/null 2>&1; then
-    (cd tests/asyncapi && npm ci --no-audit --no-fund --silent) >&2 ||
-        log "npm ci in tests/asyncapi failed (the AsyncAPI test will say so)"
-fi
 
 gate "ruff check" uv run --no-sync ruff check .
 gate "ruff format --check" uv run --no-sync ruff format --check .
 gate "mypy" uv run --no-sync mypy
-# The JavaScript client (clients/js): locked dev dependencies and a build;
-# tests/integration/js then runs its Node, browser, type and docs tests.
-build_js_client() {
-    (cd clients/js && npm ci --no-audit --no-fund --loglevel=error && npm run --silent build)
+# Every npm package the suite drives, each from its committed package-lock:
+# the JavaScript client (built first: tests/node installs it from its folder),
+# the console's sources, the AsyncAPI parser, the browser and Node test drivers.
+NPM_PACKAGES=(clients/js services/broker/console tests/asyncapi tests/console tests/node)
+install_npm_packages() {
+    local dir
+    for dir in "${NPM_PACKAGES[@]}"; do
+        (cd "$dir" && npm ci --no-audit --no-fund --loglevel=error) || return 1
+        if [[ "$dir" == clients/js ]]; then
+            (cd "$dir" && npm run --silent build) || return 1
+        fi
+    done
 }
-gate "js client build" build_js_client
+gate "npm packages" install_npm_packages
 gate "pytest" run_pytest "$@"
 
 if (( ${#failed[@]} > 0 )); then
