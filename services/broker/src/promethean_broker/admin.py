@@ -148,6 +148,8 @@ class AdminApi:
         )
         changes = {k: v for k, v in msgspec.structs.asdict(body).items() if v is not None}
         config = msgspec.structs.replace(base, **changes)
+        if existing is None:
+            config = self.engine.topics.retention.apply(config)
         try:
             stored = await self.engine.put_topic(config)
         except ValueError as err:

@@ -21,6 +21,7 @@ from prometheus_client.metrics_core import Metric
 from promethean.bus import BusEngine, EngineConfig
 from promethean.bus.coordinator import Coordinator
 from promethean.bus.hooks import EngineHooks, FanoutHooks
+from promethean.bus.offline_lag import OfflineLag
 from promethean.clock import SystemClock
 from promethean.errors import FencedError
 from promethean.names import MAX_FRAME_BYTES
@@ -60,7 +61,7 @@ class BrokerRuntime:
         self.clock = SystemClock()
         self.store = store or open_store(settings.store_url)
         self.registry = CollectorRegistry()
-        self.metrics = BrokerMetrics(self.registry)
+        self.metrics = BrokerMetrics(self.registry, settings.metrics_max_label_sets)
         self.progress = Progress(settings.common.liveness_max_stall_ms)
         self.readiness = Readiness()
         self.readiness.fail("lease", "standby: waiting for the store lease")
@@ -68,6 +69,7 @@ class BrokerRuntime:
             self.store, settings.broker_id, settings.lease_ttl_ms, self.clock
         )
         self.engine: BusEngine | None = None
+        self.offline_lag: OfflineLag | None = None
         self.coordinator: Coordinator | None = None
         self.system = SystemPublisher(settings.broker_id)
         self.store_link = Dependency("store")
@@ -95,6 +97,8 @@ class BrokerRuntime:
             publish_queue_max=s.publish_queue_max,
             redelivery_backoff_ms=s.redelivery_backoff_ms,
             redelivery_backoff_max_ms=s.redelivery_backoff_max_ms,
+            system_retention_ms=s.system_retention_ms,
+            dlq_retention_ms=s.dlq_retention_ms,
         )
 
     async def start(self) -> None:
@@ -130,6 +134,15 @@ class BrokerRuntime:
                 )
             )
         self._tasks.append(asyncio.create_task(self._heartbeats(), name="heartbeats"))
+        self.offline_lag = OfflineLag(
+            self.store,
+            self.engine,
+            max_groups=self.settings.lag_offline_groups_max,
+            refresh_ms=self.settings.lag_refresh_ms,
+        )
+        self._tasks.append(
+            asyncio.create_task(self._offline_lag(self.engine, self.offline_lag), name="lag")
+        )
         self.watchdog.start_thread()
         self._tasks.append(asyncio.create_task(self._timers(self.engine), name="timers"))
         self._tasks.append(asyncio.create_task(self._commits(self.engine), name="commits"))
@@ -180,6 +193,22 @@ class BrokerRuntime:
                 self.store_link.down()
                 self.readiness.fail("store", f"commit failed: {exc}")
                 log.exception("commit flush failed")
+
+    async def _offline_lag(self, engine: BusEngine, offline: OfflineLag) -> None:
+        """Default retention for old system topics once, then the lag of
+        groups without a live member, every PROMETHEAN_LAG_REFRESH_MS."""
+        try:
+            changed = await engine.topics.backfill_retention()
+            if changed:
+                log.info("default retention applied", extra={"topics": ",".join(changed)})
+        except Exception:
+            log.exception("applying default retention failed")
+        while True:
+            try:
+                await offline.refresh(self.clock.now_ms())
+            except Exception:
+                log.exception("refreshing the lag of offline groups failed")
+            await asyncio.sleep(offline.refresh_ms / 1000)
 
     async def _sessions(self, coordinator: Coordinator) -> None:
         """Remove members whose session or revoke deadline passed."""
@@ -263,7 +292,9 @@ class _LazyCollector:
         engine = self._runtime.engine
         if engine is None:
             return iter(())
-        return EngineStateCollector(engine, self._runtime.connections).collect()
+        return EngineStateCollector(
+            engine, self._runtime.connections, self._runtime.offline_lag
+        ).collect()
 
 
 async def websocket(request: web.Request) -> web.StreamResponse:

@@ -39,6 +39,11 @@ DEFAULT_PUBLISH_QUEUE_MAX: Final = 20_000
 DEFAULT_AUDIT_SAMPLE: Final = 0.0
 DEFAULT_SYSTEM_METRICS_MS: Final = 10_000
 DEFAULT_SESSION_TIMEOUT_MS: Final = 10_000
+DEFAULT_METRICS_MAX_LABEL_SETS: Final = 2_000
+DEFAULT_LAG_REFRESH_MS: Final = 15_000
+DEFAULT_LAG_OFFLINE_GROUPS_MAX: Final = 500
+DEFAULT_SYSTEM_RETENTION_MS: Final = 24 * 3_600_000
+DEFAULT_DLQ_RETENTION_MS: Final = 7 * 24 * 3_600_000
 
 HOUR_MS: Final = 3_600_000
 DAY_MS: Final = 24 * HOUR_MS
@@ -73,6 +78,11 @@ class BrokerSettings:
     system_metrics_ms: int = DEFAULT_SYSTEM_METRICS_MS
     session_timeout_ms: int = DEFAULT_SESSION_TIMEOUT_MS
     broker_id: str = field(default_factory=default_process_id)
+    metrics_max_label_sets: int = DEFAULT_METRICS_MAX_LABEL_SETS
+    lag_refresh_ms: int = DEFAULT_LAG_REFRESH_MS
+    lag_offline_groups_max: int = DEFAULT_LAG_OFFLINE_GROUPS_MAX
+    system_retention_ms: int = DEFAULT_SYSTEM_RETENTION_MS
+    dlq_retention_ms: int = DEFAULT_DLQ_RETENTION_MS
 
     __repr__ = settings_repr
 
@@ -141,6 +151,27 @@ class BrokerSettings:
             ),
             session_timeout_ms=_session_timeout_ms(env, common.heartbeat_ms),
             broker_id=read_process_id(env, "PROMETHEAN_BROKER_ID"),
+            metrics_max_label_sets=env.integer(
+                "PROMETHEAN_METRICS_MAX_LABEL_SETS",
+                DEFAULT_METRICS_MAX_LABEL_SETS,
+                min_value=1,
+                max_value=1_000_000,
+            ),
+            lag_refresh_ms=env.duration_ms(
+                "PROMETHEAN_LAG_REFRESH_MS", DEFAULT_LAG_REFRESH_MS, min_ms=100, max_ms=HOUR_MS
+            ),
+            lag_offline_groups_max=env.integer(
+                "PROMETHEAN_LAG_OFFLINE_GROUPS_MAX",
+                DEFAULT_LAG_OFFLINE_GROUPS_MAX,
+                min_value=0,
+                max_value=100_000,
+            ),
+            system_retention_ms=env.duration_ms(
+                "PROMETHEAN_SYSTEM_RETENTION_MS", DEFAULT_SYSTEM_RETENTION_MS, max_ms=3650 * DAY_MS
+            ),
+            dlq_retention_ms=env.duration_ms(
+                "PROMETHEAN_DLQ_RETENTION_MS", DEFAULT_DLQ_RETENTION_MS, max_ms=3650 * DAY_MS
+            ),
         )
 
 
