@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator, Callable, Iterator
+from typing import Any
 
 from aiohttp import web
 from prometheus_client import CollectorRegistry, generate_latest
@@ -41,7 +42,7 @@ from promethean_broker.connection import BrokerConnection
 from promethean_broker.leadership import Leadership
 from promethean_broker.metrics import BrokerMetrics, EngineStateCollector
 from promethean_broker.settings import BrokerSettings
-from promethean_broker.system_topics import AuditHooks, SystemPublisher
+from promethean_broker.system_topics import AUDIT_TOPIC, AuditHooks, SystemPublisher
 
 log = logging.getLogger("promethean.broker")
 
@@ -236,6 +237,10 @@ class BrokerRuntime:
         secret = self.settings.common.broker_token
         return secret.reveal() if secret is not None else None
 
+    def audit_admin(self, record: dict[str, Any]) -> None:
+        """Admin changes always go to system.bus.audit (not sampled)."""
+        self.system.offer(AUDIT_TOPIC, record)
+
     def stop(self, exit_code: int = 0) -> None:
         self.lifecycle.stop(exit_code)
 
@@ -379,7 +384,9 @@ def create_app(settings: BrokerSettings, store: Store | None = None) -> web.Appl
             web.get("/metrics", metrics),
             web.get("/healthz/live", live),
             web.get("/healthz/ready", ready),
-            *AdminApi(runtime.require_engine).routes(runtime.token),
+            *AdminApi(
+                runtime.require_engine, lambda: runtime.coordinator, runtime.audit_admin
+            ).routes(runtime.token),
         ]
     )
     return app

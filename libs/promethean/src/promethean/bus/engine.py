@@ -12,6 +12,7 @@ import asyncio
 import logging
 import uuid
 from collections.abc import Sequence
+from contextlib import AbstractAsyncContextManager
 
 from promethean.bus.config import EngineConfig
 from promethean.bus.cursor import InFlight, PartitionCursor
@@ -566,6 +567,23 @@ class BusEngine:
             for state in woken:
                 made += await state.dispatch()
         return made
+
+    # -- admin -------------------------------------------------------------
+
+    def group_lock(self, group: str, topic: str) -> AbstractAsyncContextManager[None]:
+        """The lock a group's loading runs under: an admin change made while
+        holding it cannot interleave with a member joining."""
+        return self._group_locks.hold((group, topic))
+
+    def forget_topic(self, topic: str) -> None:
+        """Drop what the engine caches of a deleted topic: its config, its
+        partition writers (queued publishes fail) and idle group states."""
+        self.topics.forget(topic)
+        for key in [k for k in self._writers if k[0] == topic]:
+            self._writers.pop(key).close()
+        for state in list(self._groups_by_topic.get(topic, ())):
+            if not state.subs:
+                self._drop_group(state)
 
     # -- introspection -----------------------------------------------------
 

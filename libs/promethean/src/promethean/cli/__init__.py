@@ -19,11 +19,17 @@ from typing import Final
 from promethean.cli.commands import Command, CommandGroup, build_parser, run_command
 from promethean.cli.dev import DEV_COMMAND
 from promethean.cli.dlq import DLQ_GROUP
+from promethean.cli.groups import GROUPS_GROUP
 from promethean.cli.topics import TOPICS_GROUP
 
 DESCRIPTION: Final = "Promethean Event Bus command line."
 
-COMMANDS: Final[tuple[Command | CommandGroup, ...]] = (DEV_COMMAND, DLQ_GROUP, TOPICS_GROUP)
+COMMANDS: Final[tuple[Command | CommandGroup, ...]] = (
+    DEV_COMMAND,
+    DLQ_GROUP,
+    TOPICS_GROUP,
+    GROUPS_GROUP,
+)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
