@@ -50,6 +50,8 @@ TIMER_TICK_S = 0.05
 RETENTION_SYNC_S = 5.0
 """How often the in-memory tails drop what retention removed from the store."""
 EXIT_LOST_STORE = 70
+CLOSE_CONNECTIONS_S = 1.0
+"""How long a draining broker waits for its clients to answer the close."""
 
 RUNTIME_KEY: web.AppKey[BrokerRuntime] = web.AppKey("runtime")
 
@@ -265,8 +267,14 @@ class BrokerRuntime:
     async def close(self) -> None:
         self.readiness.fail("drain", "shutting down")
         self.watchdog.paused = True
-        for conn in list(self.connections.values()):
-            await conn.ws.close()
+        closing = [asyncio.ensure_future(c.ws.close()) for c in list(self.connections.values())]
+        if closing:
+            # All at once and bounded: a client that never answers the close
+            # handshake must not hold the drain for the WebSocket timeout.
+            _, late = await asyncio.wait(closing, timeout=CLOSE_CONNECTIONS_S)
+            for unanswered in late:
+                unanswered.cancel()
+            await asyncio.gather(*closing, return_exceptions=True)
         for task in self._tasks:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
