@@ -1,7 +1,7 @@
 """The ``process`` span every SDK handler call runs in: a child of the span
 whose W3C ``traceparent`` the event carries, so one trace reaches from the
-producer through the gateway and broker to the handler (and whatever it
-publishes, since the span is current while it runs).
+producer through the gateway and broker to the handler. The span is current
+while the handler runs, so spans the handler starts are its children.
 
 Uses the OpenTelemetry API only: with no tracer provider configured (see
 `promethean.runtime.tracing`) the span is a no-op and costs next to nothing.
