@@ -74,7 +74,9 @@ async def test_two_memberships_on_one_client_both_hold_their_partitions(
     try:
         for topic in (first, second):
             await eventually(lambda t=topic: worker.handles[t].assigned, lambda o: o == ALL)
-        generation = group_view(broker, group)["generation"]
+        # The admin view is written after the ASSIGNMENT goes out: wait for it.
+        generation = max(h.generation for h in worker.handles.values())
+        await eventually(lambda: group_view(broker, group)["generation"], lambda g: g == generation)
         for n in range(200):
             await producer.publish(first, {"n": n}, key=f"k{n % 8}")
             await producer.publish(second, {"n": n}, key=f"k{n % 8}")
