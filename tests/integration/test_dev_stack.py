@@ -8,10 +8,12 @@ and stubborn children are handled.
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import queue
 import signal
 import socket
+import sqlite3
 import subprocess
 import sys
 import textwrap
@@ -70,6 +72,16 @@ class LineReader:
 
     def join(self, timeout_s: float) -> None:
         self._thread.join(timeout_s)
+
+    def rest(self) -> list[str]:
+        """Every line read so far (after `join`, all of them)."""
+        while True:
+            try:
+                line = self._queue.get_nowait()
+            except queue.Empty:
+                return self.lines
+            if line is not None:
+                self.lines.append(line)
 
     def wait_for(self, prefix: str, timeout_s: float) -> str:
         deadline = time.monotonic() + timeout_s
@@ -251,3 +263,94 @@ def test_a_service_that_ignores_sigterm_is_killed_after_the_grace(tmp_path: Path
         assert process.wait(timeout=STOP_TIMEOUT_S) == 1
         output.wait_for("promethean dev: still running after 5 s: stubborn; killing", 5)
         assert all(gone(pid) for pid in stubborn)
+
+
+def test_ctrl_c_stops_the_stack_within_three_seconds_and_the_worker_leaves(
+    tmp_path: Path,
+) -> None:
+    ports = {
+        "BUS_PORT": free_port(),
+        "WS_PORT": free_port(),
+        "PROMETHEAN_OUTBOX_DRAINER_PORT": free_port(),
+        "PROMETHEAN_COMPACTOR_PORT": free_port(),
+        "PROMETHEAN_WORKER_PORT": free_port(),
+    }
+    env = clean_environ(**{name: str(port) for name, port in ports.items()})
+    with running([str(promethean_script()), "dev"], cwd=tmp_path, env=env) as (process, output):
+        for port in ports.values():
+            wait_for_status(f"http://127.0.0.1:{port}/healthz/ready", 200, process)
+        bus = ports["BUS_PORT"]
+
+        def members() -> list[Any]:
+            url = f"http://127.0.0.1:{bus}/groups/promethean-worker"
+            with urllib.request.urlopen(url, timeout=5) as reply:
+                return list(json.loads(reply.read())["members"])
+
+        deadline = time.monotonic() + START_TIMEOUT_S
+        while not members():
+            assert time.monotonic() < deadline, "the worker never joined its group"
+            time.sleep(0.1)
+
+        started = time.monotonic()
+        process.send_signal(signal.SIGINT)
+        assert process.wait(timeout=STOP_TIMEOUT_S) == 0, output.lines
+        took = time.monotonic() - started
+        output.join(timeout_s=10)
+    logged = "\n".join(output.rest())
+    assert "worker drained" in logged
+    assert "exceeded PROMETHEAN_DRAIN_MS" not in logged, logged[-4000:]
+    assert took <= 3.0, f"stopping took {took:.1f} s"
+    db = sqlite3.connect(tmp_path / ".promethean" / "bus.db")
+    try:
+        left = db.execute("SELECT member_id FROM group_members").fetchall()
+    finally:
+        db.close()
+    assert left == [], "the worker left its group instead of timing out"
+
+
+def test_the_service_marked_stops_last_is_stopped_after_the_others_exited(
+    tmp_path: Path,
+) -> None:
+    marker = tmp_path / "client-gone"
+    client = f"""
+        import pathlib, signal, sys, time
+        def stop(*_):
+            time.sleep(0.5)  # a drain that needs the broker
+            pathlib.Path({str(marker)!r}).write_text("gone")
+            sys.exit(0)
+        signal.signal(signal.SIGTERM, stop)
+        print("client up", flush=True)
+        while True:
+            time.sleep(1)
+    """
+    broker = f"""
+        import pathlib, signal, sys, time
+        def stop(*_):
+            seen = pathlib.Path({str(marker)!r}).exists()
+            print("broker stopped; client gone first:", seen, flush=True)
+            sys.exit(0 if seen else 9)
+        signal.signal(signal.SIGTERM, stop)
+        print("broker up", flush=True)
+        while True:
+            time.sleep(1)
+    """
+    stack = f"""
+        import sys
+        from promethean.cli.dev import run_stack
+        from promethean.cli.services import ServiceSpec
+        specs = (
+            ServiceSpec("broker", (sys.executable, "-c", {textwrap.dedent(broker)!r}),
+                        lambda env: ("b",), stops_last=True),
+            ServiceSpec("client", (sys.executable, "-c", {textwrap.dedent(client)!r}),
+                        lambda env: ("c",)),
+        )
+        sys.exit(run_stack(specs, {{}}))
+    """
+    with running(
+        [sys.executable, "-c", textwrap.dedent(stack)], cwd=tmp_path, env=clean_environ()
+    ) as (process, output):
+        output.wait_for("broker up", START_TIMEOUT_S)
+        output.wait_for("client up", START_TIMEOUT_S)
+        process.send_signal(signal.SIGINT)
+        assert process.wait(timeout=STOP_TIMEOUT_S) == 0, output.rest()
+        output.wait_for("broker stopped; client gone first: True", 5)

@@ -14,7 +14,7 @@ from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
-from promethean.client import SubscribeOptions, WebSocketBusClient
+from promethean.client import Message, SubscribeOptions, WebSocketBusClient
 from promethean.runtime.tracing import inject_headers
 from promethean_broker.app import RUNTIME_KEY, create_app
 from promethean_broker.settings import BrokerSettings
@@ -63,3 +63,37 @@ async def test_publish_and_deliver_spans_join_the_producers_trace(broker_url: st
     assert spans["publish orders"].context.trace_id == trace_id
     assert spans["deliver orders"].context.trace_id == trace_id
     assert spans["deliver orders"].attributes["messaging.consumer.group.name"] == "billing"
+
+
+async def test_a_handler_runs_in_a_process_span_of_the_events_trace(broker_url: str) -> None:
+    provider = sdk_provider()
+    EXPORTER.clear()
+    producer = provider.get_tracer("test-producer")
+    handled = asyncio.Event()
+    seen: list[int] = []
+
+    async def handle(message: Message) -> None:
+        seen.append(trace.get_current_span().get_span_context().trace_id)
+        handled.set()
+
+    async with WebSocketBusClient(broker_url) as bus:
+        await bus.subscribe(
+            "invoices", "mailer", handle, options=SubscribeOptions(start="earliest")
+        )
+        with producer.start_as_current_span("produce") as root:
+            await bus.publish("invoices", {"n": 1}, headers=inject_headers(None))
+        async with asyncio.timeout(10):
+            await handled.wait()
+    trace_id = root.get_span_context().trace_id
+    assert seen == [trace_id], "the handler ran inside the event's trace"
+    process = list(
+        {
+            s.context.span_id: s
+            for s in EXPORTER.get_finished_spans()
+            if s.name == "process invoices"
+        }.values()
+    )
+    assert len(process) == 1
+    assert process[0].context.trace_id == trace_id
+    assert process[0].attributes["messaging.consumer.group.name"] == "mailer"
+    assert process[0].parent is not None

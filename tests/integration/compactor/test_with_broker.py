@@ -47,11 +47,17 @@ def apply(state: State, message: Message) -> None:
 async def read_group(
     bus: WebSocketBusClient, topic: str, group: str, until: Callable[[list[Message]], bool]
 ) -> list[Message]:
-    """Messages of a fresh group from earliest until ``until`` holds."""
+    """Messages of a fresh group from earliest until ``until`` holds, each
+    offset once (a redelivery, e.g. after an ack deadline on a loaded
+    machine, is at-least-once delivery, not a second event)."""
     received: list[Message] = []
+    seen: set[tuple[int, int]] = set()
     done = asyncio.Event()
 
     async def handle(message: Message) -> None:
+        if (message.partition, message.offset) in seen:
+            return
+        seen.add((message.partition, message.offset))
         received.append(message)
         if until(received):
             done.set()

@@ -5,10 +5,14 @@ publish them, and the broker's log is checked for every id exactly once."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
+import os
+import signal
 import sqlite3
 import time
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -86,16 +90,21 @@ def test_three_drainers_race_and_publish_each_of_10000_rows_once(
         assert "every 50 ms" in mode_lines[0]
 
 
+@contextlib.contextmanager
+def frozen(process: BrokerProcess) -> Iterator[None]:
+    """SIGSTOP the broker: connections stay open, nothing is answered."""
+    os.kill(process.pid, signal.SIGSTOP)
+    try:
+        yield
+    finally:
+        os.kill(process.pid, signal.SIGCONT)
+
+
 def test_rows_of_a_sigkilled_drainer_are_published_once_after_its_lease(
     tmp_path: Path, broker_process: BrokerFactory, drainer_process: DrainerFactory
 ) -> None:
     db, url = store_url(tmp_path)
     broker = broker_process(store_url=url)
-    conn = outbox.connect_sqlite(url)
-    try:
-        ids = add_rows(conn, 6000)
-    finally:
-        conn.close()
     lease_ms = 3000
     victim = drainer_process(
         "victim",
@@ -103,13 +112,24 @@ def test_rows_of_a_sigkilled_drainer_are_published_once_after_its_lease(
         bus_url=broker.url,
         env={"PROMETHEAN_OUTBOX_BATCH": "1000", "PROMETHEAN_OUTBOX_LEASE_MS": str(lease_ms)},
     )
+    victim.wait_for("/healthz/ready")
     held = (
         "SELECT id, lease_until_ms FROM outbox WHERE status = 'pending' AND claimed_by = 'victim'"
     )
-    wait_until(lambda: bool(read_db(db, held)), 30, "the victim to hold a claimed batch")
-    victim.kill()
+    # With the broker frozen the victim claims a batch and can publish none
+    # of it, however fast or slow the machine: the kill always finds rows
+    # leased (no race between the victim's publishing and the test).
+    with frozen(broker):
+        conn = outbox.connect_sqlite(url)
+        try:
+            ids = add_rows(conn, 6000)
+        finally:
+            conn.close()
+        wait_until(lambda: bool(read_db(db, held)), 30, "the victim to hold a claimed batch")
+        victim.kill()
     leased = {str(row_id): int(str(until)) for row_id, until in read_db(db, held)}
-    assert leased, "the victim finished its batch before the kill; no rows left leased"
+    assert 0 < len(leased) <= 1000, "the victim's batch is left leased"
+    assert status_counts(db) == {"pending": 6000}
 
     survivor = drainer_process("survivor", store_url=url, bus_url=broker.url)
     wait_until(lambda: all_published(db, 6000), 60, "every row marked published")

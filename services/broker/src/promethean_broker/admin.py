@@ -10,11 +10,14 @@ import msgspec
 from aiohttp import web
 
 from promethean.bus import BusEngine
+from promethean.bus.admin import AdminError, GroupAdmin, ResetTo
+from promethean.bus.coordinator import Coordinator
 from promethean.frames.codes import ErrorCode
 from promethean.names import is_valid_name
 from promethean.store.records import Cleanup, StoredEvent, TopicConfig
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+Audit = Callable[[dict[str, Any]], None]
 _json = msgspec.json.Encoder()
 
 
@@ -88,12 +91,41 @@ def event_json(event: StoredEvent) -> dict[str, Any]:
     }
 
 
+class OffsetReset(msgspec.Struct, forbid_unknown_fields=True):
+    """The body of ``POST /groups/{group}/reset-offsets``."""
+
+    topic: str
+    to: ResetTo
+    value: int | None = None
+    partitions: list[int] | None = None
+
+
+def _bool_param(request: web.Request, name: str) -> bool:
+    value = request.query.get(name, "false").lower()
+    if value not in ("true", "false", "1", "0"):
+        raise web.HTTPBadRequest(
+            body=_json.encode(
+                {"error": {"code": ErrorCode.BAD_FIELD, "msg": f"{name} must be true or false"}}
+            ),
+            content_type="application/json",
+        )
+    return value in ("true", "1")
+
+
 class AdminApi:
     """Routes read the engine through ``get_engine`` so a standby broker can
-    serve them with 503 until it leads."""
+    serve them with 503 until it leads. Changes (offset resets, deletions)
+    are refused while the group is live and recorded through ``audit``."""
 
-    def __init__(self, get_engine: Callable[[], BusEngine]) -> None:
+    def __init__(
+        self,
+        get_engine: Callable[[], BusEngine],
+        get_coordinator: Callable[[], Coordinator | None] = lambda: None,
+        audit: Audit | None = None,
+    ) -> None:
         self._get_engine = get_engine
+        self._get_coordinator = get_coordinator
+        self._audit = audit or (lambda record: None)
 
     @property
     def engine(self) -> BusEngine:
@@ -106,6 +138,9 @@ class AdminApi:
             web.get("/topics", self.list_topics),
             web.get("/topics/{topic}/offsets", self.offsets),
             web.get("/groups/{group}", self.group),
+            web.post("/groups/{group}/reset-offsets", self.reset_offsets),
+            web.delete("/groups/{group}", self.delete_group),
+            web.delete("/topics/{topic}", self.delete_topic),
             web.get("/lag", self.lag),
             web.get("/cursors", self.cursors),
             web.get("/latest-by-key", self.latest_by_key),
@@ -134,11 +169,66 @@ class AdminApi:
         )
         changes = {k: v for k, v in msgspec.structs.asdict(body).items() if v is not None}
         config = msgspec.structs.replace(base, **changes)
+        if existing is None:
+            config = self.engine.topics.retention.apply(config)
         try:
             stored = await self.engine.put_topic(config)
         except ValueError as err:
             return error_response(409, "conflict", str(err))
         return json_response(msgspec.to_builtins(stored), 200 if existing else 201)
+
+    def _admin(self) -> GroupAdmin:
+        return GroupAdmin(self.engine, self._get_coordinator())
+
+    def _record(self, action: str, **fields: Any) -> None:
+        self._audit({"action": action, "ts": self.engine.clock.now_ms(), **fields})
+
+    async def reset_offsets(self, request: web.Request) -> web.Response:
+        group = _name_param(request, "group")
+        try:
+            body = msgspec.json.decode(await request.read(), type=OffsetReset)
+        except msgspec.ValidationError as err:
+            return error_response(400, ErrorCode.BAD_FIELD, str(err))
+        except msgspec.DecodeError as err:
+            return error_response(400, ErrorCode.BAD_JSON, str(err))
+        if not is_valid_name(body.topic):
+            return error_response(400, ErrorCode.BAD_NAME, "invalid topic name")
+        try:
+            offsets = await self._admin().reset_offsets(
+                group, body.topic, body.to, body.value, body.partitions
+            )
+        except AdminError as err:
+            return error_response(err.status, err.code, err.msg)
+        shown = {str(p): o for p, o in offsets.items()}
+        self._record(
+            "reset_offsets",
+            group=group,
+            topic=body.topic,
+            to=str(body.to),
+            value=body.value,
+            offsets=shown,
+        )
+        return json_response({"group": group, "topic": body.topic, "offsets": shown})
+
+    async def delete_group(self, request: web.Request) -> web.Response:
+        group = _name_param(request, "group")
+        topic = _name_param(request, "topic")
+        try:
+            await self._admin().delete_group(group, topic)
+        except AdminError as err:
+            return error_response(err.status, err.code, err.msg)
+        self._record("delete_group", group=group, topic=topic)
+        return json_response({"group": group, "topic": topic, "deleted": True})
+
+    async def delete_topic(self, request: web.Request) -> web.Response:
+        topic = _name_param(request, "topic")
+        dlq = _bool_param(request, "dlq")
+        try:
+            dlq_deleted = await self._admin().delete_topic(topic, dlq=dlq)
+        except AdminError as err:
+            return error_response(err.status, err.code, err.msg)
+        self._record("delete_topic", topic=topic, dlq_deleted=dlq_deleted)
+        return json_response({"topic": topic, "deleted": True, "dlq_deleted": dlq_deleted})
 
     async def list_topics(self, request: web.Request) -> web.Response:
         topics = await self.engine.store.list_topics()

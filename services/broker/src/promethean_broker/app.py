@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator, Callable, Iterator
+from typing import Any
 
 from aiohttp import web
 from prometheus_client import CollectorRegistry, generate_latest
@@ -21,6 +22,7 @@ from prometheus_client.metrics_core import Metric
 from promethean.bus import BusEngine, EngineConfig
 from promethean.bus.coordinator import Coordinator
 from promethean.bus.hooks import EngineHooks, FanoutHooks
+from promethean.bus.offline_lag import OfflineLag
 from promethean.clock import SystemClock
 from promethean.errors import FencedError, StoreError
 from promethean.names import MAX_FRAME_BYTES
@@ -56,6 +58,8 @@ STORE_RETRY_S = 1.0
 STORE_OPEN_TIMEOUT_S = 5.0
 """An attempt to open the store taking longer counts as failed (a MongoDB
 client would otherwise wait its 30 s server selection in silence)."""
+CLOSE_CONNECTIONS_S = 1.0
+"""How long a draining broker waits for its clients to answer the close."""
 
 RUNTIME_KEY: web.AppKey[BrokerRuntime] = web.AppKey("runtime")
 
@@ -68,7 +72,7 @@ class BrokerRuntime:
         self.clock = SystemClock()
         self.store = store or open_store(settings.store_url)
         self.registry = CollectorRegistry()
-        self.metrics = BrokerMetrics(self.registry)
+        self.metrics = BrokerMetrics(self.registry, settings.metrics_max_label_sets)
         self.progress = Progress(settings.common.liveness_max_stall_ms)
         self.readiness = Readiness()
         self.readiness.fail("lease", "standby: waiting for the store lease")
@@ -79,6 +83,7 @@ class BrokerRuntime:
             self.store, settings.broker_id, settings.lease_ttl_ms, self.clock, self.store_health
         )
         self.engine: BusEngine | None = None
+        self.offline_lag: OfflineLag | None = None
         self.coordinator: Coordinator | None = None
         self.system = SystemPublisher(settings.broker_id)
         self.schemas = RegistryApi(self.store, self.clock)
@@ -106,6 +111,8 @@ class BrokerRuntime:
             publish_queue_max=s.publish_queue_max,
             redelivery_backoff_ms=s.redelivery_backoff_ms,
             redelivery_backoff_max_ms=s.redelivery_backoff_max_ms,
+            system_retention_ms=s.system_retention_ms,
+            dlq_retention_ms=s.dlq_retention_ms,
         )
 
     async def start(self) -> None:
@@ -157,6 +164,15 @@ class BrokerRuntime:
                 )
             )
         self._tasks.append(asyncio.create_task(self._heartbeats(), name="heartbeats"))
+        self.offline_lag = OfflineLag(
+            self.store,
+            self.engine,
+            max_groups=self.settings.lag_offline_groups_max,
+            refresh_ms=self.settings.lag_refresh_ms,
+        )
+        self._tasks.append(
+            asyncio.create_task(self._offline_lag(self.engine, self.offline_lag), name="lag")
+        )
         self.watchdog.start_thread()
         self._tasks.append(asyncio.create_task(self._timers(self.engine), name="timers"))
         self._tasks.append(asyncio.create_task(self._commits(self.engine), name="commits"))
@@ -210,6 +226,22 @@ class BrokerRuntime:
                 self.store_health.failed(f"commit failed: {exc}")
                 log.exception("commit flush failed")
 
+    async def _offline_lag(self, engine: BusEngine, offline: OfflineLag) -> None:
+        """Default retention for old system topics once, then the lag of
+        groups without a live member, every PROMETHEAN_LAG_REFRESH_MS."""
+        try:
+            changed = await engine.topics.backfill_retention()
+            if changed:
+                log.info("default retention applied", extra={"topics": ",".join(changed)})
+        except Exception:
+            log.exception("applying default retention failed")
+        while True:
+            try:
+                await offline.refresh(self.clock.now_ms())
+            except Exception:
+                log.exception("refreshing the lag of offline groups failed")
+            await asyncio.sleep(offline.refresh_ms / 1000)
+
     async def _sessions(self, coordinator: Coordinator) -> None:
         """Remove members whose session or revoke deadline passed."""
         interval = min(self.settings.session_timeout_ms / 4, 500) / 1000
@@ -236,6 +268,10 @@ class BrokerRuntime:
         secret = self.settings.common.broker_token
         return secret.reveal() if secret is not None else None
 
+    def audit_admin(self, record: dict[str, Any]) -> None:
+        """Admin changes always go to system.bus.audit (not sampled)."""
+        self.system.offer(AUDIT_TOPIC, record)
+
     def stop(self, exit_code: int = 0) -> None:
         self.lifecycle.stop(exit_code)
 
@@ -260,8 +296,14 @@ class BrokerRuntime:
     async def close(self) -> None:
         self.readiness.fail("drain", "shutting down")
         self.watchdog.paused = True
-        for conn in list(self.connections.values()):
-            await conn.ws.close()
+        closing = [asyncio.ensure_future(c.ws.close()) for c in list(self.connections.values())]
+        if closing:
+            # All at once and bounded: a client that never answers the close
+            # handshake must not hold the drain for the WebSocket timeout.
+            _, late = await asyncio.wait(closing, timeout=CLOSE_CONNECTIONS_S)
+            for unanswered in late:
+                unanswered.cancel()
+            await asyncio.gather(*closing, return_exceptions=True)
         for task in self._tasks:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
@@ -292,7 +334,9 @@ class _LazyCollector:
         engine = self._runtime.engine
         if engine is None:
             return iter(())
-        return EngineStateCollector(engine, self._runtime.connections).collect()
+        return EngineStateCollector(
+            engine, self._runtime.connections, self._runtime.offline_lag
+        ).collect()
 
 
 async def websocket(request: web.Request) -> web.StreamResponse:
@@ -366,7 +410,7 @@ def create_app(settings: BrokerSettings, store: Store | None = None) -> web.Appl
     runtime = BrokerRuntime(settings, store)
     # Who may call the admin API is decided once, by `access` (routes get no token).
     guard = access_control(Access(settings.common.broker_token, settings.jwt))
-    audit = with_caller(lambda record: runtime.system.offer(AUDIT_TOPIC, record))
+    audit = with_caller(runtime.audit_admin)
     app = web.Application(
         client_max_size=settings.max_frame_bytes, middlewares=[json_errors, guard]
     )
@@ -385,7 +429,7 @@ def create_app(settings: BrokerSettings, store: Store | None = None) -> web.Appl
             web.get("/metrics", metrics),
             web.get("/healthz/live", live),
             web.get("/healthz/ready", ready),
-            *AdminApi(runtime.require_engine).routes(),
+            *AdminApi(runtime.require_engine, lambda: runtime.coordinator, audit).routes(),
             *runtime.schemas.routes(),
         ]
     )

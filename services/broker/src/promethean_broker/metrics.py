@@ -1,6 +1,9 @@
 """The broker's Prometheus metrics, built on an explicit registry, and the
 engine hooks that feed them. Gauges that describe current state (lag,
-in-flight, connections) are computed at scrape time by a collector."""
+members, in-flight, connections) are computed at scrape time by a collector.
+
+Labels never carry client text (NACK reasons are classified) and each
+metric holds a bounded number of topic/group label sets (see `labels`)."""
 
 from __future__ import annotations
 
@@ -11,15 +14,18 @@ from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
 from promethean.bus import BusEngine, EngineHooks, PublishRequest
+from promethean.bus.offline_lag import OfflineLag
 from promethean.store.records import AppendResult
+from promethean_broker.labels import DEFAULT_MAX_SETS, LabelCap, classify_reason
 
 LATENCY_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10)
 BATCH_BUCKETS = (1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024)
 
 
 class BrokerMetrics(EngineHooks):
-    def __init__(self, registry: CollectorRegistry) -> None:
+    def __init__(self, registry: CollectorRegistry, max_label_sets: int = DEFAULT_MAX_SETS) -> None:
         self.registry = registry
+        self.cap = LabelCap(registry, max_label_sets)
         self.published_total = Counter(
             "promethean_published", "Events appended to the log", ["topic"], registry=registry
         )
@@ -84,34 +90,50 @@ class BrokerMetrics(EngineHooks):
     ) -> None:
         for result, request in zip(results, requests, strict=True):
             if result.duplicate:
-                self.duplicates_total.labels(request.topic).inc()
+                self.duplicates_total.labels(*self._topic("duplicates", request.topic)).inc()
             else:
-                self.published_total.labels(request.topic).inc()
+                self.published_total.labels(*self._topic("published", request.topic)).inc()
+
+    def _topic(self, metric: str, topic: str) -> tuple[str, ...]:
+        return self.cap.labels(metric, (topic,))
+
+    def _pair(self, metric: str, topic: str, group: str) -> tuple[str, ...]:
+        return self.cap.labels(metric, (topic, group))
 
     def append_batch(self, size: int, seconds: float) -> None:
         self.store_batch_size.observe(size)
         self.store_write_seconds.observe(seconds)
 
     def delivered(self, topic: str, group: str, partition: int, attempt: int) -> None:
-        self.delivered_total.labels(topic, group).inc()
+        self.delivered_total.labels(*self._pair("delivered", topic, group)).inc()
 
     def acked(self, topic: str, group: str, partition: int, event_ts_ms: int, now_ms: int) -> None:
-        self.acked_total.labels(topic, group).inc()
-        self.ack_latency.labels(topic).observe(max(0, now_ms - event_ts_ms) / 1000)
+        self.acked_total.labels(*self._pair("acked", topic, group)).inc()
+        self.ack_latency.labels(*self._topic("ack_latency", topic)).observe(
+            max(0, now_ms - event_ts_ms) / 1000
+        )
 
     def redelivery(self, topic: str, group: str, partition: int, reason: str) -> None:
-        self.redelivered_total.labels(topic, group, reason).inc()
+        labels = self._pair("redelivered", topic, group)
+        self.redelivered_total.labels(*labels, classify_reason(reason)).inc()
 
     def dead_lettered(self, topic: str, group: str, partition: int, reason: str) -> None:
-        self.dead_lettered_total.labels(topic, group).inc()
+        self.dead_lettered_total.labels(*self._pair("dead_lettered", topic, group)).inc()
 
 
 class EngineStateCollector(Collector):
-    """Lag, in-flight and connection gauges read from the engine at scrape."""
+    """Lag, members, in-flight and connection gauges read from the engine at
+    scrape; lag of groups without a live member comes from `OfflineLag`."""
 
-    def __init__(self, engine: BusEngine, connections: Mapping[str, object]) -> None:
+    def __init__(
+        self,
+        engine: BusEngine,
+        connections: Mapping[str, object],
+        offline: OfflineLag | None = None,
+    ) -> None:
         self._engine = engine
         self._connections = connections
+        self._offline = offline
 
     def collect(self) -> Iterator[GaugeMetricFamily]:
         lag = GaugeMetricFamily(
@@ -127,12 +149,35 @@ class EngineStateCollector(Collector):
         inflight = GaugeMetricFamily(
             "promethean_inflight", "Deliveries awaiting ack", labels=["topic", "group"]
         )
+        members = GaugeMetricFamily(
+            "promethean_group_members",
+            "Live consumers of the group on the topic (0: a commit but nobody reading)",
+            labels=["topic", "group"],
+        )
         for state in self._engine.groups():
             inflight.add_metric([state.topic, state.group], state.inflight)
+            members.add_metric([state.topic, state.group], len(state.subs))
             for partition, cursor in state.cursors.items():
                 labels = [state.topic, state.group, str(partition)]
                 lag.add_metric(labels, state.lag(partition))
                 committed.add_metric(labels, cursor.committed)
+        omitted = GaugeMetricFamily(
+            "promethean_lag_groups_omitted",
+            "(group, topic) pairs without a live member whose lag is not exported (cap reached)",
+        )
+        if self._offline is not None:
+            snapshot = self._offline.current()
+            omitted.add_metric([], snapshot.omitted)
+            for group in snapshot.groups:
+                members.add_metric([group.topic, group.group], 0)
+                for partition, offset in group.committed.items():
+                    labels = [group.topic, group.group, str(partition)]
+                    high = max(
+                        group.latest.get(partition, -1),
+                        self._engine.high_watermark(group.topic, partition),
+                    )
+                    lag.add_metric(labels, max(0, high - offset))
+                    committed.add_metric(labels, offset)
         latest = GaugeMetricFamily(
             "promethean_latest_offset", "Highest appended offset", labels=["topic", "partition"]
         )
@@ -144,4 +189,4 @@ class EngineStateCollector(Collector):
         queued.add_metric([], self._engine.queued_publishes)
         conns = GaugeMetricFamily("promethean_connections", "Open WebSocket connections")
         conns.add_metric([], len(self._connections))
-        yield from (lag, committed, inflight, latest, queued, conns)
+        yield from (lag, committed, inflight, members, omitted, latest, queued, conns)

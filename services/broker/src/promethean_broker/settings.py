@@ -43,6 +43,11 @@ DEFAULT_SYSTEM_METRICS_MS: Final = 10_000
 DEFAULT_SESSION_TIMEOUT_MS: Final = 10_000
 DEFAULT_MAX_INFLIGHT_CAP: Final = 10_000
 DEFAULT_SEND_STALL_MS: Final = 5_000
+DEFAULT_METRICS_MAX_LABEL_SETS: Final = 2_000
+DEFAULT_LAG_REFRESH_MS: Final = 15_000
+DEFAULT_LAG_OFFLINE_GROUPS_MAX: Final = 500
+DEFAULT_SYSTEM_RETENTION_MS: Final = 24 * 3_600_000
+DEFAULT_DLQ_RETENTION_MS: Final = 7 * 24 * 3_600_000
 
 HOUR_MS: Final = 3_600_000
 DAY_MS: Final = 24 * HOUR_MS
@@ -83,6 +88,11 @@ class BrokerSettings:
     broker_id: str = field(default_factory=default_process_id)
     jwt: JwtConfig = field(default_factory=JwtConfig)
     """Admin API and console sign-in with a JWT (see `promethean_broker.access`)."""
+    metrics_max_label_sets: int = DEFAULT_METRICS_MAX_LABEL_SETS
+    lag_refresh_ms: int = DEFAULT_LAG_REFRESH_MS
+    lag_offline_groups_max: int = DEFAULT_LAG_OFFLINE_GROUPS_MAX
+    system_retention_ms: int = DEFAULT_SYSTEM_RETENTION_MS
+    dlq_retention_ms: int = DEFAULT_DLQ_RETENTION_MS
 
     __repr__ = settings_repr
 
@@ -156,6 +166,27 @@ class BrokerSettings:
             ),
             broker_id=read_process_id(env, "PROMETHEAN_BROKER_ID"),
             jwt=read_jwt_config(env),
+            metrics_max_label_sets=env.integer(
+                "PROMETHEAN_METRICS_MAX_LABEL_SETS",
+                DEFAULT_METRICS_MAX_LABEL_SETS,
+                min_value=1,
+                max_value=1_000_000,
+            ),
+            lag_refresh_ms=env.duration_ms(
+                "PROMETHEAN_LAG_REFRESH_MS", DEFAULT_LAG_REFRESH_MS, min_ms=100, max_ms=HOUR_MS
+            ),
+            lag_offline_groups_max=env.integer(
+                "PROMETHEAN_LAG_OFFLINE_GROUPS_MAX",
+                DEFAULT_LAG_OFFLINE_GROUPS_MAX,
+                min_value=0,
+                max_value=100_000,
+            ),
+            system_retention_ms=env.duration_ms(
+                "PROMETHEAN_SYSTEM_RETENTION_MS", DEFAULT_SYSTEM_RETENTION_MS, max_ms=3650 * DAY_MS
+            ),
+            dlq_retention_ms=env.duration_ms(
+                "PROMETHEAN_DLQ_RETENTION_MS", DEFAULT_DLQ_RETENTION_MS, max_ms=3650 * DAY_MS
+            ),
         )
 
 

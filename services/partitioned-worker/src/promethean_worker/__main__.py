@@ -9,6 +9,7 @@ import sys
 from promethean.errors import SettingsError
 from promethean.runtime.logs import configure_logging
 from promethean.runtime.service import serve
+from promethean.runtime.tracing import configure_tracing_from_env
 from promethean.settings import EXIT_BAD_SETTING, load_settings, settings_error_line
 from promethean_worker.app import create_app
 from promethean_worker.registry import ResolvedHandler, resolve_all
@@ -34,6 +35,7 @@ async def run(settings: WorkerSettings, handlers: list[ResolvedHandler]) -> int:
 def main() -> None:
     settings = load_settings(WorkerSettings, os.environ)
     configure_logging(SERVICE, settings.common.log_level)
+    configure_tracing_from_env(SERVICE, os.environ)
     try:
         handlers = resolve_all(settings)
     except SettingsError as error:

@@ -21,3 +21,7 @@ class EngineConfig:
     tail_cache_partition_bytes: int = 4 * 1024 * 1024
     tail_cache_total_bytes: int = 64 * 1024 * 1024
     overload_retry_after_ms: int = 200
+    system_retention_ms: int = 0
+    """Retention given to new system topics (``system.*``, ``heartbeat.received``); 0: none."""
+    dlq_retention_ms: int = 0
+    """Retention given to new ``<topic>.DLQ`` topics; 0: none."""

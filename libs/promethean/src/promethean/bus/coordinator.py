@@ -22,7 +22,7 @@ from collections.abc import Iterable
 
 from promethean.assignment import assign_group
 from promethean.bus.engine import BusEngine
-from promethean.bus.members import GroupView, Member, MemberLink, Partitions
+from promethean.bus.members import GroupView, LinkIndex, Member, MemberLink, Partitions
 from promethean.bus.subscription import StartKind, StartPosition
 from promethean.errors import FrameError
 from promethean.frames import broker as bf
@@ -47,8 +47,8 @@ class Coordinator:
         self.heartbeat_ms = heartbeat_ms
         self.session_timeout_ms = session_timeout_ms
         self._groups: dict[str, GroupView] = {}
-        self._by_link: dict[str, dict[str, Member]] = {}
-        """consumer id → group → the member that link speaks for."""
+        self._links = LinkIndex()
+        """consumer id → (group, member id) → the members that link speaks for."""
 
     @property
     def now_ms(self) -> int:
@@ -71,6 +71,8 @@ class Coordinator:
                     # Static membership: the restarted instance takes over.
                     del view.members[member.member_id]
                     await self.engine.store.remove_member(view.name, member.member_id)
+                    if member.link is not None:
+                        self._links.drop(member.link.consumer_id, view.name, member.member_id)
                     member.member_id = frame.member_id
                     view.members[member.member_id] = member
             if member is not None and member.topics == topics:
@@ -99,15 +101,15 @@ class Coordinator:
 
     async def heartbeat(self, link: MemberLink, frame: bf.Heartbeat) -> None:
         view = self._groups.get(frame.group)
-        member = self._member_of(link, frame.group)
-        if view is None or member is None or member.member_id != frame.member_id:
+        member = self._links.get(link.consumer_id, frame.group, frame.member_id)
+        if view is None or member is None:
             raise _stale(MSG_NOT_MEMBER.format(member=frame.member_id, group=frame.group))
         member.expires_at_ms = self.now_ms + self.session_timeout_ms
 
     async def revoked(self, link: MemberLink, frame: bf.Revoked) -> None:
         view = self._groups.get(frame.group)
-        member = self._member_of(link, frame.group)
-        if view is None or member is None or member.member_id != frame.member_id:
+        member = self._links.get(link.consumer_id, frame.group, frame.member_id)
+        if view is None or member is None:
             raise _stale(MSG_NOT_MEMBER.format(member=frame.member_id, group=frame.group))
         async with view.lock:
             confirmed = {t: set(ps) for t, ps in frame.partitions.items()}
@@ -117,8 +119,8 @@ class Coordinator:
 
     async def leave(self, link: MemberLink, frame: bf.Leave) -> None:
         view = self._groups.get(frame.group)
-        member = self._member_of(link, frame.group)
-        if view is None or member is None or member.member_id != frame.member_id:
+        member = self._links.get(link.consumer_id, frame.group, frame.member_id)
+        if view is None or member is None:
             return  # already gone: leaving twice is harmless
         async with view.lock:
             await self._remove(view, member)
@@ -134,7 +136,7 @@ class Coordinator:
         view = self._groups.get(group)
         if view is None:
             return
-        member = self._by_link.get(consumer_id, {}).get(group)
+        member = self._links.reading(consumer_id, group, topic)
         if member is None or view.members.get(member.member_id) is not member:
             raise _stale(MSG_NOT_MEMBER.format(member=consumer_id, group=group))
         if not member.holds(topic, partition):
@@ -157,7 +159,7 @@ class Coordinator:
         """The member's connection is gone. It stays a member until its
         session times out (it may come back); partitions it was revoking are
         released now since it can settle nothing more."""
-        for group, member in self._by_link.pop(link.consumer_id, {}).items():
+        for group, member in self._links.pop_link(link.consumer_id):
             view = self._groups.get(group)
             if view is None or member.link is not link:
                 continue
@@ -208,19 +210,16 @@ class Coordinator:
             view = self._groups.setdefault(name, view)
         return view
 
-    def _member_of(self, link: MemberLink, group: str) -> Member | None:
-        return self._by_link.get(link.consumer_id, {}).get(group)
-
     async def _attach(self, view: GroupView, member: Member, link: MemberLink) -> None:
         """Point ``member``'s deliveries at ``link`` (new or returning)."""
         if member.link is not None and member.link is not link:
             old = member.link
-            self._by_link.get(old.consumer_id, {}).pop(view.name, None)
+            self._links.drop(old.consumer_id, view.name, member.member_id)
             for topic in list(member.subs):
                 await self.engine.unsubscribe(old.consumer_id, topic, view.name)
             member.subs.clear()
         member.link = link
-        self._by_link.setdefault(link.consumer_id, {})[view.name] = member
+        self._links.add(link.consumer_id, view.name, member)
         for topic in member.topics:
             if topic in member.subs:
                 continue
@@ -240,7 +239,7 @@ class Coordinator:
         view.members.pop(member.member_id, None)
         link = member.link
         if link is not None:
-            self._by_link.get(link.consumer_id, {}).pop(view.name, None)
+            self._links.drop(link.consumer_id, view.name, member.member_id)
             for topic in list(member.subs):
                 await self.engine.unsubscribe(link.consumer_id, topic, view.name)
         member.subs.clear()

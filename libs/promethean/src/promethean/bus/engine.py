@@ -12,6 +12,7 @@ import asyncio
 import logging
 import uuid
 from collections.abc import Sequence
+from contextlib import AbstractAsyncContextManager
 
 from promethean.bus.checks import PublishCheck, SchemaInvalidError
 from promethean.bus.config import EngineConfig
@@ -29,7 +30,7 @@ from promethean.bus.subscription import (
     Subscription,
 )
 from promethean.bus.tail import PartitionTail, TailBudget
-from promethean.bus.topics import TopicRegistry
+from promethean.bus.topics import DefaultRetention, TopicRegistry
 from promethean.bus.writer import GroupCommitter, PartitionWriter
 from promethean.clock import Clock
 from promethean.errors import FrameError, OverloadedError
@@ -61,7 +62,12 @@ class BusEngine:
         self.hooks = hooks or EngineHooks()
         self.check = check
         """Runs on every publish to a topic with ``validate`` set, before storing."""
-        self.topics = TopicRegistry(store, config.default_partitions, config.default_max_attempts)
+        self.topics = TopicRegistry(
+            store,
+            config.default_partitions,
+            config.default_max_attempts,
+            DefaultRetention(config.system_retention_ms, config.dlq_retention_ms),
+        )
         self._writers: dict[tuple[str, int], PartitionWriter] = {}
         self._tail_budget = TailBudget(config.tail_cache_total_bytes)
         self._committer = GroupCommitter(
@@ -451,7 +457,10 @@ class BusEngine:
         flight = cursor.inflight.get(ref.offset)
         if flight is None:
             return  # already waiting for redelivery
-        await self._retry(state, [(cursor, flight)], reason=reason or "nack", backoff=True)
+        # The client's text goes to the DLQ record; observers only learn it was a NACK.
+        await self._retry(
+            state, [(cursor, flight)], reason=reason or "nack", backoff=True, kind="nack"
+        )
         state.wake()
 
     def modack(self, ref: AckRef, extend_ms: int) -> bool:
@@ -475,9 +484,12 @@ class BusEngine:
         *,
         reason: str,
         backoff: bool,
+        kind: str | None = None,
     ) -> None:
         """Count one more failed attempt for each flight (durably, before it
-        goes out again), then redeliver or dead-letter it."""
+        goes out again), then redeliver or dead-letter it. ``reason`` is
+        kept with a dead-lettered event; hooks see ``kind`` (default: the
+        reason), which never carries client text."""
         by_partition: dict[int, list[tuple[PartitionCursor, InFlight]]] = {}
         for cursor, flight in flights:
             if cursor.take_back(flight.event.offset) is None:
@@ -501,7 +513,7 @@ class BusEngine:
                     else:
                         delay = self._backoff_ms(failed) if backoff else 0
                         cursor.schedule_retry(flight.event, failed, now + delay)
-                        self.hooks.redelivery(state.topic, state.group, partition, reason)
+                        self.hooks.redelivery(state.topic, state.group, partition, kind or reason)
                     settled.add(id(flight))
         except BaseException:
             # The store failed before these were counted or dead-lettered:
@@ -614,6 +626,23 @@ class BusEngine:
             for state in woken:
                 made += await state.dispatch()
         return made
+
+    # -- admin -------------------------------------------------------------
+
+    def group_lock(self, group: str, topic: str) -> AbstractAsyncContextManager[None]:
+        """The lock a group's loading runs under: an admin change made while
+        holding it cannot interleave with a member joining."""
+        return self._group_locks.hold((group, topic))
+
+    def forget_topic(self, topic: str) -> None:
+        """Drop what the engine caches of a deleted topic: its config, its
+        partition writers (queued publishes fail) and idle group states."""
+        self.topics.forget(topic)
+        for key in [k for k in self._writers if k[0] == topic]:
+            self._writers.pop(key).close()
+        for state in list(self._groups_by_topic.get(topic, ())):
+            if not state.subs:
+                self._drop_group(state)
 
     # -- introspection -----------------------------------------------------
 

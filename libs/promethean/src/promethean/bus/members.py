@@ -90,3 +90,39 @@ class GroupView:
                 "owners": {m.member_id: m.held() for m in self.members.values()},
             }
         )
+
+
+class LinkIndex:
+    """Which members each connection speaks for, keyed by member: one
+    connection may hold several memberships of one group (one per topic,
+    each with its own member id), and none displaces another."""
+
+    def __init__(self) -> None:
+        self._by_link: dict[str, dict[tuple[str, str], Member]] = {}
+
+    def add(self, consumer_id: str, group: str, member: Member) -> None:
+        self._by_link.setdefault(consumer_id, {})[(group, member.member_id)] = member
+
+    def drop(self, consumer_id: str, group: str, member_id: str) -> None:
+        members = self._by_link.get(consumer_id)
+        if members is None:
+            return
+        members.pop((group, member_id), None)
+        if not members:
+            del self._by_link[consumer_id]
+
+    def get(self, consumer_id: str, group: str, member_id: str) -> Member | None:
+        return self._by_link.get(consumer_id, {}).get((group, member_id))
+
+    def reading(self, consumer_id: str, group: str, topic: str) -> Member | None:
+        """The link's member of ``group`` that reads ``topic`` (a connection
+        holds at most one membership per group and topic)."""
+        for (g, _), member in self._by_link.get(consumer_id, {}).items():
+            if g == group and topic in member.topics:
+                return member
+        return None
+
+    def pop_link(self, consumer_id: str) -> list[tuple[str, Member]]:
+        """Forget the link; returns (group, member) pairs it spoke for."""
+        members = self._by_link.pop(consumer_id, {})
+        return [(group, member) for (group, _), member in members.items()]

@@ -19,6 +19,7 @@ from typing import Final
 from promethean.cli.commands import Command, CommandGroup, build_parser, run_command
 from promethean.cli.dev import DEV_COMMAND
 from promethean.cli.dlq import DLQ_GROUP
+from promethean.cli.groups import GROUPS_GROUP
 from promethean.cli.schemas import ASYNCAPI_COMMAND, SCHEMAS_GROUP
 from promethean.cli.topics import TOPICS_GROUP
 
@@ -30,6 +31,7 @@ COMMANDS: Final[tuple[Command | CommandGroup, ...]] = (
     TOPICS_GROUP,
     SCHEMAS_GROUP,
     ASYNCAPI_COMMAND,
+    GROUPS_GROUP,
 )
 
 

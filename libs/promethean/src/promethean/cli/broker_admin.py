@@ -1,5 +1,5 @@
-"""A small client of the broker's admin HTTP API (``/topics``), shared by
-the ``promethean topics`` commands and the compactor.
+"""A small client of the broker's admin HTTP API (``/topics``, ``/groups``),
+shared by the ``promethean topics`` and ``groups`` commands and the compactor.
 
 The admin API listens on the same port as the WebSocket endpoint, so the
 base URL is derived from ``BUS_URL`` (``ws://h:p/ws`` → ``http://h:p``)
@@ -9,7 +9,7 @@ unless an ``http(s)://`` URL is given.
 from __future__ import annotations
 
 from typing import Any, Final
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import quote, urlencode, urlsplit, urlunsplit
 
 import aiohttp
 import msgspec
@@ -66,3 +66,24 @@ class BrokerAdmin:
         result = await self._call("GET", "/topics")
         topics: list[dict[str, Any]] = result["topics"]
         return topics
+
+    async def reset_offsets(self, group: str, body: dict[str, Any]) -> dict[str, Any]:
+        """``POST /groups/{group}/reset-offsets``; the new committed offsets."""
+        result: dict[str, Any] = await self._call(
+            "POST", f"/groups/{quote(group, safe='')}/reset-offsets", body
+        )
+        return result
+
+    async def delete_group(self, group: str, topic: str) -> dict[str, Any]:
+        query = urlencode({"topic": topic})
+        result: dict[str, Any] = await self._call(
+            "DELETE", f"/groups/{quote(group, safe='')}?{query}"
+        )
+        return result
+
+    async def delete_topic(self, topic: str, *, dlq: bool) -> dict[str, Any]:
+        query = urlencode({"dlq": "true" if dlq else "false"})
+        result: dict[str, Any] = await self._call(
+            "DELETE", f"/topics/{quote(topic, safe='')}?{query}"
+        )
+        return result

@@ -31,6 +31,8 @@ class ServiceSpec:
     name: str
     command: tuple[str, ...]
     endpoints: Endpoints
+    stops_last: bool = False
+    """Stopped only after every other service exited (the broker they all use)."""
 
 
 def python_module(module: str) -> tuple[str, ...]:
@@ -81,7 +83,7 @@ def worker_endpoints(environ: Mapping[str, str]) -> tuple[str, ...]:
 
 
 STACK: tuple[ServiceSpec, ...] = (
-    ServiceSpec("broker", python_module("promethean_broker"), broker_endpoints),
+    ServiceSpec("broker", python_module("promethean_broker"), broker_endpoints, stops_last=True),
     ServiceSpec("gateway", python_module("promethean_gateway"), gateway_endpoints),
     ServiceSpec(
         "outbox-drainer", python_module("promethean_outbox_drainer"), outbox_drainer_endpoints

@@ -2,9 +2,12 @@
 
 Every child runs in its own process group, so a terminal's Ctrl-C reaches only
 this supervisor, which then sends SIGTERM (the services' drain signal) to each
-child exactly once. A second Ctrl-C, or a child still running when the stop
-grace runs out, gets SIGKILL. If a service exits on its own, the others are
-stopped and its exit code becomes ours.
+child exactly once, in two waves: first the services that use the others
+(workers leave their groups, clients close their connections while the broker
+still answers), then, once those have exited, the ones marked ``stops_last``
+(the broker). A second Ctrl-C, or a child still running when the stop grace
+runs out, gets SIGKILL. If a service exits on its own, the others are stopped
+and its exit code becomes ours.
 
 Signal handlers and waiter threads only put events on a ``SimpleQueue`` (whose
 ``put`` is safe inside a signal handler); the main thread owns every decision.
@@ -69,6 +72,7 @@ class Supervisor:
         self._running: set[str] = set()
         self._stop_deadline: float | None = None
         self._stop_requested_at: float | None = None
+        self._last_wave_sent = False
         self._killed = False
         self._exit_code = 0
 
@@ -141,6 +145,8 @@ class Supervisor:
 
     def _on_exit(self, event: ServiceExited) -> None:
         self._running.discard(event.name)
+        if self._stop_deadline is not None and not self._killed:
+            self._next_wave()
         stopped_by_us = (
             self._stop_deadline is not None
             and not self._killed
@@ -170,16 +176,30 @@ class Supervisor:
 
     def _begin_stop(self) -> None:
         self._stop_deadline = time.monotonic() + self._stop_grace_s
-        self._signal_running(signal.SIGTERM)
+        first = {spec.name for spec in self._specs if not spec.stops_last}
+        self._signal_running(signal.SIGTERM, only=first)
+        self._next_wave()
+
+    def _next_wave(self) -> None:
+        """SIGTERM the ``stops_last`` services once every other one is gone."""
+        if self._last_wave_sent:
+            return
+        last = {spec.name for spec in self._specs if spec.stops_last}
+        if self._running - last:
+            return
+        self._last_wave_sent = True
+        self._signal_running(signal.SIGTERM, only=last)
 
     def _kill_running(self) -> None:
         self._killed = True
         self._stop_deadline = time.monotonic() + KILL_WAIT_S
         self._signal_running(signal.SIGKILL)
 
-    def _signal_running(self, signum: int) -> None:
+    def _signal_running(self, signum: int, *, only: set[str] | None = None) -> None:
         """Signal each live child's process group (the child and anything it started)."""
         for name in self._running:
+            if only is not None and name not in only:
+                continue
             child = self._children[name]
             if child.poll() is None:
                 with contextlib.suppress(ProcessLookupError):

@@ -1,5 +1,6 @@
-"""``promethean topics list`` and ``promethean topics set``: the broker's
-topic configs through its admin API (``GET``/``POST /topics``).
+"""``promethean topics list``, ``set`` and ``delete``: the broker's topic
+configs through its admin API (``GET``/``POST /topics``, ``DELETE
+/topics/{topic}``).
 
 The broker is ``--broker`` (a ``ws://`` or ``http://`` URL), else ``BUS_URL``,
 else the default local broker; the bearer token is ``PROMETHEAN_BROKER_TOKEN``.
@@ -113,6 +114,22 @@ def run_set(args: argparse.Namespace) -> int:
     return _run(args, call)
 
 
+def run_delete(args: argparse.Namespace) -> int:
+    async def call(admin: BrokerAdmin) -> int:
+        result = await admin.delete_topic(args.topic, dlq=args.dlq)
+        dlq = " and its DLQ" if result.get("dlq_deleted") else ""
+        print(f"deleted topic {result['topic']}{dlq}")
+        return 0
+
+    return _run(args, call)
+
+
+def _configure_delete(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("topic", help="topic name")
+    parser.add_argument("--dlq", action="store_true", help="also delete <topic>.DLQ")
+    _broker_option(parser)
+
+
 def _broker_option(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--broker", help="broker URL (ws:// or http://); default BUS_URL or the local broker"
@@ -177,4 +194,16 @@ SET_COMMAND: Final = Command(
         "options not given keep their stored value."
     ),
 )
-TOPICS_GROUP: Final = CommandGroup("topics", "topics on the broker", (LIST_COMMAND, SET_COMMAND))
+DELETE_COMMAND: Final = Command(
+    name="delete",
+    help="delete a topic: its events, config and every group's offsets",
+    run=run_delete,
+    configure=_configure_delete,
+    description=(
+        "Delete TOPIC (DELETE /topics/{topic} on the broker); refused while any "
+        "group reads it. --dlq deletes <topic>.DLQ too."
+    ),
+)
+TOPICS_GROUP: Final = CommandGroup(
+    "topics", "topics on the broker", (LIST_COMMAND, SET_COMMAND, DELETE_COMMAND)
+)

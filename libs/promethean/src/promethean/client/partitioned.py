@@ -18,6 +18,7 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import Any, Final, Protocol
 
+from promethean.client.process_span import process_span
 from promethean.client.types import Handler, Message
 from promethean.errors import PrometheanError
 from promethean.frames import broker as bf
@@ -175,7 +176,8 @@ class PartitionedSubscription:
         if message.epoch != self.port.epoch:
             return  # its connection is gone; it will be redelivered
         try:
-            await self.handler(message)
+            with process_span(message):
+                await self.handler(message)
         except asyncio.CancelledError:
             raise
         except Exception as exc:

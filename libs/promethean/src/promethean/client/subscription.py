@@ -7,6 +7,7 @@ import asyncio
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 
+from promethean.client.process_span import process_span
 from promethean.client.types import Handler, Message, SubscribeOptions
 from promethean.frames import broker as bf
 from promethean.frames.fields import Filter, FromSpec
@@ -95,7 +96,8 @@ class ClientSubscription:
                 self.inbox.put_nowait(None)  # let the other runners see it too
                 return
             try:
-                await handler(message)
+                with process_span(message):
+                    await handler(message)
             except asyncio.CancelledError:
                 raise
             except Exception as exc:

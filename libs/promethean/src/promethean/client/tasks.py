@@ -19,6 +19,7 @@ from types import TracebackType
 from typing import Any, Final
 
 from promethean.client.port import BusClient, SubscriptionHandle
+from promethean.client.process_span import process_span
 from promethean.client.types import Handler, Message, Published, SubscribeOptions
 from promethean.names import dlq_topic, is_valid_name
 
@@ -217,7 +218,8 @@ class Worker:
 
     async def _run_one(self, message: Message) -> None:
         try:
-            await self._handler(message)
+            with process_span(message):
+                await self._handler(message)
         except Exception as exc:
             self.stats.failed += 1
             log.warning(

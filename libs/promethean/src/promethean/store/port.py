@@ -190,6 +190,30 @@ class GroupStore(Protocol):
         ...
 
 
+class AdminStore(Protocol):
+    """Operator actions on groups and topics (the broker's admin API refuses
+    them while the group or topic has live consumers)."""
+
+    async def reset_commits(
+        self, group: str, topic: str, offsets: dict[int, int]
+    ) -> dict[int, CommittedOffset]:
+        """Set ``group``'s committed offset of each partition to the given
+        one, backwards too (a rewind), keeping the stored generation, and
+        forget the attempt counters of those partitions. Returns the rows."""
+        ...
+
+    async def delete_group(self, group: str, topic: str) -> bool:
+        """Remove ``group``'s commits and attempt counters on ``topic``; True
+        when there was anything to remove."""
+        ...
+
+    async def delete_topic(self, topic: str) -> bool:
+        """Remove the topic: its events, offset counters (a topic created
+        again starts at offset 0), config, and every group's commits and
+        attempt counters on it. True when the topic existed."""
+        ...
+
+
 class LeaseStore(Protocol):
     async def acquire_lease(self, name: str, holder: str, ttl_ms: int, now_ms: int) -> Lease | None:
         """Take ``name`` if it is free, expired, or already held by ``holder``.
@@ -332,6 +356,7 @@ class Store(
     LogStore,
     MaintenanceStore,
     GroupStore,
+    AdminStore,
     LeaseStore,
     TopicStore,
     OutboxStore,

@@ -79,6 +79,29 @@ class CommitTable:
         if not counters:
             del self._attempts[(group, topic, partition)]
 
+    def reset(self, group: str, topic: str, offsets: dict[int, int]) -> dict[int, CommittedOffset]:
+        rows = self._commits.setdefault((group, topic), {})
+        result: dict[int, CommittedOffset] = {}
+        for partition, offset in offsets.items():
+            stored = rows.get(partition)
+            generation = 0 if stored is None else stored.generation
+            rows[partition] = result[partition] = CommittedOffset(partition, offset, generation)
+            self._attempts.pop((group, topic, partition), None)
+        return result
+
+    def delete(self, group: str, topic: str) -> bool:
+        found = self._commits.pop((group, topic), None) is not None
+        for key in [k for k in self._attempts if k[0] == group and k[1] == topic]:
+            del self._attempts[key]
+            found = True
+        return found
+
+    def delete_topic(self, topic: str) -> None:
+        for pair in [k for k in self._commits if k[1] == topic]:
+            del self._commits[pair]
+        for triple in [k for k in self._attempts if k[1] == topic]:
+            del self._attempts[triple]
+
     def commit_rows(self) -> int:
         return sum(len(rows) for rows in self._commits.values())
 

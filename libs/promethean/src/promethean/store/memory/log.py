@@ -91,6 +91,10 @@ class EventLog:
     def __init__(self) -> None:
         self._topics: dict[str, TopicLog] = {}
 
+    def drop(self, topic: str) -> None:
+        """Forget the topic, its offset counters included."""
+        self._topics.pop(topic, None)
+
     def _topic(self, topic: str) -> TopicLog:
         log = self._topics.get(topic)
         if log is None:

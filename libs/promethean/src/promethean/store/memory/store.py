@@ -135,6 +135,25 @@ class MemoryStore:
         await self._turn()
         return self._log.read(topic, partition, from_offset, limit, to_offset, key, header)
 
+    # -- admin -------------------------------------------------------------
+
+    async def reset_commits(
+        self, group: str, topic: str, offsets: dict[int, int]
+    ) -> dict[int, CommittedOffset]:
+        await self._turn()
+        return self._commits.reset(group, topic, offsets)
+
+    async def delete_group(self, group: str, topic: str) -> bool:
+        await self._turn()
+        return self._commits.delete(group, topic)
+
+    async def delete_topic(self, topic: str) -> bool:
+        await self._turn()
+        existed = self._topics.delete(topic)
+        self._log.drop(topic)
+        self._commits.delete_topic(topic)
+        return existed
+
     async def offset_for_timestamp(self, topic: str, partition: int, ts_ms: int) -> int:
         await self._turn()
         return self._log.offset_for_timestamp(topic, partition, ts_ms)

@@ -26,6 +26,9 @@ class TopicTable:
         self._configs[config.name] = config
         return config
 
+    def delete(self, name: str) -> bool:
+        return self._configs.pop(name, None) is not None
+
     def get(self, name: str) -> TopicConfig | None:
         return self._configs.get(name)
 

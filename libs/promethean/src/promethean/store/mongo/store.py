@@ -13,6 +13,7 @@ from typing import Final
 from pymongo.asynchronous.database import AsyncDatabase
 
 from promethean.errors import StoreUnavailableError
+from promethean.store.mongo.admin import AdminOps
 from promethean.store.mongo.capabilities import probe_server
 from promethean.store.mongo.collections import ensure_indexes
 from promethean.store.mongo.connection import Document
@@ -33,6 +34,7 @@ NOT_PROBED: Final = "mongodb store {url} is not open: capabilities are probed by
 class MongoStore(
     Maintenance,
     GroupOffsets,
+    AdminOps,
     GroupMembership,
     LeaseOps,
     TopicOps,

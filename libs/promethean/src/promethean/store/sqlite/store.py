@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from promethean.store.sqlite.admin import AdminMixin
 from promethean.store.sqlite.groups import GroupOffsetsMixin
 from promethean.store.sqlite.leases import LeaseMixin
 from promethean.store.sqlite.log import LogMixin
@@ -17,6 +18,7 @@ class SQLiteStore(
     LogMixin,
     MaintenanceMixin,
     GroupOffsetsMixin,
+    AdminMixin,
     MembersMixin,
     LeaseMixin,
     TopicsMixin,
