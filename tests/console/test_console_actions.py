@@ -19,7 +19,6 @@ from tests.console.conftest import (
     run,
     sign_in,
 )
-from tests.fixtures.broker import http_request
 
 INVOICES = 8
 REFUNDS = 5
@@ -42,18 +41,6 @@ async def _seed(console: Console) -> None:
 def actions(console: Console) -> Console:
     run(_seed(console))
     return console
-
-
-def reset_route_exists(console: Console) -> bool:
-    """``POST /groups/{group}/reset-offsets`` (built with group and topic delete)."""
-    status, body = http_request(
-        console.broker.port,
-        "POST",
-        "/groups/probe/reset-offsets",
-        body=b"{}",
-        headers={"Authorization": f"Bearer {TOKEN}", "Content-Type": "application/json"},
-    )
-    return not (status == 404 and body.get("error", {}).get("msg") == "Not Found")
 
 
 def test_read_only_sign_in_cannot_reset_or_replay(actions: Console, browser: Browser) -> None:
@@ -113,8 +100,6 @@ def test_create_and_edit_a_topic_from_the_console(actions: Console, browser: Bro
 
 
 def test_reset_offsets_from_the_console(actions: Console, browser: Browser) -> None:
-    if not reset_route_exists(actions):
-        pytest.skip("this broker lacks POST /groups/{group}/reset-offsets (the #16 endpoints)")
     admin = actions.admin()
     assert run(admin.lag("invoices", "archiver")).lag == 0
     sign_in(browser, actions, TOKEN, "groups/archiver")
@@ -132,8 +117,6 @@ def test_reset_offsets_from_the_console(actions: Console, browser: Browser) -> N
 
 
 def test_delete_group_from_the_console(actions: Console, browser: Browser) -> None:
-    if not reset_route_exists(actions):
-        pytest.skip("this broker lacks DELETE /groups/{group} (the #16 endpoints)")
     sign_in(browser, actions, TOKEN, "groups/archiver")
     browser.wait("[data-testid=offsets-invoices]")
     browser.click("[data-testid=actions-invoices] button:text('Delete group')")
