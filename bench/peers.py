@@ -39,6 +39,7 @@ import asyncio
 import contextlib
 import os
 import shutil
+import signal
 import socket
 import statistics
 import subprocess
@@ -58,6 +59,8 @@ READY_TIMEOUT_S: Final = 30.0
 W3_WARMUP: Final = 200
 CLOCK_TICKS: Final = os.sysconf("SC_CLK_TCK")
 PAGE_BYTES: Final = os.sysconf("SC_PAGE_SIZE")
+PROFILE_EXTRA: list[str] = os.environ.get("PEERS_PYSPY_ARGS", "").split()
+PROFILE_SUFFIXES: Final = {"flamegraph": ".svg", "raw": ".txt", "speedscope": ".json"}
 REPO: Final = Path(__file__).resolve().parent.parent
 
 PEERS: Final = ("nats", "redis", "redis-always", "promethean", "promethean-memory")
@@ -783,6 +786,27 @@ def running_peer(
     return PrometheanPeer.running(workdir, name)
 
 
+@contextlib.asynccontextmanager
+async def profiled(pid: int, svg: Path | None, fmt: str = "flamegraph") -> AsyncIterator[None]:
+    """py-spy samples ``pid`` (every thread, idle ones left out) while the
+    body runs, and writes a flame graph to ``svg``; nothing when ``svg`` is None."""
+    if svg is None:
+        yield
+        return
+    spy = shutil.which("py-spy") or str(Path(sys.executable).parent / "py-spy")
+    argv = [spy, "record", "--pid", str(pid), "--output", str(svg), "--format", fmt,
+            "--rate", "200", *PROFILE_EXTRA]  # fmt: skip
+    process = await asyncio.create_subprocess_exec(
+        *argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL
+    )
+    await asyncio.sleep(1.0)  # py-spy attaches
+    try:
+        yield
+    finally:
+        process.send_signal(signal.SIGINT)
+        await asyncio.wait_for(process.wait(), 60)
+
+
 def export_baseline(ref: str, into: Path) -> Path:
     """The library's and broker's source at git ``ref``, unpacked under ``into``."""
     archive = into / "baseline.tar"
@@ -810,7 +834,12 @@ async def measure(args: argparse.Namespace) -> list[Figure]:
                 workdir = args.workdir / f"{name}-{workload}-{run}"
                 workdir.mkdir(parents=True)
                 async with running_peer(name, workdir, baseline) as peer:
-                    result = await WORKLOAD_FUNCTIONS[workload](peer, args.sizes)
+                    svg = None
+                    if args.profile is not None and name.startswith("promethean"):
+                        suffix = PROFILE_SUFFIXES[args.profile_format]
+                        svg = args.profile / f"{name}-{workload}{suffix}"
+                    async with profiled(peer.server.pid, svg, args.profile_format):
+                        result = await WORKLOAD_FUNCTIONS[workload](peer, args.sizes)
                 load = os.getloadavg()[0]
                 for metric, value in result.items():
                     figures.append(Figure(name, metric, value, run, load))
@@ -836,6 +865,15 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--peers", default=",".join(PEERS), help="comma list of " + ",".join(PEERS))
     parser.add_argument("--workloads", default=",".join(WORKLOADS))
     parser.add_argument("--baseline", help="also run the broker from this git ref (SQLite)")
+    parser.add_argument(
+        "--profile", type=Path, default=None, help="py-spy flame graphs of the broker into DIR"
+    )
+    parser.add_argument(
+        "--profile-format",
+        choices=sorted(PROFILE_SUFFIXES),
+        default="flamegraph",
+        help="py-spy output: flamegraph (SVG), raw (collapsed stacks) or speedscope",
+    )
     parser.add_argument("--w3-seconds", type=int, default=None, help="W3 duration")
     args = parser.parse_args(argv)
     args.runs = args.runs or (1 if args.quick else 3)
@@ -852,6 +890,8 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         sizes = Sizes(**{**{f: getattr(sizes, f) for f in sizes.__slots__},
                          "w3_seconds": args.w3_seconds})  # fmt: skip
     args.sizes = sizes
+    if args.profile is not None:
+        args.profile.mkdir(parents=True, exist_ok=True)
     return args
 
 

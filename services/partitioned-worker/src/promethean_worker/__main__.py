@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import asyncio
 import os
 import sys
 
 from promethean.errors import SettingsError
+from promethean.runtime import event_loop
 from promethean.runtime.logs import configure_logging
 from promethean.runtime.service import serve
 from promethean.settings import EXIT_BAD_SETTING, load_settings, settings_error_line
@@ -39,7 +39,7 @@ def main() -> None:
     except SettingsError as error:
         print(settings_error_line(SERVICE, error), file=sys.stderr, flush=True)
         sys.exit(EXIT_BAD_SETTING)
-    sys.exit(asyncio.run(run(settings, handlers)))
+    sys.exit(event_loop.run(run(settings, handlers), service=SERVICE))
 
 
 if __name__ == "__main__":
