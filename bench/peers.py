@@ -419,7 +419,12 @@ class RedisPeer:
 
         self.server = server
         self.port = port
-        self.client = aioredis.Redis(host="127.0.0.1", port=port, max_connections=1024)
+        # A blocking pool: past its size a command waits for a connection
+        # instead of failing (W3 piles up publishes while the server stalls).
+        pool = aioredis.BlockingConnectionPool(
+            host="127.0.0.1", port=port, max_connections=512, timeout=None
+        )
+        self.client = aioredis.Redis(connection_pool=pool)
         self._extra: list[Any] = []
 
     @classmethod
@@ -523,6 +528,7 @@ class RedisPeer:
             await client.aclose()
         self._extra.clear()
         await self.client.aclose()
+        await self.client.connection_pool.disconnect()
 
 
 class PrometheanPeer:
@@ -741,16 +747,15 @@ async def w3(peer: Peer, sizes: Sizes) -> dict[str, float]:
     all_in.clear()
     total = sizes.w3_rate * sizes.w3_seconds
     expected = total
-    pending: set[asyncio.Task[None]] = set()
+    publishes: list[asyncio.Task[None]] = []
     meter = Meter(peer)
     for index in range(total):
         delay = meter.started + index / sizes.w3_rate - time.perf_counter()
         if delay > 0:
             await asyncio.sleep(delay)
-        task = asyncio.create_task(peer.publish("bench.w3", payload(index, time.perf_counter_ns())))
-        pending.add(task)
-        task.add_done_callback(pending.discard)
-    await asyncio.gather(*pending)
+        body = payload(index, time.perf_counter_ns())
+        publishes.append(asyncio.create_task(peer.publish("bench.w3", body)))
+    await asyncio.gather(*publishes)  # a failed publish fails the workload
     rate = total / (time.perf_counter() - meter.started)
     await asyncio.wait_for(all_in.wait(), 60)
     _, cpu = meter.stop(total)
