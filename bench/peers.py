@@ -792,19 +792,20 @@ def running_peer(
 
 
 @contextlib.asynccontextmanager
-async def profiled(pid: int, svg: Path | None, fmt: str = "flamegraph") -> AsyncIterator[None]:
-    """py-spy samples ``pid`` (every thread, idle ones left out) while the
-    body runs, and writes a flame graph to ``svg``; nothing when ``svg`` is None."""
-    if svg is None:
+async def profiled(pid: int, output: Path | None, fmt: str = "flamegraph") -> AsyncIterator[None]:
+    """py-spy samples every thread of ``pid`` while the body runs and writes
+    ``output`` in format ``fmt``; nothing when ``output`` is None. Extra py-spy
+    flags (``--gil``, ``--native``) come from ``PEERS_PYSPY_ARGS``."""
+    if output is None:
         yield
         return
     spy = shutil.which("py-spy") or str(Path(sys.executable).parent / "py-spy")
-    argv = [spy, "record", "--pid", str(pid), "--output", str(svg), "--format", fmt,
+    argv = [spy, "record", "--pid", str(pid), "--output", str(output), "--format", fmt,
             "--rate", "200", *PROFILE_EXTRA]  # fmt: skip
     process = await asyncio.create_subprocess_exec(
         *argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL
     )
-    await asyncio.sleep(1.0)  # py-spy attaches
+    await asyncio.sleep(1.0)  # py-spy prints nothing when attached; give it a second
     try:
         yield
     finally:
@@ -839,11 +840,11 @@ async def measure(args: argparse.Namespace) -> list[Figure]:
                 workdir = args.workdir / f"{name}-{workload}-{run}"
                 workdir.mkdir(parents=True)
                 async with running_peer(name, workdir, baseline) as peer:
-                    svg = None
+                    profile_to = None
                     if args.profile is not None and name.startswith("promethean"):
                         suffix = PROFILE_SUFFIXES[args.profile_format]
-                        svg = args.profile / f"{name}-{workload}{suffix}"
-                    async with profiled(peer.server.pid, svg, args.profile_format):
+                        profile_to = args.profile / f"{name}-{workload}{suffix}"
+                    async with profiled(peer.server.pid, profile_to, args.profile_format):
                         result = await WORKLOAD_FUNCTIONS[workload](peer, args.sizes)
                 load = os.getloadavg()[0]
                 for metric, value in result.items():
