@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import os
 import sys
 
-from promethean.runtime import service
+from promethean.runtime import event_loop, service
 from promethean.runtime.logs import configure_logging
 from promethean.runtime.tracing import configure_tracing_from_env
 from promethean.settings import load_settings
@@ -41,7 +40,7 @@ def main() -> None:
     settings = load_settings(BrokerSettings, os.environ)
     configure_logging("broker", settings.common.log_level)
     configure_tracing_from_env("broker", os.environ)
-    sys.exit(asyncio.run(serve(settings)))
+    sys.exit(event_loop.run(serve(settings), service="broker"))
 
 
 if __name__ == "__main__":

@@ -58,16 +58,16 @@ async def run(settings: CompactorSettings) -> int:
 def main() -> None:
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, _remember_stop)
-    import asyncio
     import os
 
+    from promethean.runtime import event_loop
     from promethean.runtime.logs import configure_logging
     from promethean.settings import load_settings
     from promethean_compactor.settings import CompactorSettings
 
     settings = load_settings(CompactorSettings, os.environ)
     configure_logging("compactor", settings.common.log_level)
-    sys.exit(asyncio.run(run(settings)))
+    sys.exit(event_loop.run(run(settings), service="compactor"))
 
 
 if __name__ == "__main__":

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import os
 import sys
 
-from promethean.runtime import service
+from promethean.runtime import event_loop, service
 from promethean.runtime.logs import configure_logging
 from promethean.settings import load_settings
 from promethean_gateway.app import RUNTIME_KEY, create_app
@@ -41,7 +40,7 @@ async def serve(settings: GatewaySettings) -> int:
 def main() -> None:
     settings = load_settings(GatewaySettings, os.environ)
     configure_logging("gateway", settings.common.log_level)
-    sys.exit(asyncio.run(serve(settings)))
+    sys.exit(event_loop.run(serve(settings), service="gateway"))
 
 
 if __name__ == "__main__":

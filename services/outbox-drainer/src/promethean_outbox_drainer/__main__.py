@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import os
 import sys
 
 from promethean.errors import StoreUnavailableError
+from promethean.runtime import event_loop
 from promethean.runtime.health import EXIT_DISCONNECTED
 from promethean.runtime.logs import configure_logging
 from promethean.runtime.service import serve
@@ -41,7 +41,7 @@ async def run(settings: DrainerSettings) -> int:
 def main() -> None:
     settings = load_settings(DrainerSettings, os.environ)
     configure_logging(SERVICE, settings.common.log_level)
-    sys.exit(asyncio.run(run(settings)))
+    sys.exit(event_loop.run(run(settings), service=SERVICE))
 
 
 if __name__ == "__main__":

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import asyncio
 import os
 import sys
 
 from promethean.errors import SettingsError
+from promethean.runtime import event_loop
 from promethean.runtime.logs import configure_logging
 from promethean.runtime.service import serve
 from promethean.runtime.tracing import configure_tracing_from_env
@@ -41,7 +41,7 @@ def main() -> None:
     except SettingsError as error:
         print(settings_error_line(SERVICE, error), file=sys.stderr, flush=True)
         sys.exit(EXIT_BAD_SETTING)
-    sys.exit(asyncio.run(run(settings, handlers)))
+    sys.exit(event_loop.run(run(settings, handlers), service=SERVICE))
 
 
 if __name__ == "__main__":

@@ -8,6 +8,12 @@ Each publisher's future resolves only after that write returned, so an
 acknowledged publish is durable. Per partition, events keep their submit
 order, and the writer keeps the newest ones in a bounded tail so live
 consumers are fed without reading the store back.
+
+Commit at once when idle, batch when busy: there is no linger timer. A
+publish that finds no write in flight is written in the next turn of the
+event loop, alone if it is alone; publishes that arrive while a write is in
+flight wait for it and then go together. The store's durable write (the
+fsync) is the only pacing, so batches grow with load by themselves.
 """
 
 from __future__ import annotations
@@ -61,14 +67,18 @@ class PartitionWriter:
         self.high_watermark = await self._store.latest_offset(self.topic, self.partition)
 
     def submit(self, event: NewEvent) -> asyncio.Future[AppendResult]:
-        future: asyncio.Future[AppendResult] = asyncio.get_running_loop().create_future()
+        future: asyncio.Future[AppendResult] = self._committer.loop().create_future()
         self._pending.append(_Pending(event, future))
         self._committer.wake(self)
         return future
 
     def take(self, limit: int) -> list[_Pending]:
-        count = min(limit, len(self._pending))
-        return [self._pending.popleft() for _ in range(count)]
+        pending = self._pending
+        if len(pending) <= limit:
+            taken = list(pending)
+            pending.clear()
+            return taken
+        return [pending.popleft() for _ in range(limit)]
 
     def complete(self, batch: list[_Pending], results: list[AppendResult]) -> None:
         appended: list[StoredEvent] = []
@@ -126,14 +136,24 @@ class GroupCommitter:
         self._waiting: OrderedDict[int, PartitionWriter] = OrderedDict()
         self._task: asyncio.Task[None] | None = None
         self._closed = False
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    def loop(self) -> asyncio.AbstractEventLoop:
+        """The running loop, looked up once: on CPython 3.11
+        `asyncio.get_running_loop` makes a ``getpid`` system call each time,
+        and this is on every publish's path."""
+        loop = self._loop
+        if loop is None:
+            loop = self._loop = asyncio.get_running_loop()
+        return loop
 
     def wake(self, writer: PartitionWriter) -> None:
         self._waiting[id(writer)] = writer
         if self._task is None and not self._closed:
-            self._task = asyncio.create_task(self._drain(), name="group-commit")
+            self._task = self.loop().create_task(self._drain(), name="group-commit")
 
     async def _drain(self) -> None:
-        loop = asyncio.get_running_loop()
+        loop = self.loop()
         try:
             while self._waiting and not self._closed:
                 work = self._collect()
@@ -156,7 +176,7 @@ class GroupCommitter:
         finally:
             self._task = None
             if self._waiting and not self._closed:
-                self._task = asyncio.create_task(self._drain(), name="group-commit")
+                self._task = loop.create_task(self._drain(), name="group-commit")
 
     def _collect(self) -> list[tuple[PartitionWriter, list[_Pending]]]:
         """Up to ``batch_max`` events, taken partition by partition in the

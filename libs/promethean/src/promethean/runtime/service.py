@@ -2,7 +2,9 @@
 hard cap: readiness goes false first (Kubernetes stops routing), the
 service's own drain stops intake and finishes or gives back in-flight work,
 and whatever is still running when ``drain_ms`` runs out is abandoned.
-While it runs, the cycle collector is paced (`gc_pacing`)."""
+While it runs, the cycle collector is paced (`gc_pacing`). Services start
+it through `promethean.runtime.event_loop.run`, which picks uvloop when it
+is installed."""
 
 from __future__ import annotations
 
@@ -16,6 +18,7 @@ from dataclasses import dataclass, field
 from aiohttp import web
 from prometheus_client import CollectorRegistry
 
+from promethean.runtime.event_loop import loop_name
 from promethean.runtime.gc_pacing import GcPacer, GcPacing
 from promethean.runtime.health import Readiness
 
@@ -60,9 +63,8 @@ async def serve(
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, lifecycle.stop, 0)
-        banner = f"{name} listening on {scheme}://{host}:{port}" + (
-            f" ({detail})" if detail else ""
-        )
+        notes = ", ".join(filter(None, [detail, f"{loop_name(loop)} loop"]))
+        banner = f"{name} listening on {scheme}://{host}:{port} ({notes})"
         print(banner, file=sys.stderr, flush=True)
         await lifecycle.stopping.wait()
         lifecycle.readiness.fail("drain", "shutting down")
