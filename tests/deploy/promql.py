@@ -27,17 +27,11 @@ GRAFANA_VARIABLES: Final = {
     "$topic": ".*",
     "$group": ".*",
 }
-PENDING_METRICS: Final = frozenset({"promethean_group_members"})
-"""Series the broker gains with issue #16 (live members of a group, 0 when
-all its consumers are gone), used by the "Live members per group" panel and
-the PrometheanConsumersGone alert before that change is merged. Remove this
-set once the broker defines them."""
 
 
 def defined_metrics() -> set[str]:
-    """Every series name the services and the library can export (and the
-    pending ones, see PENDING_METRICS)."""
-    names: set[str] = set(PENDING_METRICS)
+    """Every series name the services and the library can export."""
+    names: set[str] = set()
     for directory in (ROOT / "services", ROOT / "libs/promethean/src"):
         for path in directory.rglob("*.py"):
             for name in DEFINED_RE.findall(path.read_text(encoding="utf-8")):

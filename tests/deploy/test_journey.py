@@ -38,7 +38,7 @@ from tests.deploy.journey import (
     wait_live,
 )
 from tests.deploy.processes import missing_entry_point
-from tests.deploy.promql import PENDING_METRICS, substitute, used_metrics
+from tests.deploy.promql import substitute
 from tests.fixtures.broker import http_get, http_request
 from tests.fixtures.ferretdb import with_database
 
@@ -306,20 +306,10 @@ def evaluate(journey: Journey, expr: str, at: float | None = None) -> list[dict[
     return journey.prometheus.query(plain, at)
 
 
-def exported_by_broker(journey: Journey, metric: str) -> bool:
-    _, body = http_get(journey.cluster.broker_port, "/metrics")
-    return metric in str(body)
-
-
 def test_every_dashboard_query_returns_series_with_its_legend_labels(journey: Journey) -> None:
     missing: list[str] = []
-    pending: list[str] = []
     for title, target in dashboard_targets():
         legend = set(LEGEND_RE.findall(target.get("legendFormat", "")))
-        unexported = {m for m in used_metrics(target["expr"]) if m in PENDING_METRICS}
-        if unexported and not any(exported_by_broker(journey, m) for m in unexported):
-            pending.append(title)
-            continue
 
         def labelled(expr: str = target["expr"], wanted: set[str] = legend) -> bool:
             series = evaluate(journey, expr)
@@ -330,8 +320,6 @@ def test_every_dashboard_query_returns_series_with_its_legend_labels(journey: Jo
         except pytest.fail.Exception as exc:
             missing.append(str(exc))
     assert not missing, "\n".join(missing)
-    # Only the panel of the series the broker gains with issue #16 may wait.
-    assert set(pending) <= {"Live members per group"}, pending
 
 
 def test_every_worker_pod_appears_by_name(journey: Journey) -> None:
