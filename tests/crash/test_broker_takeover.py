@@ -18,7 +18,9 @@ from tests.fixtures.broker import BrokerFactory
 from tests.fixtures.wire import WireClient
 
 LEASE_TTL_MS = 1_500
-TAKEOVER_MARGIN_S = 3.0
+TAKEOVER_MARGIN_S = 10.0
+"""Start-up of the standby's engine after the lease expires; generous, since a
+loaded 2-core machine can take seconds (bench/rebalance.py measures the real figure)."""
 LEASE = "broker"
 
 

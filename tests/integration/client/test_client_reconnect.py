@@ -5,6 +5,8 @@ subscriptions resume."""
 from __future__ import annotations
 
 import asyncio
+import os
+import signal
 from typing import Any
 
 import pytest
@@ -15,6 +17,7 @@ from promethean.errors import ConnectionLostError
 
 FAST_RECONNECT = ClientConfig(reconnect_base_s=0.05, reconnect_max_s=0.5)
 IN_FLIGHT = 2_000
+FIRST_WAVE = 500
 
 
 async def test_connection_refused_at_start_raises_connection_lost(unused_url: str) -> None:
@@ -52,14 +55,19 @@ async def test_sigkill_with_publishes_in_flight_loses_and_duplicates_nothing(
         options = SubscribeOptions(start="earliest", max_inflight=64)
         await consumer.subscribe(topic, group, handler, options=options, concurrency=8)
 
+        def publish(n: int) -> asyncio.Task[Published]:
+            return asyncio.create_task(publisher.publish(topic, {"n": n, "pad": "x" * 100}))
+
+        # A first wave until one publish is acknowledged; then the broker is
+        # frozen, so the second wave is surely in flight when it is killed.
         first_acknowledged = asyncio.Event()
-        calls = [
-            asyncio.create_task(publisher.publish(topic, {"n": i, "pad": "x" * 100}))
-            for i in range(IN_FLIGHT)
-        ]
+        calls = [publish(i) for i in range(FIRST_WAVE)]
         for call in calls:
             call.add_done_callback(lambda _: first_acknowledged.set())
         await asyncio.wait_for(first_acknowledged.wait(), 30)
+        os.kill(broker.pid, signal.SIGSTOP)
+        calls += [publish(i) for i in range(FIRST_WAVE, IN_FLIGHT)]
+        await asyncio.sleep(0)
         broker.kill()
         acknowledged_before_kill = sum(call.done() for call in calls)
         assert acknowledged_before_kill < IN_FLIGHT, "nothing was in flight at the kill"

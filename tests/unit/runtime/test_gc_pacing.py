@@ -126,7 +126,11 @@ def test_the_sweep_counts_what_it_reclaimed_in_the_registry() -> None:
     assert registry.get_sample_value("promethean_gc_sweep_reclaimed_objects_total") == (
         paced.reclaimed
     )
-    assert registry.get_sample_value("promethean_gc_frozen_objects") == gc.get_freeze_count()
+    # Frozen objects may still die by reference counting after the sweep
+    # (another thread's garbage): the count can only fall until the next freeze.
+    exported = registry.get_sample_value("promethean_gc_frozen_objects")
+    assert exported is not None
+    assert gc.get_freeze_count() <= exported <= gc.get_freeze_count() + 1_000
 
 
 async def test_start_freezes_in_the_background_and_exports_every_pause() -> None:

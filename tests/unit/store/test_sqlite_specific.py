@@ -358,10 +358,11 @@ async def test_large_append_does_not_block_the_event_loop(store: SQLiteStore) ->
     assert results[-1].offset == 39_999
     assert len(lags) >= 5
     worst = max(lags)
-    assert worst < 0.2, (
+    # Relative, not absolute: a loaded machine may delay any tick, but only an
+    # append on the loop delays one by the whole append.
+    assert worst < append_s / 2, (
         f"loop stalled {worst * 1000:.0f} ms during a {append_s * 1000:.0f} ms append"
     )
-    assert worst < append_s / 2
 
 
 async def test_two_stores_on_one_file_never_collide(tmp_path: Path) -> None:
