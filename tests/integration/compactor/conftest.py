@@ -88,7 +88,9 @@ class CompactorProcess:
 
     @property
     def leading(self) -> bool:
-        return self.status("/healthz/ready") == 200
+        with contextlib.suppress(OSError, http.client.HTTPException, ValueError):
+            return self.metric("promethean_compactor_leader") == 1
+        return False
 
     def metric(self, name: str) -> float:
         """Sum of every sample of ``name`` on ``/metrics``."""

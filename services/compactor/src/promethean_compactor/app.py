@@ -51,7 +51,8 @@ class CompactorRuntime:
         self.metrics = CompactorMetrics(self.registry)
         self.progress = Progress(settings.common.liveness_max_stall_ms)
         self.readiness = Readiness()
-        self.readiness.fail("lease", "standby: waiting for the compactor lease")
+        # A standby is Ready too (ARCHITECTURE.md, Health): readiness follows the store only.
+        self.readiness.fail("store", "the store is not open yet")
         self.lifecycle = Lifecycle(self.readiness)
         self.store_link = Dependency("store")
         self.watchdog = Watchdog(
@@ -89,12 +90,10 @@ class CompactorRuntime:
         self.passes.forget()
         if role is Role.LEADER:
             self.leading.set()
-            self.readiness.clear("lease")
             self.metrics.leader.set(1)
             self.metrics.lease_token.set(self.leadership.token)
         else:
             self.leading.clear()
-            self.readiness.fail("lease", "standby: another replica holds the compactor lease")
             self.metrics.leader.set(0)
             self.metrics.lease_token.set(0)
 
@@ -130,16 +129,13 @@ class CompactorRuntime:
     async def _lease_loop(self) -> None:
         while True:
             try:
-                role = await self.leadership.step()
+                await self.leadership.step()
                 self.store_link.up()
+                self.readiness.clear("store")
             except StoreUnavailableError as exc:
                 self.store_link.down()
+                self.readiness.fail("store", f"store unreachable: {exc}")
                 log.warning("store unreachable", extra={"error": str(exc)})
-            else:
-                if role is Role.STANDBY:
-                    held = self.leadership.observed
-                    if held is not None:
-                        self.readiness.fail("lease", f"standby: lease held by {held.holder}")
             self.progress.tick()
             await asyncio.sleep(self.settings.renew_every_ms / 1000)
 
