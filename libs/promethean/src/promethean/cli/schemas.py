@@ -23,8 +23,8 @@ from urllib.parse import quote
 import aiohttp
 import msgspec
 
-from promethean.cli.broker_admin import admin_base_url
 from promethean.cli.commands import Command, CommandGroup
+from promethean.client.admin import admin_base_url
 from promethean.schemas.modes import Compatibility
 from promethean.settings import DEFAULT_BUS_PORT
 
