@@ -86,17 +86,20 @@ async def grouped(args: argparse.Namespace, admin: AdminClient) -> AsyncIterator
         subscription = await bus.subscribe(args.topic, args.group, options=options)
         try:
             async for message in subscription:
-                yield Event(
-                    topic=message.topic,
-                    partition=message.partition,
-                    offset=message.offset,
-                    id=message.id,
-                    ts=message.ts,
-                    key=message.key,
-                    headers=message.headers,
-                    payload=message.payload,
-                )
-                await message.ack()
+                try:
+                    yield Event(
+                        topic=message.topic,
+                        partition=message.partition,
+                        offset=message.offset,
+                        id=message.id,
+                        ts=message.ts,
+                        key=message.key,
+                        headers=message.headers,
+                        payload=message.payload,
+                    )
+                finally:
+                    # Also when the reader stops right after this event (--max).
+                    await message.ack()
         finally:
             await subscription.stop()
 
