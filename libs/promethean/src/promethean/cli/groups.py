@@ -82,6 +82,9 @@ def run_describe(args: argparse.Namespace) -> int:
             member: ", ".join(f"{t}:{','.join(map(str, ps))}" for t, ps in sorted(by.items()))
             for member, by in group.assignment.items()
         }
+        if not group.members:
+            say("no live members")
+            return 0
         print_table(
             ("member", "instance", "topics", "assigned", "expires_at_ms"),
             (

@@ -87,7 +87,12 @@ def table(
 def print_table(
     columns: Sequence[str], rows: Iterable[Sequence[Any]], *, title: str | None = None
 ) -> None:
-    stdout().print(table(columns, rows, title=title), soft_wrap=False)
+    console = stdout()
+    with console.capture() as captured:
+        console.print(table(columns, rows, title=title), soft_wrap=False)
+    # Rich pads the last column; trailing blanks only get in a reader's way.
+    lines = (line.rstrip() for line in captured.get().splitlines())
+    print("\n".join(lines), flush=True)
 
 
 def to_json(value: Any) -> str:
