@@ -105,3 +105,20 @@ def test_tail_of_an_unknown_topic_fails_in_one_line(cli: Cli) -> None:
     assert "404" in ran.err
     assert ran.err.count("\n") == 1
     assert cli("tail", "x", "--from", "yesterday").err.count("\n") == 1
+
+
+def test_publish_shows_a_progress_bar_on_a_terminal(
+    cli: Cli, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    topic = fresh("bar")
+    lines = "".join(json.dumps({"n": n}) + "\n" for n in range(600))
+    monkeypatch.setattr("sys.stdin", io.StringIO(lines))
+    quiet = cli("publish", topic, "--file", "-")
+    assert (quiet.code, quiet.err) == (0, "")  # no terminal: no bar
+    monkeypatch.setattr("sys.stdin", io.StringIO(lines))
+    monkeypatch.setenv("FORCE_COLOR", "1")  # what rich takes for a terminal
+    shown = cli("publish", topic, "--file", "-")
+    assert shown.code == 0
+    assert f"publishing to {topic}" in shown.err
+    assert "600/600" in shown.err
+    assert "published \x1b[1m600\x1b[0m event(s)" in shown.out
