@@ -63,7 +63,23 @@ def test_publish_refuses_a_bad_line_before_publishing_anything(cli: Cli, tmp_pat
     assert ran.err.count("\n") == 1
     assert topic not in cli("topics", "list").out
     assert cli("publish", topic).code == 1
+    assert cli("publish", topic, "{}", "--file", "x").code == 1
     assert cli("publish", topic, "--file", str(tmp_path / "missing")).err.count("\n") == 1
+
+
+def test_a_bad_line_on_stdin_says_how_many_went_before_it(
+    cli: Cli, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    topic = fresh("stdin")
+    good = "".join(json.dumps({"n": n}) + "\n" for n in range(300))
+    monkeypatch.setattr("sys.stdin", io.StringIO(good + "not json\n"))
+    ran = cli("publish", topic, "--file", "-")
+    assert ran.code == 1
+    assert ran.err.startswith("promethean publish: line 301 is not a valid event")
+    assert "(256 event(s) published before it)" in ran.err  # one whole window
+    assert ran.err.count("\n") == 1
+    offsets = cli("tail", topic, "--from", "earliest", "--max", "256", "--for", "30", "-o", "json")
+    assert sorted(e["payload"]["n"] for e in offsets.json_lines()) == list(range(256))
 
 
 async def test_tail_shows_an_event_published_while_it_runs(cli: Cli) -> None:
@@ -108,17 +124,19 @@ def test_tail_of_an_unknown_topic_fails_in_one_line(cli: Cli) -> None:
 
 
 def test_publish_shows_a_progress_bar_on_a_terminal(
-    cli: Cli, monkeypatch: pytest.MonkeyPatch
+    cli: Cli, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
     topic = fresh("bar")
-    lines = "".join(json.dumps({"n": n}) + "\n" for n in range(600))
-    monkeypatch.setattr("sys.stdin", io.StringIO(lines))
-    quiet = cli("publish", topic, "--file", "-")
+    lines = tmp_path / "events.jsonl"
+    lines.write_text("".join(json.dumps({"n": n}) + "\n" for n in range(600)))
+    quiet = cli("publish", topic, "--file", str(lines))
     assert (quiet.code, quiet.err) == (0, "")  # no terminal: no bar
-    monkeypatch.setattr("sys.stdin", io.StringIO(lines))
     monkeypatch.setenv("FORCE_COLOR", "1")  # what rich takes for a terminal
-    shown = cli("publish", topic, "--file", "-")
+    shown = cli("publish", topic, "--file", str(lines))
     assert shown.code == 0
     assert f"publishing to {topic}" in shown.err
-    assert "600/600" in shown.err
+    assert "600/600" in shown.err  # a file is counted first: the bar knows its end
     assert "published \x1b[1m600\x1b[0m event(s)" in shown.out
+    monkeypatch.setattr("sys.stdin", io.StringIO(lines.read_text()))
+    piped = cli("publish", topic, "--file", "-")
+    assert "600/?" in piped.err  # stdin: a count without an end

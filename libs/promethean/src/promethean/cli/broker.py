@@ -16,7 +16,7 @@ import os
 from collections.abc import Awaitable, Callable
 from typing import Final
 
-from promethean.cli.output import EXIT_FAILED, fail
+from promethean.cli.output import fail
 from promethean.client.admin import (
     AdminClient,
     AdminError,
@@ -26,6 +26,8 @@ from promethean.client.admin import (
 from promethean.settings import DEFAULT_BUS_PORT
 
 DEFAULT_BROKER: Final = f"ws://127.0.0.1:{DEFAULT_BUS_PORT}/ws"
+EXIT_INTERRUPTED: Final = 130
+"""Ctrl-C, as shells report it (128 + SIGINT)."""
 
 AdminCall = Callable[[AdminClient], Awaitable[int]]
 
@@ -73,4 +75,4 @@ def run_admin(args: argparse.Namespace, command: str, call: AdminCall) -> int:
     except (AdminError, CommandError, ValueError, OSError) as exc:
         return fail(command, describe_error(exc))
     except KeyboardInterrupt:
-        return EXIT_FAILED
+        return EXIT_INTERRUPTED

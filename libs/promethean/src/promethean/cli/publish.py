@@ -2,19 +2,23 @@
 
 ``promethean publish orders '{"id": 1}'`` publishes one event;
 ``--file events.jsonl`` (or ``--file -`` for stdin) publishes one event per
-non-blank line. ``--key`` and ``--header name=value`` apply to every event;
+non-blank line, read as it is published. ``--key`` and ``--header name=value`` apply to every event;
 with ``--envelope`` each line is ``{"payload": …, "key": …, "headers": {…},
 "id": …}`` instead, so keys can differ per line. A progress bar runs on
-stderr (while it is a terminal) and the final count is printed. A line that
-is not JSON stops the command before anything is published.
+stderr (while it is a terminal) and the final count is printed. A file is
+checked before the first publish, so a line that is not JSON publishes
+nothing; on stdin, a bad line stops the command where it is (the error says
+how many events went before it).
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import itertools
 import sys
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Final, TextIO
 
@@ -66,19 +70,28 @@ def parse_line(text: str, number: int, *, envelope: bool) -> Draft:
         raise CommandError(f"line {number} is not a valid event: {exc}") from None
 
 
-def read_drafts(args: argparse.Namespace) -> list[Draft]:
-    """Every event to publish, parsed before the first publish."""
+@contextmanager
+def drafts_of(args: argparse.Namespace) -> Iterator[tuple[Iterator[Draft], int | None]]:
+    """The events to publish, read as they are published (memory stays
+    bounded), and how many there are when that is known in advance. A file
+    is checked in full first, so a bad line publishes nothing."""
+    envelope = args.envelope
     if args.payload is not None:
         if args.file is not None:
             raise CommandError("give a PAYLOAD or --file, not both")
-        return [parse_line(args.payload, 1, envelope=args.envelope)]
+        yield iter([parse_line(args.payload, 1, envelope=envelope)]), 1
+        return
     if args.file is None:
         raise CommandError("give a PAYLOAD, or --file PATH (--file - for stdin)")
     if args.file == "-":
-        return list(_drafts(sys.stdin, envelope=args.envelope))
+        yield _drafts(sys.stdin, envelope=envelope), None
+        return
+    path = Path(args.file)
     try:
-        with Path(args.file).open(encoding="utf-8") as lines:
-            return list(_drafts(lines, envelope=args.envelope))
+        with path.open(encoding="utf-8") as lines:
+            total = sum(1 for _ in _drafts(lines, envelope=envelope))
+        with path.open(encoding="utf-8") as lines:
+            yield _drafts(lines, envelope=envelope), total
     except FileNotFoundError:
         raise CommandError(f"no such file {args.file}") from None
 
@@ -90,14 +103,23 @@ def _drafts(lines: TextIO, *, envelope: bool) -> Iterator[Draft]:
 
 
 async def publish_all(
-    args: argparse.Namespace, drafts: list[Draft], headers: dict[str, str] | None
+    args: argparse.Namespace,
+    drafts: Iterator[Draft],
+    total: int | None,
+    headers: dict[str, str] | None,
 ) -> int:
     published = 0
     config = ClientConfig(token=broker_token())
     async with WebSocketBusClient(broker_url(args), config) as bus:
-        with progress(f"publishing to {args.topic}", len(drafts)) as advance:
-            for first in range(0, len(drafts), WINDOW):
-                window = drafts[first : first + WINDOW]
+        with progress(f"publishing to {args.topic}", total) as advance:
+            while True:
+                try:
+                    window = list(itertools.islice(drafts, WINDOW))
+                except CommandError as exc:  # a bad line on stdin, after earlier windows
+                    before = f"{published} event(s) published before it"
+                    raise CommandError(f"{exc} ({before})") from None
+                if not window:
+                    return published
                 # Issued in one loop turn, in order: the SDK sends them as one batch.
                 await asyncio.gather(
                     *(
@@ -113,15 +135,14 @@ async def publish_all(
                 )
                 published += len(window)
                 advance(len(window))
-    return published
 
 
 def run(args: argparse.Namespace) -> int:
     async def call(admin: AdminClient) -> int:
-        drafts = read_drafts(args)
         headers = header_pairs(args.header)
-        await admin.whoami()  # a bad token or an unreachable broker fails here, in one line
-        count = await publish_all(args, drafts, headers)
+        with drafts_of(args) as (drafts, total):
+            await admin.whoami()  # a bad token or an unreachable broker fails here, in one line
+            count = await publish_all(args, drafts, total, headers)
         if wants_json(args):
             print_json({"topic": args.topic, "published": count})
         else:
