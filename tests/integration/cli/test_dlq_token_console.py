@@ -4,6 +4,11 @@ real broker."""
 from __future__ import annotations
 
 import asyncio
+import os
+import shlex
+import subprocess
+import sys
+from pathlib import Path
 
 import jwt
 import pytest
@@ -102,3 +107,24 @@ def test_console_prints_the_url_the_broker_serves(cli: Cli) -> None:
     assert status == 200
     assert cli("console", "-o", "json").json() == {"url": url, "opened": False}
     assert cli("console", "--broker", "ftp://x").code == 1
+
+
+def test_console_open_starts_the_browser_on_the_url(cli: Cli, tmp_path: Path) -> None:
+    seen = tmp_path / "opened.txt"
+    record = f"import pathlib, sys; pathlib.Path({str(seen)!r}).write_text(sys.argv[1])"
+    env = {
+        **os.environ,
+        "BUS_URL": cli.broker.url,
+        # webbrowser runs $BROWSER with the URL in place of %s.
+        "BROWSER": f"{shlex.quote(sys.executable)} -c {shlex.quote(record)} %s",
+    }
+    done = subprocess.run(
+        [sys.executable, "-m", "promethean.cli", "console", "--open"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert seen.read_text() == f"{cli.broker.http_url}/console/"
