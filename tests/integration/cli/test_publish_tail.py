@@ -5,11 +5,15 @@ from __future__ import annotations
 import asyncio
 import io
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
-from tests.integration.cli.conftest import Cli, bus, fresh
+from tests.fixtures.broker import BrokerFactory
+from tests.integration.cli.conftest import TOKEN, Cli, bus, fresh
 
 
 def test_publish_one_then_many_from_a_file_and_stdin(
@@ -140,3 +144,35 @@ def test_publish_shows_a_progress_bar_on_a_terminal(
     monkeypatch.setattr("sys.stdin", io.StringIO(lines.read_text()))
     piped = cli("publish", topic, "--file", "-")
     assert "600/?" in piped.err  # stdin: a count without an end
+
+
+def test_a_broker_that_stops_ends_the_tail_with_one_line(
+    broker_process: BrokerFactory, tmp_path: Path
+) -> None:
+    own = broker_process({"PROMETHEAN_BROKER_TOKEN": TOKEN})
+    topic = fresh("stopping")
+    env = {**os.environ, "BUS_URL": own.url, "PROMETHEAN_BROKER_TOKEN": TOKEN}
+    command = [sys.executable, "-m", "promethean.cli"]
+    published = subprocess.run(
+        [*command, "publish", topic, '{"n": 1}'], env=env, timeout=60, check=False
+    )
+    assert published.returncode == 0
+    with subprocess.Popen(
+        [*command, "tail", topic, "--from", "earliest", "--for", "120"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    ) as tail:
+        try:
+            assert tail.stdout is not None
+            assert tail.stderr is not None
+            first = tail.stdout.readline()  # the stream is open once an event arrives
+            assert '{"n":1}' in first
+            own.terminate()
+            assert tail.wait(timeout=60) == 1
+            err = tail.stderr.read()
+        finally:
+            tail.kill()
+    assert err.startswith("promethean tail: ")
+    assert err.count("\n") == 1

@@ -125,11 +125,11 @@ def run(args: argparse.Namespace) -> int:
                     say(line_of(event))
                 seen += 1
                 if args.max is not None and seen >= args.max:
-                    break
+                    return 0
         finally:
             with contextlib.suppress(Exception):
                 await stream.aclose()  # type: ignore[attr-defined]
-        return 0
+        raise CommandError(f"the broker closed the stream after {seen} event(s)")
 
     async def call(admin: AdminClient) -> int:
         if args.seconds is None:
