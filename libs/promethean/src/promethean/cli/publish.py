@@ -174,5 +174,5 @@ PUBLISH_COMMAND: Final = Command(
     help="publish one JSON payload, or many from a file or stdin as JSON lines",
     run=run,
     configure=configure,
-    description=__doc__,
+    description=(__doc__ or "").replace("``", ""),
 )

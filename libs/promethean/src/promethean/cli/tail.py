@@ -175,5 +175,5 @@ TAIL_COMMAND: Final = Command(
     help="print a topic's events live (--from, --key, --header, --group)",
     run=run,
     configure=configure,
-    description=__doc__,
+    description=(__doc__ or "").replace("``", ""),
 )

@@ -90,6 +90,6 @@ MINT_COMMAND: Final = Command(
     help="a dev JWT with the given scopes and expiry, signed with JWT_SECRET",
     run=run_mint,
     configure=configure_mint,
-    description=__doc__,
+    description=(__doc__ or "").replace("``", ""),
 )
 TOKEN_GROUP: Final = CommandGroup("token", "development tokens", (MINT_COMMAND,))
