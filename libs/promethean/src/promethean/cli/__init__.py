@@ -17,10 +17,14 @@ from collections.abc import Sequence
 from typing import Final
 
 from promethean.cli.commands import Command, CommandGroup, build_parser, run_command
+from promethean.cli.console_url import CONSOLE_COMMAND
 from promethean.cli.dev import DEV_COMMAND
 from promethean.cli.dlq import DLQ_GROUP
-from promethean.cli.groups import GROUPS_GROUP
+from promethean.cli.groups import GROUPS_GROUP, LAG_COMMAND
+from promethean.cli.publish import PUBLISH_COMMAND
 from promethean.cli.schemas import ASYNCAPI_COMMAND, SCHEMAS_GROUP
+from promethean.cli.tail import TAIL_COMMAND
+from promethean.cli.token import TOKEN_GROUP
 from promethean.cli.topics import TOPICS_GROUP
 
 DESCRIPTION: Final = "Promethean Event Bus command line."
@@ -32,6 +36,11 @@ COMMANDS: Final[tuple[Command | CommandGroup, ...]] = (
     SCHEMAS_GROUP,
     ASYNCAPI_COMMAND,
     GROUPS_GROUP,
+    LAG_COMMAND,
+    TAIL_COMMAND,
+    PUBLISH_COMMAND,
+    TOKEN_GROUP,
+    CONSOLE_COMMAND,
 )
 
 

@@ -23,8 +23,9 @@ from urllib.parse import quote
 import aiohttp
 import msgspec
 
-from promethean.cli.broker_admin import admin_base_url
 from promethean.cli.commands import Command, CommandGroup
+from promethean.cli.output import add_output_option, wants_json
+from promethean.client.admin import admin_base_url
 from promethean.schemas.modes import Compatibility
 from promethean.settings import DEFAULT_BUS_PORT
 
@@ -105,7 +106,10 @@ def run_register(args: argparse.Namespace) -> int:
         body = {"schema": _read_schema(args.file), "schemaType": "JSON"}
         registered = await client.call("POST", _subject_path(args.subject) + "/versions", body)
         found = await client.call("POST", _subject_path(args.subject), body)
-        print(f"{args.subject}: id {registered['id']}, version {found['version']}")
+        if wants_json(args):
+            _print({"subject": args.subject, "id": registered["id"], "version": found["version"]})
+        else:
+            print(f"{args.subject}: id {registered['id']}, version {found['version']}")
         return 0
 
     return _run(args, call)
@@ -134,11 +138,14 @@ def run_list(args: argparse.Namespace) -> int:
     async def call(client: RegistryClient) -> int:
         suffix = "?deleted=true" if args.deleted else ""
         if args.subject is None:
-            for subject in await client.call("GET", "/subjects" + suffix):
-                print(subject)
-            return 0
-        for number in await client.call("GET", f"{_subject_path(args.subject)}/versions{suffix}"):
-            print(number)
+            listed = await client.call("GET", "/subjects" + suffix)
+        else:
+            listed = await client.call("GET", f"{_subject_path(args.subject)}/versions{suffix}")
+        if wants_json(args):
+            _print(listed)
+        else:
+            for item in listed:
+                print(item)
         return 0
 
     return _run(args, call)
@@ -151,6 +158,9 @@ def run_check(args: argparse.Namespace) -> int:
         if args.version is not None:
             path += "/" + quote(args.version, safe="")
         report = await client.call("POST", path, body)
+        if wants_json(args):
+            _print(report)
+            return 0 if report["is_compatible"] else EXIT_FAILED
         if report["is_compatible"]:
             print("compatible")
             return 0
@@ -167,11 +177,15 @@ def run_config(args: argparse.Namespace) -> int:
         path = "/config" if args.subject is None else "/config/" + quote(args.subject, safe="")
         if args.set is not None:
             stored = await client.call("PUT", path, {"compatibility": args.set})
-            print(stored["compatibility"])
-            return 0
-        if args.subject is not None:
-            path += "?defaultToGlobal=true"
-        print((await client.call("GET", path))["compatibilityLevel"])
+            level = stored["compatibility"]
+        else:
+            if args.subject is not None:
+                path += "?defaultToGlobal=true"
+            level = (await client.call("GET", path))["compatibilityLevel"]
+        if wants_json(args):
+            _print({"subject": args.subject, "compatibility": level})
+        else:
+            print(level)
         return 0
 
     return _run(args, call)
@@ -189,6 +203,7 @@ def _broker_option(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--broker", help="broker URL (ws:// or http://); default BUS_URL or the local broker"
     )
+    add_output_option(parser)  # get and asyncapi print JSON either way
 
 
 def _configure_register(parser: argparse.ArgumentParser) -> None:

@@ -2,25 +2,21 @@
 configs through its admin API (``GET``/``POST /topics``, ``DELETE
 /topics/{topic}``).
 
-The broker is ``--broker`` (a ``ws://`` or ``http://`` URL), else ``BUS_URL``,
-else the default local broker; the bearer token is ``PROMETHEAN_BROKER_TOKEN``.
+The broker and token are chosen as in `promethean.cli.broker`; ``--output
+json`` prints the stored configs as JSON.
 """
 
 from __future__ import annotations
 
 import argparse
-import asyncio
-import os
-import sys
 from typing import Any, Final
 
-from promethean.cli.broker_admin import AdminError, BrokerAdmin, admin_base_url
+from promethean.cli.broker import add_broker_option, run_admin
 from promethean.cli.commands import Command, CommandGroup
-from promethean.settings import DEFAULT_BUS_PORT
+from promethean.cli.output import add_output_option, print_json, print_table, say, wants_json
+from promethean.client.admin import AdminClient, TopicConfig
 from promethean.store.records import Cleanup
 
-DEFAULT_BROKER: Final = f"ws://127.0.0.1:{DEFAULT_BUS_PORT}/ws"
-EXIT_FAILED: Final = 1
 LIST_COLUMNS: Final = (
     "name",
     "partitions",
@@ -47,52 +43,20 @@ SETTABLE: Final = (
 )
 
 
-def _admin(args: argparse.Namespace) -> BrokerAdmin:
-    url = args.broker or os.environ.get("BUS_URL", "").strip() or DEFAULT_BROKER
-    token = os.environ.get("PROMETHEAN_BROKER_TOKEN") or None
-    return BrokerAdmin(admin_base_url(url), token)
-
-
-def _run(args: argparse.Namespace, call: Any) -> int:
-    try:
-        admin = _admin(args)
-        return int(asyncio.run(call(admin)))
-    except ValueError as exc:
-        print(f"promethean topics: {exc}", file=sys.stderr)
-    except AdminError as exc:
-        print(f"promethean topics: {exc}", file=sys.stderr)
-    except OSError as exc:
-        print(f"promethean topics: cannot reach the broker: {exc}", file=sys.stderr)
-    return EXIT_FAILED
-
-
-def _cell(value: Any) -> str:
-    if value is None:
-        return "-"
-    if isinstance(value, bool):
-        return "yes" if value else "no"
-    return str(value)
-
-
-def format_table(topics: list[dict[str, Any]]) -> str:
-    rows = [list(LIST_COLUMNS)]
-    rows += [[_cell(t.get(c)) for c in LIST_COLUMNS] for t in sorted(topics, key=_name)]
-    widths = [max(len(row[i]) for row in rows) for i in range(len(LIST_COLUMNS))]
-    return "\n".join(
-        "  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip() for row in rows
-    )
-
-
-def _name(topic: dict[str, Any]) -> str:
-    return str(topic.get("name", ""))
+def show_topics(args: argparse.Namespace, topics: list[TopicConfig]) -> None:
+    ordered = sorted(topics, key=lambda t: t.name)
+    if wants_json(args):
+        print_json(ordered)
+        return
+    print_table(LIST_COLUMNS, ([getattr(t, c) for c in LIST_COLUMNS] for t in ordered))
 
 
 def run_list(args: argparse.Namespace) -> int:
-    async def call(admin: BrokerAdmin) -> int:
-        print(format_table(await admin.list_topics()))
+    async def call(admin: AdminClient) -> int:
+        show_topics(args, await admin.topics())
         return 0
 
-    return _run(args, call)
+    return run_admin(args, "promethean topics list", call)
 
 
 def topic_changes(args: argparse.Namespace) -> dict[str, Any]:
@@ -106,22 +70,25 @@ def topic_changes(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def run_set(args: argparse.Namespace) -> int:
-    async def call(admin: BrokerAdmin) -> int:
-        stored = await admin.put_topic(topic_changes(args))
-        print(format_table([stored]))
+    async def call(admin: AdminClient) -> int:
+        changes = topic_changes(args)
+        show_topics(args, [await admin.put_topic(changes.pop("name"), **changes)])
         return 0
 
-    return _run(args, call)
+    return run_admin(args, "promethean topics set", call)
 
 
 def run_delete(args: argparse.Namespace) -> int:
-    async def call(admin: BrokerAdmin) -> int:
-        result = await admin.delete_topic(args.topic, dlq=args.dlq)
-        dlq = " and its DLQ" if result.get("dlq_deleted") else ""
-        print(f"deleted topic {result['topic']}{dlq}")
+    async def call(admin: AdminClient) -> int:
+        deleted = await admin.delete_topic(args.topic, dlq=args.dlq)
+        if wants_json(args):
+            print_json({"topic": args.topic, "deleted": deleted, "dlq": args.dlq})
+        else:
+            dlq = " and its DLQ" if args.dlq else ""
+            say(f"deleted topic {args.topic}{dlq}")
         return 0
 
-    return _run(args, call)
+    return run_admin(args, "promethean topics delete", call)
 
 
 def _configure_delete(parser: argparse.ArgumentParser) -> None:
@@ -131,9 +98,8 @@ def _configure_delete(parser: argparse.ArgumentParser) -> None:
 
 
 def _broker_option(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "--broker", help="broker URL (ws:// or http://); default BUS_URL or the local broker"
-    )
+    add_broker_option(parser)
+    add_output_option(parser)
 
 
 def _non_negative(text: str) -> int:

@@ -17,7 +17,7 @@ URL is turned into ``http://h:p``.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 from types import TracebackType
 from typing import Any, Final, Literal, Self, TypeVar
 from urllib.parse import urlsplit, urlunsplit
@@ -29,6 +29,8 @@ from promethean.errors import PrometheanError
 
 HTTP_SCHEME: Final = {"ws": "http", "wss": "https", "http": "http", "https": "https"}
 TIMEOUT_S: Final = 30.0
+MAX_SSE_LINE: Final = 4 * 1024 * 1024
+"""The longest ``data:`` line a tail accepts (an event at the frame limit)."""
 ResetTarget = Literal["earliest", "latest", "offset", "timestamp"]
 T = TypeVar("T")
 
@@ -120,6 +122,7 @@ class TopicConfig(msgspec.Struct, frozen=True, kw_only=True):
     tombstone_retention_ms: int | None = None
     snapshot_every: int | None = None
     compact_beyond_commits: bool = False
+    validate: bool = False
     created_ms: int = 0
 
 
@@ -416,6 +419,63 @@ class AdminClient:
 
     async def stats(self) -> dict[str, Any]:
         return await self._call("GET", "/stats", dict[str, Any])
+
+    async def tail(
+        self,
+        topic: str,
+        *,
+        start: Literal["latest", "earliest", "offset"] = "latest",
+        offset: int | None = None,
+        key: str | None = None,
+        header: tuple[str, str] | None = None,
+    ) -> AsyncIterator[Event]:
+        """Follow ``topic`` live (``GET /console/api/tail/{topic}``) without
+        joining a consumer group; yields events until the caller stops."""
+        query: dict[str, str] = {"from": start}
+        if offset is not None:
+            query["offset"] = str(offset)
+        if key is not None:
+            query["key"] = key
+        if header is not None:
+            query["header"] = f"{header[0]}:{header[1]}"
+        async for event, data in self._events(f"/console/api/tail/{topic}", query):
+            if event == "message":
+                yield msgspec.json.decode(data, type=Event)
+
+    async def _events(
+        self, path: str, query: Mapping[str, str]
+    ) -> AsyncIterator[tuple[str, bytes]]:
+        """The ``(event, data)`` pairs of a server-sent event stream."""
+        session = self._session
+        owned = session is None
+        if session is None:
+            session = aiohttp.ClientSession()
+        timeout = aiohttp.ClientTimeout(total=None, sock_connect=self._timeout.total)
+        try:
+            async with session.get(
+                self.base_url + path,
+                headers=self._headers,
+                params=query,
+                timeout=timeout,
+                read_bufsize=MAX_SSE_LINE,
+            ) as reply:
+                if reply.status >= 400:
+                    raise admin_error(reply.status, await reply.read())
+                event, data = "message", b""
+                while line := await reply.content.readline():
+                    line = line.rstrip(b"\r\n")
+                    if line.startswith(b"event:"):
+                        event = line[6:].strip().decode()
+                    elif line.startswith(b"data:"):
+                        data = line[5:].strip()
+                    elif not line and data:
+                        yield event, data
+                        event, data = "message", b""
+        except aiohttp.ClientError as err:
+            raise AdminUnavailableError(0, "unreachable", f"{self.base_url}: {err}") from err
+        finally:
+            if owned:
+                await session.close()
 
     # -- groups --------------------------------------------------------------
 
