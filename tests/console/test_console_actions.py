@@ -87,10 +87,11 @@ def test_create_and_edit_a_topic_from_the_console(actions: Console, browser: Bro
     browser.fill("form[aria-label='New topic'] input[name=name]", "made-in-console")
     browser.fill("form[aria-label='New topic'] input[name=partitions]", "3")
     browser.select("form[aria-label='New topic'] select[name=cleanup]", "compact")
+    browser.click("form[aria-label='New topic'] input[name=validate]")
     browser.click("form[aria-label='New topic'] button[type=submit]")
-    browser.wait("tr[data-topic='made-in-console']")
+    browser.wait("tr[data-topic='made-in-console'] [data-testid=validate]", "on", exact=True)
     made = {t.name: t for t in run(actions.admin().topics())}["made-in-console"]
-    assert (made.partitions, made.cleanup) == (3, "compact")
+    assert (made.partitions, made.cleanup, made.validate) == (3, "compact", True)
     browser.click("tr[data-topic='made-in-console'] a")
     browser.click("button:text('Edit settings')")
     form = "form[aria-label='Settings of made-in-console']"
@@ -99,6 +100,12 @@ def test_create_and_edit_a_topic_from_the_console(actions: Console, browser: Bro
     browser.wait("[data-testid=topic-settings] dd", "1d")
     edited = {t.name: t for t in run(actions.admin().topics())}["made-in-console"]
     assert (edited.partitions, edited.cleanup, edited.retention_ms) == (3, "compact", 86_400_000)
+    assert edited.validate
+    browser.click("button:text('Edit settings')")
+    browser.click(f"{form} input[name=validate]")
+    browser.click(f"{form} button[type=submit]")
+    browser.wait("[data-testid=topic-settings] [data-testid=validate]", "off", exact=True)
+    assert not {t.name: t for t in run(actions.admin().topics())}["made-in-console"].validate
 
 
 def test_reset_offsets_from_the_console(actions: Console, browser: Browser) -> None:

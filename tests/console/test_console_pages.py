@@ -4,9 +4,11 @@ figures the admin API gives (the typed admin client reads them)."""
 from __future__ import annotations
 
 import asyncio
+import json
 import threading
 import time
 
+from promethean.cli.schemas import RegistryClient
 from promethean.client import ClientConfig, Message, WebSocketBusClient
 from tests.console.browser import Browser
 from tests.console.conftest import (
@@ -73,6 +75,41 @@ def test_topics_page_lists_partitions_offsets_and_settings(
         assert cells[4] == topics[name].cleanup
     assert browser.texts("tr[data-topic='payments'] td")[6] == "2"
     shot(browser, "topics")
+
+
+AUDITED_SCHEMA = {"type": "object", "required": ["order"]}
+
+
+async def _audited_topic(console: Console) -> dict[str, object]:
+    """A topic validated against a registered schema; the registry's latest version."""
+    registry = RegistryClient(console.broker.http_url, TOKEN)
+    body = {"schema": json.dumps(AUDITED_SCHEMA), "schemaType": "JSON"}
+    await registry.call("POST", "/subjects/audited-value/versions", body)
+    await console.admin().put_topic("audited", partitions=1, validate=True)
+    latest: dict[str, object] = await registry.call(
+        "GET", "/subjects/audited-value/versions/latest"
+    )
+    return latest
+
+
+def test_topics_show_schema_subject_version_and_validate_flag(
+    console: Console, browser: Browser
+) -> None:
+    latest = run(_audited_topic(console))
+    topics = {t.name: t for t in run(console.admin().topics())}
+    assert (topics["audited"].validate, topics["orders"].validate) == (True, False)
+    sign_in(browser, console, TOKEN, "topics")
+    audited = f"audited-value v{latest['version']} (id {latest['id']})"
+    browser.wait("tr[data-topic='audited'] [data-testid=schema]", audited, exact=True)
+    assert browser.text("tr[data-topic='audited'] [data-testid=validate]") == "on"
+    assert browser.text("tr[data-topic='orders'] [data-testid=schema]") == "orders-value (none)"
+    assert browser.text("tr[data-topic='orders'] [data-testid=validate]") == "off"
+    shot(browser, "topics")
+    browser.click("tr[data-topic='audited'] a")
+    settings = "[data-testid=topic-settings]"
+    browser.wait(f"{settings} [data-testid=schema]", audited, exact=True)
+    assert browser.text(f"{settings} [data-testid=validate]") == "on"
+    assert browser.page_errors() == []
 
 
 def test_topic_detail_tail_shows_a_new_event_within_a_second(

@@ -49,9 +49,17 @@ export interface TopicRow {
   tombstone_retention_ms: number | null;
   snapshot_every: number | null;
   created_ms: number;
+  validate: boolean;
   offsets: PartitionOffsets[];
   events: number;
   groups: string[];
+  schema: TopicSchema;
+}
+
+export interface TopicSchema {
+  subject: string;
+  version: number | null;
+  id: number | null;
 }
 
 export interface GroupRow {

@@ -16,6 +16,7 @@ from promethean.bus import BusEngine
 from promethean.bus.group import GroupTopic
 from promethean.names import DLQ_SUFFIX
 from promethean.runtime.heartbeat import HEARTBEAT_TOPIC
+from promethean.schemas.subjects import value_subject
 from promethean.store.records import StoredEvent, TopicConfig
 from promethean_broker.admin import event_json
 
@@ -129,8 +130,21 @@ class Views:
                     return rows
         return rows
 
+    async def latest_schema(self, topic: str) -> dict[str, Any]:
+        """The topic's value subject with its latest live version and id
+        (both null while no schema is registered under it)."""
+        subject = value_subject(topic)
+        live = [v for v in await self.engine.store.list_schema_versions(subject) if not v.deleted]
+        latest = live[-1] if live else None
+        return {
+            "subject": subject,
+            "version": latest.version if latest else None,
+            "id": latest.id if latest else None,
+        }
+
     async def topic_rows(self) -> list[dict[str, Any]]:
-        """Every topic's settings with its partitions' offsets and event count."""
+        """Every topic's settings (``validate`` among them) with its
+        partitions' offsets, event count and value schema."""
         store = self.engine.store
         rows = []
         for config in await self.topics():
@@ -148,6 +162,7 @@ class Views:
                     "offsets": offsets,
                     "events": await store.count_events(config.name),
                     "groups": sorted(await store.groups_for_topic(config.name)),
+                    "schema": await self.latest_schema(config.name),
                 }
             )
         return rows

@@ -3,7 +3,7 @@ import { ApiError, StreamState, get, openStream } from "../api";
 import { ErrorNote, EventView, LiveBadge, Page, count, duration, href, preview, useCanWrite, when } from "../components";
 import { useLive } from "../hooks";
 import { EventRecord, Message, TopicRow } from "../types";
-import { TopicForm, retentionText } from "./Topics";
+import { TopicForm, retentionText, schemaText, validateText } from "./Topics";
 
 const TAIL_MAX = 500;
 
@@ -48,6 +48,10 @@ export function Topic({ name }: { name: string }) {
               <dd>{duration(topic.tombstone_retention_ms)}</dd>
               <dt>Max attempts</dt>
               <dd>{topic.max_attempts}</dd>
+              <dt>Schema</dt>
+              <dd data-testid="schema">{schemaText(topic)}</dd>
+              <dt>Validate</dt>
+              <dd data-testid="validate">{validateText(topic)}</dd>
               <dt>Groups</dt>
               <dd>
                 {topic.groups.length

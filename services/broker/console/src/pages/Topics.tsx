@@ -17,6 +17,15 @@ export function retentionText(t: TopicRow): string {
   return parts.length ? parts.join(", ") : "forever";
 }
 
+export function schemaText(t: TopicRow): string {
+  const s = t.schema;
+  return s.version === null ? `${s.subject} (none)` : `${s.subject} v${s.version} (id ${s.id})`;
+}
+
+export function validateText(t: TopicRow): string {
+  return t.validate ? "on" : "off";
+}
+
 export function Topics() {
   const live = useLive<TopicRow[]>("/console/api/stream/topics", "topics");
   const canWrite = useCanWrite();
@@ -47,6 +56,8 @@ export function Topics() {
               <th scope="col">Cleanup</th>
               <th scope="col">Retention</th>
               <th scope="col" class="num">Max attempts</th>
+              <th scope="col">Schema</th>
+              <th scope="col">Validate</th>
               <th scope="col">Groups</th>
             </tr>
           </thead>
@@ -64,6 +75,8 @@ export function Topics() {
                 <td>{t.cleanup}</td>
                 <td>{retentionText(t)}</td>
                 <td class="num">{t.max_attempts}</td>
+                <td data-testid="schema">{schemaText(t)}</td>
+                <td data-testid="validate">{validateText(t)}</td>
                 <td>{t.groups.join(", ") || "—"}</td>
               </tr>
             ))}
@@ -98,6 +111,7 @@ export function TopicForm(props: { topic?: TopicRow; onDone(): void }) {
     if (retention !== null) body.retention_ms = retention;
     const events = numberOrNull(String(form.get("retention_events")));
     if (events !== null) body.retention_events = events;
+    body.validate = form.get("validate") === "on";
     setBusy(true);
     try {
       await api("POST", "/topics", body);
@@ -142,6 +156,10 @@ export function TopicForm(props: { topic?: TopicRow; onDone(): void }) {
       <label>
         Retention (events)
         <input name="retention_events" type="number" min={0} value={t?.retention_events ?? ""} placeholder="no limit" />
+      </label>
+      <label class="check">
+        <input name="validate" type="checkbox" checked={t?.validate ?? false} />
+        Validate values against the schema
       </label>
       <div class="row end span">
         <button type="button" onClick={props.onDone}>
