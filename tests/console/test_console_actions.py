@@ -88,6 +88,7 @@ def test_create_and_edit_a_topic_from_the_console(actions: Console, browser: Bro
     browser.fill("form[aria-label='New topic'] input[name=partitions]", "3")
     browser.select("form[aria-label='New topic'] select[name=cleanup]", "compact")
     browser.click("form[aria-label='New topic'] input[name=validate]")
+    browser.screenshot(ARTIFACTS / "topic-new.png")
     browser.click("form[aria-label='New topic'] button[type=submit]")
     browser.wait("tr[data-topic='made-in-console'] [data-testid=validate]", "on", exact=True)
     made = {t.name: t for t in run(actions.admin().topics())}["made-in-console"]
