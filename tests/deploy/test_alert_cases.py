@@ -105,6 +105,20 @@ CASES: Final = [
         {"topic": "t", "group": "g"},
     ),
     Case(
+        "PrometheanMetricLabelsOverflowing",
+        "20m",
+        [series("promethean_metric_label_overflow_total", "0+5x30", metric="promethean_delivered")],
+        [series("promethean_metric_label_overflow_total", "7x30", metric="promethean_delivered")],
+        {"metric": "promethean_delivered"},
+    ),
+    Case(
+        "PrometheanLagGroupsOmitted",
+        "20m",
+        [series("promethean_lag_groups_omitted", "3x30")],
+        [series("promethean_lag_groups_omitted", "0x30")],
+        {},
+    ),
+    Case(
         "PrometheanDeadLettering",
         "12m",
         [series("promethean_dead_lettered_total", "0+10x20", topic="t", group="g")],
