@@ -14,8 +14,8 @@ from typing import Any, Final
 from promethean.cli.broker import add_broker_option, run_admin
 from promethean.cli.commands import Command, CommandGroup
 from promethean.cli.output import add_output_option, print_json, print_table, say, wants_json
-from promethean.client.admin import AdminClient, TopicConfig
-from promethean.store.records import Cleanup
+from promethean.client.admin import AdminClient
+from promethean.store.records import Cleanup, TopicConfig
 
 LIST_COLUMNS: Final = (
     "name",

@@ -26,6 +26,7 @@ import aiohttp
 import msgspec
 
 from promethean.errors import PrometheanError
+from promethean.store.records import Member, TopicConfig
 
 HTTP_SCHEME: Final = {"ws": "http", "wss": "https", "http": "http", "https": "https"}
 TIMEOUT_S: Final = 30.0
@@ -111,21 +112,6 @@ def admin_error(status: int, body: bytes) -> AdminError:
 # -- results ----------------------------------------------------------------
 
 
-class TopicConfig(msgspec.Struct, frozen=True, kw_only=True):
-    name: str
-    partitions: int
-    max_attempts: int = 5
-    cleanup: str = "delete"
-    retention_ms: int | None = None
-    retention_events: int | None = None
-    retention_force: bool = False
-    tombstone_retention_ms: int | None = None
-    snapshot_every: int | None = None
-    compact_beyond_commits: bool = False
-    validate: bool = False
-    created_ms: int = 0
-
-
 class PartitionOffsets(msgspec.Struct, frozen=True):
     partition: int
     earliest: int
@@ -156,16 +142,6 @@ class TopicLag(msgspec.Struct, frozen=True):
     topic: str
     lag: int
     partitions: list[PartitionLag]
-
-
-class Member(msgspec.Struct, frozen=True, kw_only=True):
-    group: str
-    member_id: str
-    topics: list[str]
-    expires_at_ms: int
-    instance_id: str | None = None
-    generation: int = 0
-    data: dict[str, Any] = msgspec.field(default_factory=dict)
 
 
 class Group(msgspec.Struct, frozen=True, kw_only=True):
