@@ -33,10 +33,11 @@ import logging
 import os
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any, Final
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+
+from promethean.settings.gc import GcPacing as GcPacing
 
 log = logging.getLogger("promethean.gc")
 
@@ -47,18 +48,6 @@ MIN_RSS_GROWTH_BYTES: Final = 32 * 1024 * 1024
 """Resident memory growth below this never triggers a sweep (small processes)."""
 PAGE_BYTES: Final = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
 PAUSE_BUCKETS_S: Final = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5)
-
-
-@dataclass(frozen=True, slots=True)
-class GcPacing:
-    freeze_ms: int
-    """How often survivors are frozen; 0 leaves CPython's collector as it is."""
-    sweep_ms: int
-    """Longest time between two full collections of the frozen objects."""
-
-    @property
-    def enabled(self) -> bool:
-        return self.freeze_ms > 0
 
 
 class GcMetrics:
