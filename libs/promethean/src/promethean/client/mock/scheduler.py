@@ -13,7 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Generic, TypeVar
 
-from promethean.testing.config import Ordering
+from promethean.client.mock.config import Ordering
 
 T = TypeVar("T")
 
