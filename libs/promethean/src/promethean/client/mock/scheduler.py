@@ -38,9 +38,6 @@ class Scheduler(Generic[T]):
     def at(self, due_ms: int, item: T) -> None:
         heapq.heappush(self._heap, _Entry(due_ms, next(self._seq), item))
 
-    def next_due(self) -> int | None:
-        return self._heap[0].due_ms if self._heap else None
-
     def next_due_after(self, now_ms: int) -> int | None:
         """The earliest due time strictly later than ``now_ms``."""
         later = [e.due_ms for e in self._heap if e.due_ms > now_ms]
