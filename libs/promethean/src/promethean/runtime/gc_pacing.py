@@ -1,12 +1,11 @@
 """Keeping the cycle collector's pauses short in a long-running service.
 
 CPython's full (generation 2) collection walks every tracked object while
-the event loop waits. A gateway holding 1,000 WebSocket connections tracks
-~300,000 objects, and on a 2-core machine one full collection took ~150 ms:
-every message in flight during it was late by that much, which alone put
-the gateway's p99 over its target. Almost everything that old is connection
-state living as long as its connection, so scanning it again and again finds
-nothing.
+the event loop waits, so in a service holding many connections every
+message in flight during one is late by the whole pause (docs/decisions.md,
+"The cycle collector is paced", has the measured pause and what it did to
+the gateway's p99). Almost everything that old is connection state living
+as long as its connection, so scanning it again and again finds nothing.
 
 The pacer moves what has survived until now out of the collector's reach
 (`gc.freeze`) every ``freeze_ms``; the young generations are collected as
