@@ -75,6 +75,15 @@ def test_contracts_list_no_exceptions() -> None:
     assert all(not c.get("unmatched_ignore_imports_alerting") for c in found)
 
 
+def test_the_architecture_doc_names_every_layer_and_contract() -> None:
+    doc = (ROOT / "docs" / "architecture.md").read_text(encoding="utf-8")
+    (layers,) = [c["layers"] for c in contracts() if c["type"] == "layers"]
+    modules = [module.strip() for layer in layers for module in layer.split("|")]
+    missing = [m for m in modules if f"`{m}`" not in doc and f"`{m.split('.')[-1]}`" not in doc]
+    assert not missing, f"docs/architecture.md does not name {missing}"
+    assert all(f"`{c['id']}`" in doc for c in contracts())
+
+
 def test_every_contract_is_kept() -> None:
     result = lint_imports()
     assert result.returncode == 0, result.stdout + result.stderr
