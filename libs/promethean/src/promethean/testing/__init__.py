@@ -10,30 +10,14 @@ gives every test a fresh ``bus``. See docs/testing/broker-mock.md.
 """
 
 from promethean.client.factory import connect_bus
-from promethean.client.mock import (
-    BufferOverflowError,
-    BusEvent,
-    ConnectionState,
-    Counters,
-    DeliveryMode,
-    EventKind,
-    Fault,
-    FaultAction,
-    FaultPlan,
-    FaultStage,
-    FaultTarget,
-    InjectedFaultError,
-    InMemoryBroker,
-    Latency,
-    MockBrokerError,
-    MockClient,
-    MockConfig,
-    MockSubscription,
-    Ordering,
-    Overflow,
-    RecordingSubscriber,
-    recording_subscriber,
-)
+from promethean.client.mock.broker import InMemoryBroker
+from promethean.client.mock.client import ConnectionState, MockClient
+from promethean.client.mock.config import DeliveryMode, Latency, MockConfig, Ordering, Overflow
+from promethean.client.mock.errors import BufferOverflowError, InjectedFaultError, MockBrokerError
+from promethean.client.mock.faults import Fault, FaultAction, FaultPlan, FaultStage, FaultTarget
+from promethean.client.mock.helpers import RecordingSubscriber, recording_subscriber
+from promethean.client.mock.record import BusEvent, Counters, EventKind
+from promethean.client.mock.subscription import MockSubscription
 from promethean.testing.sockets import SocketForbiddenError, SocketGuard
 
 __all__ = [
