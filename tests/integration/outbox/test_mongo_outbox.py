@@ -23,8 +23,8 @@ from promethean.outbox.mongo import TransactionSupport
 from promethean.store.mongo import MongoStore
 from promethean.store.records import OutboxStatus
 from promethean.testing import InMemoryBroker
-from promethean_outbox_drainer.drain import DrainConfig, Drainer
 from promethean_outbox_drainer.notify import ChangeStreamNotifier, choose_notifier
+from promethean_outbox_drainer.passes import OutboxPass, PassConfig
 
 pytestmark = pytest.mark.mongo
 
@@ -156,10 +156,10 @@ async def test_rows_drain_from_mongodb_to_the_bus(
 ) -> None:
     async with client.start_session() as session:
         ids = [await outbox.add(session, TOPIC, {"n": n}, non_atomic=True) for n in range(12)]
-    config = DrainConfig("mongo-drainer", 5, 5_000, 3, 10, 10)
-    drainer = Drainer(store, bus, config, SystemClock())
+    config = PassConfig("mongo-drainer", 5, 5_000, 3, 10, 10)
+    drainer = OutboxPass(store, bus, config, SystemClock())
     published = 0
-    while (result := await drainer.drain_once()).claimed:
+    while (result := await drainer.run()).claimed:
         published += result.published
     assert published == 12
     assert set(await bus.store.find_ids(TOPIC, ids)) == set(ids)

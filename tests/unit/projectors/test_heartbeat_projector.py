@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 
+from promethean.client.mock.helpers import RecordingSubscriber
 from promethean.errors import SettingsError
 from promethean.projectors.heartbeat import (
     SNAPSHOT_TOPIC,
@@ -16,7 +17,6 @@ from promethean.projectors.heartbeat import (
 )
 from promethean.runtime.heartbeat import HEARTBEAT_TOPIC
 from promethean.testing import InMemoryBroker
-from promethean.testing.helpers import RecordingSubscriber
 from tests.unit.projectors.support import SETTINGS, beat, key_of
 
 

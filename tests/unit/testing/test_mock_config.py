@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from promethean.bus import EngineConfig
+from promethean.client.mock.patterns import topic_matches
 from promethean.testing import DeliveryMode, MockConfig, Ordering, Overflow
-from promethean.testing.patterns import topic_matches
 
 
 def test_defaults_match_the_brokers_defaults() -> None:

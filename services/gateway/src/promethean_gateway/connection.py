@@ -29,7 +29,7 @@ from promethean.runtime.tracing import TRACEPARENT, extract_context, inject_head
 from promethean.runtime.ws_release import release_websocket
 from promethean.runtime.ws_sender import BoundedSender
 from promethean_gateway.authn import Authenticator
-from promethean_gateway.deliveries import ClientSubscription
+from promethean_gateway.deliveries import DeliveryTracker
 from promethean_gateway.errors import RefusalError, broker_down, busy, forbidden
 from promethean_gateway.limits import TokenBucket
 from promethean_gateway.metrics import GatewayMetrics
@@ -78,7 +78,7 @@ class GatewayConnection:
         self._identity: Identity | None = None
         self._expired = False
         self._expiry: asyncio.TimerHandle | None = None
-        self._subs: dict[tuple[str, str], ClientSubscription] = {}
+        self._subs: dict[tuple[str, str], DeliveryTracker] = {}
         self._link: WebSocketBusClient | None = None
         self._link_lock = asyncio.Lock()
         self._publishing = 0
@@ -344,7 +344,7 @@ class GatewayConnection:
             raise broker_down()
         link = await self._ensure_link()
         options = subscribe_options(frame.opts, self._settings.max_inflight)
-        sub = ClientSubscription(topic, group, (options.max_inflight or 1) * TRACKED_PER_INFLIGHT)
+        sub = DeliveryTracker(topic, group, (options.max_inflight or 1) * TRACKED_PER_INFLIGHT)
         self._subs[(topic, group)] = sub
 
         async def deliver(message: Message) -> None:
@@ -362,7 +362,7 @@ class GatewayConnection:
             return
         self._send(gf.GwOk(corr=frame.corr))
 
-    def _deliver(self, sub: ClientSubscription, message: Message) -> None:
+    def _deliver(self, sub: DeliveryTracker, message: Message) -> None:
         if sub.closed or self._closing:
             return  # its link is closing: the broker takes the event back
         sub.remember(message)

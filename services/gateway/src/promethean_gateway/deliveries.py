@@ -1,5 +1,6 @@
-"""One client subscription as the gateway holds it: the broker-side handle
-and the bounded map from event id to the delivery it stands for.
+"""`DeliveryTracker`: what the gateway holds for one client subscription,
+the broker-side handle and the bounded map from event id to the delivery
+it stands for.
 
 Clients ack by event id; the map turns that id back into the delivery (and
 so its partition and offset). It holds only what this connection was sent
@@ -14,7 +15,7 @@ from collections import OrderedDict
 from promethean.client import Message, SubscriptionHandle
 
 
-class ClientSubscription:
+class DeliveryTracker:
     def __init__(self, topic: str, group: str, max_tracked: int) -> None:
         self.topic = topic
         self.group = group

@@ -26,12 +26,12 @@ from promethean.runtime.service import Lifecycle
 from promethean.runtime.watchdog import Watchdog
 from promethean.store import open_store
 from promethean.store.port import Store
-from promethean_outbox_drainer.drain import DrainConfig, Drainer
 from promethean_outbox_drainer.housekeeping import Housekeeping
 from promethean_outbox_drainer.link import BrokerLink
-from promethean_outbox_drainer.loop import DrainLoop
+from promethean_outbox_drainer.loop import PassLoop
 from promethean_outbox_drainer.metrics import DrainerMetrics
 from promethean_outbox_drainer.notify import Notifier, choose_notifier
+from promethean_outbox_drainer.passes import OutboxPass, PassConfig
 from promethean_outbox_drainer.settings import SERVICE, DrainerSettings
 
 log = logging.getLogger("promethean.outbox_drainer")
@@ -73,13 +73,13 @@ class DrainerRuntime:
             self.store, self.metrics, self.clock, self.readiness, settings.retention_ms
         )
         self.notifier: Notifier | None = None
-        self.loop: DrainLoop | None = None
+        self.loop: PassLoop | None = None
         self._main: asyncio.Task[None] | None = None
         self._tasks: list[asyncio.Task[None]] = []
 
-    def drain_config(self) -> DrainConfig:
+    def drain_config(self) -> PassConfig:
         s = self.settings
-        return DrainConfig(
+        return PassConfig(
             claimer=s.drainer_id,
             batch=s.batch,
             lease_ms=s.lease_ms,
@@ -116,8 +116,8 @@ class DrainerRuntime:
 
     async def _connect_and_drain(self, notifier: Notifier) -> None:
         bus = await self.link.connect()
-        drainer = Drainer(self.store, bus, self.drain_config(), self.clock, self.metrics)
-        self.loop = DrainLoop(
+        drainer = OutboxPass(self.store, bus, self.drain_config(), self.clock, self.metrics)
+        self.loop = PassLoop(
             drainer,
             notifier,
             lambda: self.link.connected,

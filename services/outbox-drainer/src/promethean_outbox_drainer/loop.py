@@ -1,4 +1,4 @@
-"""The drain loop: pass after pass while rows keep coming, a wait between.
+"""The pass loop: outbox pass after pass while rows keep coming, a wait between.
 
 After a full batch the next pass starts at once; otherwise the loop waits
 for the notifier (change stream) or the poll interval. While the broker is
@@ -15,16 +15,16 @@ from collections.abc import Callable
 
 from promethean.errors import StoreError
 from promethean.runtime.health import JobTimer, Progress, Readiness
-from promethean_outbox_drainer.drain import Drainer
 from promethean_outbox_drainer.notify import Notifier
+from promethean_outbox_drainer.passes import OutboxPass
 
 log = logging.getLogger("promethean.outbox_drainer")
 
 
-class DrainLoop:
+class PassLoop:
     def __init__(
         self,
-        drainer: Drainer,
+        outbox_pass: OutboxPass,
         notifier: Notifier,
         connected: Callable[[], bool],
         *,
@@ -33,7 +33,7 @@ class DrainLoop:
         readiness: Readiness,
         timer: JobTimer,
     ) -> None:
-        self.drainer = drainer
+        self.outbox_pass = outbox_pass
         self.notifier = notifier
         self.connected = connected
         self.poll_s = poll_ms / 1000
@@ -49,7 +49,7 @@ class DrainLoop:
         self.notifier.wake.set()
 
     async def run(self) -> None:
-        batch = self.drainer.config.batch
+        batch = self.outbox_pass.config.batch
         while not self._stopping:
             self.progress.tick()
             if not self.connected():
@@ -57,7 +57,7 @@ class DrainLoop:
                 continue
             self.notifier.wake.clear()
             try:
-                result = await self.drainer.drain_once()
+                result = await self.outbox_pass.run()
             except StoreError as error:
                 self.readiness.fail("store", f"outbox pass failed: {error}")
                 log.warning("outbox pass failed; retrying", extra={"error": str(error)})

@@ -2,8 +2,9 @@
 
 Each (topic, partition) has a `PartitionWriter` that queues its publishes;
 one `GroupCommitter` per engine writes whatever every partition has queued
-in a single durable `append_many` (one SQLite transaction, one fsync), up to
-``batch_max`` events, while new publishes queue up for the next write.
+in one `Store.append_many` call (as few durable writes as the store
+allows), up to ``batch_max`` events, while new publishes queue up for the
+next write.
 Each publisher's future resolves only after that write returned, so an
 acknowledged publish is durable. Per partition, events keep their submit
 order, and the writer keeps the newest ones in a bounded tail so live
@@ -12,8 +13,8 @@ consumers are fed without reading the store back.
 Commit at once when idle, batch when busy: there is no linger timer. A
 publish that finds no write in flight is written in the next turn of the
 event loop, alone if it is alone; publishes that arrive while a write is in
-flight wait for it and then go together. The store's durable write (the
-fsync) is the only pacing, so batches grow with load by themselves.
+flight wait for it and then go together. The store's durable write is the
+only pacing, so batches grow with load by themselves.
 """
 
 from __future__ import annotations

@@ -1,5 +1,6 @@
 """The async Python client: `WebSocketBusClient` (real broker) and the
-`BusClient` protocol it shares with the in-memory mock broker."""
+`BusClient` protocol it shares with the in-memory mock broker
+(`promethean.client.mock`)."""
 
 from promethean.client.factory import connect_bus
 from promethean.client.port import BusClient, SubscriptionHandle

@@ -47,7 +47,7 @@ async def connect_bus(
     """A connected `BusClient`: a `WebSocketBusClient` or an `InMemoryBroker`."""
     env = os.environ if environ is None else environ
     if chosen_impl(impl, env) == IMPL_MOCK:
-        from promethean.testing.broker import InMemoryBroker
+        from promethean.client.mock.broker import InMemoryBroker
 
         broker = InMemoryBroker()
         await broker.ensure_open()

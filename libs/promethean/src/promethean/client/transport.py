@@ -1,9 +1,9 @@
 """The client's transport: one WebSocket to the broker at a time, renewed
 with jittered exponential backoff after every loss.
 
-It authenticates each new connection, writes the `Outbox` frames in order
+It authenticates each new connection, writes the `SendQueue` frames in order
 from one writer task, and reads replies into ``on_frame``. It knows nothing
-of publishes or subscriptions beyond the outbox: the client hears about
+of publishes or subscriptions beyond the send queue: the client hears about
 each new connection (``on_open``, to queue its SUBSCRIBEs first), each loss
 (``on_lost``) and a final refusal (``on_refused``).
 """
@@ -22,7 +22,7 @@ from typing import Final
 import aiohttp
 
 from promethean import names
-from promethean.client.outbox import Outbox
+from promethean.client.send_queue import SendQueue
 from promethean.errors import ConnectionLostError, PrometheanError
 from promethean.frames import broker as bf
 from promethean.frames.codec import encode, parse_broker_reply
@@ -74,7 +74,7 @@ class WebSocketTransport:
         self,
         url: str,
         config: ClientConfig,
-        outbox: Outbox,
+        send_queue: SendQueue,
         *,
         on_open: Callable[[], None],
         on_frame: Callable[[bf.BrokerReply], None],
@@ -84,7 +84,7 @@ class WebSocketTransport:
     ) -> None:
         self.url = url
         self.config = config
-        self.outbox = outbox
+        self.send_queue = send_queue
         self._on_open = on_open
         self._on_frame = on_frame
         self._on_lost = on_lost
@@ -224,7 +224,7 @@ class WebSocketTransport:
         log.error("the broker refused the client; giving up", extra={"error": str(error)})
         self.fatal = error
         self.state = ClientState.CLOSED
-        self.outbox.fail_all(error)
+        self.send_queue.fail_all(error)
         self._on_refused(error)
 
     def _lost(self) -> None:
@@ -235,7 +235,7 @@ class WebSocketTransport:
         if self._writer is not None:
             self._writer.cancel()
             self._writer = None
-        self.outbox.connection_lost()
+        self.send_queue.connection_lost()
         self._on_lost()
 
     async def close(self) -> None:
@@ -254,7 +254,7 @@ class WebSocketTransport:
             self._runner.cancel()
             await asyncio.gather(self._runner, return_exceptions=True)
         self._lost()
-        self.outbox.fail_all(self.fatal or ConnectionLostError(MSG_CLOSED))
+        self.send_queue.fail_all(self.fatal or ConnectionLostError(MSG_CLOSED))
         if self._owns_session and self._session is not None and not self._session.closed:
             await self._session.close()
 
@@ -283,21 +283,21 @@ class WebSocketTransport:
     def flush(self) -> None:
         self._flush_scheduled = False
         if self.connected:
-            self.outbox.fill(asyncio.get_running_loop().time())
+            self.send_queue.fill(asyncio.get_running_loop().time())
             self._kick_writer()
 
     def send_ordered(self, data: bytes) -> None:
         """Queue one frame behind every ack and publish issued before it."""
         if self.connected:
-            self.outbox.push(data, asyncio.get_running_loop().time())
+            self.send_queue.push(data, asyncio.get_running_loop().time())
             self._kick_writer()
 
     def _kick_writer(self) -> None:
-        if self.outbox.frames and self._ws is not None and self._writer is None:
+        if self.send_queue.frames and self._ws is not None and self._writer is None:
             self._writer = asyncio.create_task(self._write(self._ws), name="bus-client-writer")
 
     async def _write(self, ws: aiohttp.ClientWebSocketResponse) -> None:
-        frames = self.outbox.frames
+        frames = self.send_queue.frames
         try:
             while frames:
                 await ws.send_frame(frames.popleft(), aiohttp.WSMsgType.TEXT)

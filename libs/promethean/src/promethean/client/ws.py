@@ -4,7 +4,7 @@ Publishes issued in the same event-loop turn leave as one ``PUBLISH_BATCH``
 frame, acks as one ``ACK_BATCH``: no added latency, far fewer frames. Every
 publish carries an id chosen here, so after a lost connection the client
 re-sends whatever was not yet ``PUBLISHED`` and the broker stores it once.
-Frames leave through one ordered `Outbox` (so an ack issued before a NACK or
+Frames leave through one ordered `SendQueue` (so an ack issued before a NACK or
 UNSUBSCRIBE reaches the broker first), written by the `WebSocketTransport`,
 which also reconnects.
 """
@@ -23,8 +23,8 @@ from typing import Any, Final
 import aiohttp
 import msgspec
 
-from promethean.client.outbox import Outbox, PendingPublish, PublishDeadline, encoded_size
 from promethean.client.partitioned import Hook, PartitionedSubscription
+from promethean.client.send_queue import PendingPublish, PublishDeadline, SendQueue, encoded_size
 from promethean.client.subscription import ClientSubscription
 from promethean.client.transport import ClientConfig, ClientState, WebSocketTransport
 from promethean.client.types import Handler, Message, Published, SubscribeOptions
@@ -71,11 +71,11 @@ class WebSocketBusClient:
         self.url = url
         self.config = config or ClientConfig()
         self._corr = itertools.count(1)
-        self._outbox = Outbox(self._corr, self.config.max_frame_bytes)
+        self._send_queue = SendQueue(self._corr, self.config.max_frame_bytes)
         self._transport = WebSocketTransport(
             url,
             self.config,
-            self._outbox,
+            self._send_queue,
             on_open=self._on_open,
             on_frame=self._on_frame,
             on_lost=self._on_lost,
@@ -139,9 +139,9 @@ class WebSocketBusClient:
 
     def _on_open(self) -> None:
         for sub in self._subs.values():
-            self._outbox.frames.append(encode(sub.subscribe_frame(None)))
+            self._send_queue.frames.append(encode(sub.subscribe_frame(None)))
         for member in self._members.values():
-            self._outbox.frames.append(encode(member.join_frame(None)))
+            self._send_queue.frames.append(encode(member.join_frame(None)))
 
     def _on_lost(self) -> None:
         for future in self._requests.values():
@@ -165,7 +165,7 @@ class WebSocketBusClient:
                 self._on_message(delivery)
         elif isinstance(frame, bf.PublishedBatch | bf.Published):
             results = frame.results if isinstance(frame, bf.PublishedBatch) else [frame]
-            if self._outbox.resolve(frame.corr, results):
+            if self._send_queue.resolve(frame.corr, results):
                 self._transport.schedule_flush()
         elif isinstance(frame, bf.Err):
             self._on_error(frame)
@@ -224,9 +224,9 @@ class WebSocketBusClient:
 
     def _on_error(self, frame: bf.Err) -> None:
         corr = frame.corr
-        if isinstance(corr, int) and self._outbox.awaits(corr):
+        if isinstance(corr, int) and self._send_queue.awaits(corr):
             loop = asyncio.get_running_loop()
-            pause = self._outbox.refuse(corr, frame, loop.time())
+            pause = self._send_queue.refuse(corr, frame, loop.time())
             if pause is not None:
                 loop.call_later(pause, self._transport.schedule_flush)
             return
@@ -284,7 +284,7 @@ class WebSocketBusClient:
         loop = asyncio.get_running_loop()
         future: asyncio.Future[Published] = loop.create_future()
         pending = PendingPublish(item, encoded_size(item), future)
-        self._outbox.add_publish(pending)
+        self._send_queue.add_publish(pending)
         self._deadline(loop).add(pending)
         self._transport.schedule_flush()
         return await future
@@ -410,7 +410,9 @@ class WebSocketBusClient:
         if message.epoch != self._transport.epoch or not self.connected:
             return  # that delivery died with its connection; it will come again
         if action == "ack":
-            self._outbox.add_ack(message.topic, message.group, message.partition, message.offset)
+            self._send_queue.add_ack(
+                message.topic, message.group, message.partition, message.offset
+            )
             self._transport.schedule_flush()
             return
         frame: bf.Nack | bf.Modack

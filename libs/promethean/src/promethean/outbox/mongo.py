@@ -35,10 +35,10 @@ from promethean.outbox.errors import (
     DuplicateOutboxIdError,
     TransactionRequiredError,
 )
-from promethean.store.factory import DEFAULT_MONGO_DB, mask_url
 from promethean.store.mongo.codecs import outbox_document
 from promethean.store.mongo.collections import OUTBOX
 from promethean.store.records import NewOutboxRow
+from promethean.urls import DEFAULT_MONGO_DB, mask_url
 
 ON_ITS_OWN: Final = WriteConcern(w="majority", j=True)
 """A non-atomic row is acknowledged like a publish: majority, journaled."""

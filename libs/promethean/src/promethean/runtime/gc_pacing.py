@@ -1,12 +1,11 @@
 """Keeping the cycle collector's pauses short in a long-running service.
 
 CPython's full (generation 2) collection walks every tracked object while
-the event loop waits. A gateway holding 1,000 WebSocket connections tracks
-~300,000 objects, and on a 2-core machine one full collection took ~150 ms:
-every message in flight during it was late by that much, which alone put
-the gateway's p99 over its target. Almost everything that old is connection
-state living as long as its connection, so scanning it again and again finds
-nothing.
+the event loop waits, so in a service holding many connections every
+message in flight during one is late by the whole pause (docs/decisions.md,
+"The cycle collector is paced", has the measured pause and what it did to
+the gateway's p99). Almost everything that old is connection state living
+as long as its connection, so scanning it again and again finds nothing.
 
 The pacer moves what has survived until now out of the collector's reach
 (`gc.freeze`) every ``freeze_ms``; the young generations are collected as
@@ -33,10 +32,11 @@ import logging
 import os
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any, Final
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+
+from promethean.settings.gc import GcPacing as GcPacing
 
 log = logging.getLogger("promethean.gc")
 
@@ -47,18 +47,6 @@ MIN_RSS_GROWTH_BYTES: Final = 32 * 1024 * 1024
 """Resident memory growth below this never triggers a sweep (small processes)."""
 PAGE_BYTES: Final = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
 PAUSE_BUCKETS_S: Final = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5)
-
-
-@dataclass(frozen=True, slots=True)
-class GcPacing:
-    freeze_ms: int
-    """How often survivors are frozen; 0 leaves CPython's collector as it is."""
-    sweep_ms: int
-    """Longest time between two full collections of the frozen objects."""
-
-    @property
-    def enabled(self) -> bool:
-        return self.freeze_ms > 0
 
 
 class GcMetrics:

@@ -18,7 +18,6 @@ from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor, SpanExporter
 
 TRACEPARENT = "traceparent"
-TRACESTATE = "tracestate"
 TRACER_NAME = "promethean"
 
 

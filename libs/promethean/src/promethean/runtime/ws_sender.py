@@ -58,10 +58,6 @@ class BoundedSender:
         self._closed = False
         self._task = asyncio.create_task(self._run(), name="ws-sender")
 
-    @property
-    def buffered_bytes(self) -> int:
-        return self._bytes
-
     def offer(self, frame: bytes) -> bool:
         if self._closed:
             return False

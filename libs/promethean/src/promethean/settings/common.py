@@ -10,8 +10,8 @@ from enum import StrEnum
 from typing import Final
 
 from promethean.errors import SettingsError
-from promethean.runtime.gc_pacing import GcPacing
 from promethean.settings.env import EnvReader
+from promethean.settings.gc import GcPacing
 from promethean.settings.redaction import settings_repr
 from promethean.settings.secret import Secret
 

@@ -19,7 +19,7 @@ from urllib.parse import urlsplit
 
 from promethean.errors import SettingsError
 from promethean.settings.secret import MASK, Secret
-from promethean.store.factory import mask_url
+from promethean.urls import mask_url
 
 E = TypeVar("E", bound=Enum)
 

@@ -10,7 +10,7 @@ import dataclasses
 from typing import Any
 
 from promethean.settings.secret import MASK
-from promethean.store.factory import mask_url
+from promethean.urls import mask_url
 
 
 def redacted(value: object) -> str:

@@ -11,9 +11,9 @@ from collections.abc import Mapping
 from urllib.parse import urlsplit, urlunsplit
 
 from promethean.store.port import Store
+from promethean.urls import DEFAULT_MONGO_DB, mask_url
 
 DEFAULT_SQLITE_URL = "sqlite:///.promethean/bus.db"
-DEFAULT_MONGO_DB = "promethean"
 SUPPORTED_SCHEMES = ("memory", "sqlite", "mongodb", "mongodb+srv")
 
 
@@ -29,15 +29,6 @@ def store_url_from_env(environ: Mapping[str, str]) -> str:
             parts = parts._replace(path="/" + db)
         return urlunsplit(parts)
     return DEFAULT_SQLITE_URL
-
-
-def mask_url(url: str) -> str:
-    """The URL with its password replaced by ``***``."""
-    parts = urlsplit(url)
-    if parts.password is None:
-        return url
-    netloc = parts.netloc.replace(f":{parts.password}@", ":***@", 1)
-    return urlunsplit(parts._replace(netloc=netloc))
 
 
 def scheme_of(url: str) -> str:

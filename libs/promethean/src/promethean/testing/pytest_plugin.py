@@ -17,8 +17,8 @@ from typing import Any, TypeVar, cast
 
 import pytest
 
-from promethean.testing.broker import InMemoryBroker
-from promethean.testing.config import MockConfig
+from promethean.client.mock.broker import InMemoryBroker
+from promethean.client.mock.config import MockConfig
 from promethean.testing.sockets import SocketGuard
 
 F = TypeVar("F", bound=Callable[..., Any])

@@ -18,7 +18,7 @@ from pymongo.read_concern import ReadConcern
 from pymongo.write_concern import WriteConcern
 
 from promethean.errors import StoreUnavailableError
-from promethean.store.factory import DEFAULT_MONGO_DB, mask_url
+from promethean.urls import DEFAULT_MONGO_DB, mask_url
 
 Document = dict[str, Any]
 Collection = AsyncCollection[Document]

@@ -13,22 +13,6 @@ from typing import Final
 
 SCHEMA_VERSION: Final = 1
 
-TABLES: Final = (
-    "events",
-    "counters",
-    "group_offsets",
-    "delivery_attempts",
-    "group_members",
-    "group_state",
-    "topic_configs",
-    "outbox",
-    "leases",
-    "schemas",
-    "schema_ids",
-    "schema_configs",
-    "views",
-)
-
 STATEMENTS: Final = (
     """
     CREATE TABLE IF NOT EXISTS events (

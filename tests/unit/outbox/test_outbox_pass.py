@@ -1,4 +1,4 @@
-"""One drain pass on the mock broker: claim, publish with the row's id, settle."""
+"""One outbox pass on the mock broker: claim, publish with the row's id, settle."""
 
 from __future__ import annotations
 
@@ -14,12 +14,12 @@ from promethean.outbox import DLQ_TOPIC, new_row
 from promethean.store.memory import MemoryStore
 from promethean.store.records import NewOutboxRow, OutboxStatus
 from promethean.testing import Fault, FaultAction, FaultStage, InMemoryBroker
-from promethean_outbox_drainer.drain import DrainConfig, Drainer
 from promethean_outbox_drainer.metrics import DrainerMetrics
+from promethean_outbox_drainer.passes import OutboxPass, PassConfig
 from promethean_outbox_drainer.publishing import backoff_ms, dlq_id
 
 TOPIC = "orders.placed"
-CONFIG = DrainConfig(
+CONFIG = PassConfig(
     claimer="drainer-a",
     batch=10,
     lease_ms=1_000,
@@ -37,13 +37,13 @@ async def store() -> AsyncIterator[MemoryStore]:
     await memory.close()
 
 
-def drainer_on(
+def outbox_pass_on(
     store: MemoryStore,
     bus: InMemoryBroker,
     clock: FakeClock,
     registry: CollectorRegistry | None = None,
-) -> Drainer:
-    return Drainer(store, bus, CONFIG, clock, DrainerMetrics(registry or CollectorRegistry()))
+) -> OutboxPass:
+    return OutboxPass(store, bus, CONFIG, clock, DrainerMetrics(registry or CollectorRegistry()))
 
 
 async def published_payloads(bus: InMemoryBroker, topic: str) -> dict[str, bytes]:
@@ -66,9 +66,9 @@ async def test_a_pass_publishes_rows_with_their_ids_and_bytes_and_marks_them(
     ]
     await store.outbox_insert(rows)
     registry = CollectorRegistry()
-    drainer = drainer_on(store, bus, clock, registry)
+    outbox_pass = outbox_pass_on(store, bus, clock, registry)
 
-    result = await drainer.drain_once()
+    result = await outbox_pass.run()
 
     assert (result.claimed, result.published, result.retried, result.failed) == (5, 5, 0, 0)
     assert await published_payloads(bus, TOPIC) == {row.id: row.payload for row in rows}
@@ -77,7 +77,7 @@ async def test_a_pass_publishes_rows_with_their_ids_and_bytes_and_marks_them(
         assert stored is not None
         assert stored.status is OutboxStatus.PUBLISHED
         assert stored.published_ms == clock.now_ms()
-    assert (await drainer.drain_once()).claimed == 0
+    assert (await outbox_pass.run()).claimed == 0
     assert registry.get_sample_value("promethean_outbox_published_total") == 5
     assert registry.get_sample_value("promethean_outbox_claimed_total") == 5
     assert registry.get_sample_value("promethean_outbox_publish_latency_seconds_count") == 1
@@ -91,9 +91,9 @@ async def test_a_refused_row_backs_off_exponentially_then_goes_to_the_dlq(
     bus.faults.add(Fault(FaultAction.ERROR, topic=TOPIC, stage=FaultStage.PUBLISH, error=refusal))
     row = new_row(TOPIC, {"order": 7}, key="o-7", headers=None, id="row-7")
     await store.outbox_insert([row])
-    drainer = drainer_on(store, bus, clock)
+    outbox_pass = outbox_pass_on(store, bus, clock)
 
-    first = await drainer.drain_once()
+    first = await outbox_pass.run()
     assert (first.claimed, first.retried) == (1, 1)
     stored = await store.outbox_get("row-7")
     assert stored is not None
@@ -102,15 +102,15 @@ async def test_a_refused_row_backs_off_exponentially_then_goes_to_the_dlq(
     assert "forbidden" in (stored.last_error or "")
 
     clock.advance(99)
-    assert (await drainer.drain_once()).claimed == 0  # still backing off
+    assert (await outbox_pass.run()).claimed == 0  # still backing off
     clock.advance(1)
-    assert (await drainer.drain_once()).retried == 1
+    assert (await outbox_pass.run()).retried == 1
     stored = await store.outbox_get("row-7")
     assert stored is not None
     assert stored.next_attempt_ms == clock.now_ms() + 150  # 200, capped at the maximum
 
     clock.advance(150)
-    last = await drainer.drain_once()
+    last = await outbox_pass.run()
     assert (last.claimed, last.failed, last.retried) == (1, 1, 0)
     stored = await store.outbox_get("row-7")
     assert stored is not None
@@ -132,7 +132,7 @@ async def test_a_row_that_can_never_be_published_goes_to_the_dlq_at_once(
     misnamed = NewOutboxRow(id="bad-topic", topic="bad..topic", payload=b"1", created_ms=2)
     await store.outbox_insert([broken, misnamed])
 
-    result = await drainer_on(store, bus, clock).drain_once()
+    result = await outbox_pass_on(store, bus, clock).run()
 
     assert (result.claimed, result.failed, result.retried) == (2, 2, 0)
     dead = await published_payloads(bus, DLQ_TOPIC)
@@ -151,9 +151,9 @@ async def test_an_unreachable_broker_costs_no_attempt_and_the_row_is_stored_once
     lost = bus.faults.add(Fault(FaultAction.DROP, topic=TOPIC, stage=FaultStage.PUBLISH, times=1))
     row = new_row(TOPIC, {"order": 1}, key=None, headers=None, id="row-1")
     await store.outbox_insert([row])
-    drainer = drainer_on(store, bus, clock)
+    outbox_pass = outbox_pass_on(store, bus, clock)
 
-    result = await drainer.drain_once()
+    result = await outbox_pass.run()
     assert (result.claimed, result.unavailable, result.published) == (1, 1, 0)
     assert lost.fired == 1
     stored = await store.outbox_get("row-1")
@@ -164,9 +164,9 @@ async def test_an_unreachable_broker_costs_no_attempt_and_the_row_is_stored_once
         "drainer-a",
     )
 
-    assert (await drainer.drain_once()).claimed == 0  # the lease is still live
+    assert (await outbox_pass.run()).claimed == 0  # the lease is still live
     clock.advance(CONFIG.lease_ms)
-    again = await drainer.drain_once()
+    again = await outbox_pass.run()
     assert again.published == 1
     # The lost acknowledgement's publish was stored; the retry found the id.
     assert list(await published_payloads(bus, TOPIC)) == ["row-1"]

@@ -14,14 +14,14 @@ from dataclasses import dataclass
 from typing import TypeAlias
 
 from promethean.bus import BusEngine
+from promethean.client.mock.config import Ordering
+from promethean.client.mock.faults import FaultPlan, FaultStage, FaultTarget
+from promethean.client.mock.record import Recorder
+from promethean.client.mock.scheduler import Scheduler
+from promethean.client.mock.subscription import MockSubscription
 from promethean.client.types import Message
 from promethean.clock import Clock
 from promethean.errors import ConnectionLostError
-from promethean.testing.config import Ordering
-from promethean.testing.faults import FaultPlan, FaultStage, FaultTarget
-from promethean.testing.record import Recorder
-from promethean.testing.scheduler import Scheduler
-from promethean.testing.subscription import MockSubscription
 
 
 @dataclass(slots=True)

@@ -94,7 +94,10 @@ def encoded_size(item: bf.PublishItem) -> int:
     return size
 
 
-class Outbox:
+class SendQueue:
+    """The client's queue of frames to send (not the transactional outbox of
+    `promethean.outbox`, which lives in the application's database)."""
+
     def __init__(self, corr: itertools.count[int], max_frame_bytes: int) -> None:
         self.frames: deque[bytes] = deque()
         self._corr = corr

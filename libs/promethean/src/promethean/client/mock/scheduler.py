@@ -13,7 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Generic, TypeVar
 
-from promethean.testing.config import Ordering
+from promethean.client.mock.config import Ordering
 
 T = TypeVar("T")
 
@@ -37,9 +37,6 @@ class Scheduler(Generic[T]):
 
     def at(self, due_ms: int, item: T) -> None:
         heapq.heappush(self._heap, _Entry(due_ms, next(self._seq), item))
-
-    def next_due(self) -> int | None:
-        return self._heap[0].due_ms if self._heap else None
 
     def next_due_after(self, now_ms: int) -> int | None:
         """The earliest due time strictly later than ``now_ms``."""

@@ -19,19 +19,24 @@ from typing import TYPE_CHECKING, Any
 import msgspec
 
 from promethean.bus import AckRef, Delivery, PublishRequest
+from promethean.client.mock.config import Overflow
+from promethean.client.mock.faults import FaultAction, FaultStage, FaultTarget
+from promethean.client.mock.partitioned import MockMember, subscribe_partitioned
+from promethean.client.mock.record import EventKind, is_internal_group
+from promethean.client.mock.subscription import MockSubscription
+from promethean.client.mock.validation import (
+    check_modack,
+    check_nack,
+    check_publish,
+    check_subscribe,
+)
 from promethean.client.partitioned import PartitionedSubscription
 from promethean.client.port import PartitionHook
 from promethean.client.types import Handler, Message, Published, SubscribeOptions
 from promethean.errors import ConnectionLostError, PrometheanError
-from promethean.testing.config import Overflow
-from promethean.testing.faults import FaultAction, FaultStage, FaultTarget
-from promethean.testing.partitioned import MockMember, subscribe_partitioned
-from promethean.testing.record import EventKind, is_internal_group
-from promethean.testing.subscription import MockSubscription
-from promethean.testing.validation import check_modack, check_nack, check_publish, check_subscribe
 
 if TYPE_CHECKING:
-    from promethean.testing.broker import InMemoryBroker
+    from promethean.client.mock.broker import InMemoryBroker
 
 log = logging.getLogger("promethean.testing")
 
@@ -182,7 +187,7 @@ class MockClient:
         on_revoked: PartitionHook | None = None,
     ) -> PartitionedSubscription:
         """As `BusClient.subscribe_partitioned`, with the broker's own
-        coordinator (see `promethean.testing.partitioned`)."""
+        coordinator (see `promethean.client.mock.partitioned`)."""
         await self._begin()
         check_subscribe(topic, group, SubscribeOptions())
         sub = await subscribe_partitioned(

@@ -7,15 +7,15 @@ from collections import Counter
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
+from promethean.client.mock.config import Overflow
+from promethean.client.mock.record import INTERNAL_GROUP_PREFIX
+from promethean.client.mock.subscription import MockSubscription
 from promethean.client.types import Message, SubscribeOptions
 from promethean.frames.fields import MAX_ACK_TIMEOUT_MS
-from promethean.testing.config import Overflow
-from promethean.testing.record import INTERNAL_GROUP_PREFIX
-from promethean.testing.subscription import MockSubscription
 
 if TYPE_CHECKING:
-    from promethean.testing.broker import InMemoryBroker
-    from promethean.testing.client import MockClient
+    from promethean.client.mock.broker import InMemoryBroker
+    from promethean.client.mock.client import MockClient
 
 PROBE_BUFFER = 4096
 DRAIN_HINT = (

@@ -23,21 +23,21 @@ from typing import Any, Final
 
 from promethean.bus import BusEngine
 from promethean.bus.coordinator import Coordinator
+from promethean.client.mock.assertions import Probe, expect_delivered
+from promethean.client.mock.client import MockClient
+from promethean.client.mock.config import DeliveryMode, MockConfig, Overflow
+from promethean.client.mock.errors import MockBrokerError
+from promethean.client.mock.faults import FaultPlan
+from promethean.client.mock.helpers import RecordingSubscriber
+from promethean.client.mock.record import BusEvent, Counters, EventKind, Recorder, RecorderHooks
+from promethean.client.mock.subscription import MockSubscription
+from promethean.client.mock.transport import Transport, next_timer_after
 from promethean.client.partitioned import PartitionedSubscription
 from promethean.client.port import PartitionHook
 from promethean.client.types import Handler, Message, Published, SubscribeOptions
 from promethean.clock import FakeClock
 from promethean.errors import PrometheanError
 from promethean.store.memory import MemoryStore
-from promethean.testing.assertions import Probe, expect_delivered
-from promethean.testing.client import MockClient
-from promethean.testing.config import DeliveryMode, MockConfig, Overflow
-from promethean.testing.errors import MockBrokerError
-from promethean.testing.faults import FaultPlan
-from promethean.testing.helpers import RecordingSubscriber
-from promethean.testing.record import BusEvent, Counters, EventKind, Recorder, RecorderHooks
-from promethean.testing.subscription import MockSubscription
-from promethean.testing.transport import Transport, next_timer_after
 
 YIELDS_FOR_OTHERS: Final = 8
 MOCK_HEARTBEAT_MS: Final = 3_000

@@ -6,8 +6,8 @@ import asyncio
 from collections.abc import Callable
 from typing import Any
 
+from promethean.client.mock.errors import InjectedFaultError
 from promethean.client.types import Message
-from promethean.testing.errors import InjectedFaultError
 
 WAIT_TIMEOUT_S = 10.0
 

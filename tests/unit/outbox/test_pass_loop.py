@@ -1,4 +1,4 @@
-"""The drain loop and housekeeping, on the mock broker and the memory store."""
+"""The pass loop and housekeeping, on the mock broker and the memory store."""
 
 from __future__ import annotations
 
@@ -14,14 +14,14 @@ from promethean.runtime.health import JobTimer, Progress, Readiness
 from promethean.store.memory import MemoryStore
 from promethean.store.records import OutboxStatus
 from promethean.testing import InMemoryBroker
-from promethean_outbox_drainer.drain import DrainConfig, Drainer
 from promethean_outbox_drainer.housekeeping import Housekeeping, purge_interval_s
-from promethean_outbox_drainer.loop import DrainLoop
+from promethean_outbox_drainer.loop import PassLoop
 from promethean_outbox_drainer.metrics import DrainerMetrics
 from promethean_outbox_drainer.notify import PollingNotifier, choose_notifier
+from promethean_outbox_drainer.passes import OutboxPass, PassConfig
 
 TOPIC = "orders.placed"
-CONFIG = DrainConfig(
+CONFIG = PassConfig(
     claimer="loop", batch=7, lease_ms=5_000, max_attempts=3, backoff_ms=10, backoff_max_ms=10
 )
 
@@ -41,8 +41,8 @@ async def test_the_loop_claims_nothing_while_disconnected_then_drains_and_stops(
     await store.outbox_insert(rows)
     connected = False
     notifier = PollingNotifier("test")
-    loop = DrainLoop(
-        Drainer(store, bus, CONFIG, SystemClock()),
+    loop = PassLoop(
+        OutboxPass(store, bus, CONFIG, SystemClock()),
         notifier,
         lambda: connected,
         poll_ms=10,

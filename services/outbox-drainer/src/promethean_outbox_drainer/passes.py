@@ -1,4 +1,5 @@
-"""One drain pass: claim a batch with a lease, publish it, settle each row.
+"""One pass over the outbox: claim a batch with a lease, publish it, settle
+each row. (The drainer's "drain" is its shutdown, not a pass.)
 
 Concurrent drainers never hold the same row (`Store.outbox_claim` is atomic);
 a drainer that dies leaves its rows claimed until the lease lapses, then
@@ -29,7 +30,7 @@ log = logging.getLogger("promethean.outbox_drainer")
 
 
 @dataclass(frozen=True, slots=True)
-class DrainConfig:
+class PassConfig:
     claimer: str
     batch: int
     lease_ms: int
@@ -52,12 +53,14 @@ class PassResult:
     elapsed_ms: float = 0.0
 
 
-class Drainer:
+class OutboxPass:
+    """Runs one pass per `run` call; `inflight` counts the rows of the pass under way."""
+
     def __init__(
         self,
         store: OutboxStore,
         bus: BusClient,
-        config: DrainConfig,
+        config: PassConfig,
         clock: Clock,
         metrics: DrainerMetrics | None = None,
     ) -> None:
@@ -69,7 +72,7 @@ class Drainer:
         self.inflight = 0
         """Rows claimed by the pass under way (for the heartbeat)."""
 
-    async def drain_once(self) -> PassResult:
+    async def run(self) -> PassResult:
         """Claim up to one batch and settle it; an empty result when nothing is due."""
         started = time.monotonic()
         cfg = self.config

@@ -16,10 +16,10 @@ from typing import Any
 
 import msgspec
 
+from promethean.client.mock.config import Latency
+from promethean.client.mock.patterns import topic_matches
 from promethean.errors import PrometheanError
 from promethean.frames.codes import ErrorCode
-from promethean.testing.config import Latency
-from promethean.testing.patterns import topic_matches
 
 _decoder = msgspec.json.Decoder()
 

@@ -23,7 +23,7 @@ from promethean.errors import PrometheanError
 from promethean.frames import broker as bf
 
 if TYPE_CHECKING:
-    from promethean.testing.client import MockClient
+    from promethean.client.mock.client import MockClient
 
 log = logging.getLogger("promethean.testing")
 

@@ -20,15 +20,15 @@ from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING
 
 from promethean.bus import Delivery, EventFilter, StartKind, StartPosition, Subscription
+from promethean.client.mock.config import Overflow
+from promethean.client.mock.errors import BufferOverflowError
+from promethean.client.mock.record import EventKind
 from promethean.client.types import Handler, Message, SubscribeOptions
 from promethean.errors import PrometheanError
 from promethean.frames import broker as bf
-from promethean.testing.config import Overflow
-from promethean.testing.errors import BufferOverflowError
-from promethean.testing.record import EventKind
 
 if TYPE_CHECKING:
-    from promethean.testing.client import MockClient
+    from promethean.client.mock.client import MockClient
 
 log = logging.getLogger("promethean.testing")
 
