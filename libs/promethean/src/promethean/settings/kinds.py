@@ -1,0 +1,205 @@
+"""Constructors of :class:`~promethean.settings.variables.Variable`, one per
+kind of value: each knows how to read the value (through
+:class:`~promethean.settings.env.EnvReader`, so the start-up error lines stay
+the same) and how the docs show its default and allowed values."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import Enum
+from typing import Any, Final
+
+from promethean.errors import SettingsError
+from promethean.settings.env import ALLOWED_SECRET, PORT_MAX, PORT_MIN, EnvReader
+from promethean.settings.identity import read_process_id
+from promethean.settings.ports import DEFAULT_BUS_PORT
+from promethean.settings.variables import Reader, Values, Variable
+
+UNSET: Final = "unset"
+BUS_URL_VAR: Final = "BUS_URL"
+DOC_LOCAL_BUS_URL: Final = "`ws://127.0.0.1:<BUS_PORT>/ws` (`BUS_PORT` defaults to `7070`)"
+DEFAULT_PROCESS_ID: Final = "`<hostname>-<pid>`"
+DOC_PROCESS_ID: Final = "1 to 128 characters from `A-Z a-z 0-9 . _ -`"
+
+
+@dataclass(frozen=True, slots=True)
+class AtLeast:
+    """A lower bound set by another setting read before this one."""
+
+    field: str
+    variable: str
+
+    def check(self, name: str, value: int, values: Values) -> int:
+        floor: int = values[self.field]
+        if value < floor:
+            raise SettingsError(name, str(value), f"at least {self.variable} ({floor})")
+        return value
+
+    @property
+    def doc(self) -> str:
+        return f", and at least `{self.variable}`"
+
+
+def code(value: object) -> str:
+    """``value`` as Markdown code; floats without a needless ``.0``."""
+    text = f"{value:g}" if isinstance(value, float) else str(value)
+    return f"`{text}`"
+
+
+def _number_text(value: float) -> str:
+    return f"{value:g}" if isinstance(value, float) else str(value)
+
+
+def port(name: str, field: str, default: int, doc: str) -> Variable:
+    def read(env: EnvReader, values: Values) -> int:
+        return env.port(name, default)
+
+    return Variable(name, field, read, code(default), f"{PORT_MIN} to {PORT_MAX}", doc)
+
+
+def integer(
+    name: str,
+    field: str,
+    default: int,
+    bounds: tuple[int, int],
+    doc: str,
+    *,
+    at_least: AtLeast | None = None,
+) -> Variable:
+    low, high = bounds
+
+    def read(env: EnvReader, values: Values) -> int:
+        value = env.integer(name, default, min_value=low, max_value=high)
+        return value if at_least is None else at_least.check(name, value, values)
+
+    allowed = f"{low} to {high}" + (at_least.doc if at_least else "")
+    return Variable(name, field, read, code(default), allowed, doc)
+
+
+def duration_ms(
+    name: str,
+    field: str,
+    default: int,
+    bounds: tuple[int, int],
+    doc: str,
+    *,
+    at_least: AtLeast | None = None,
+    shown_default: str | None = None,
+) -> Variable:
+    """Whole milliseconds (the variable's ``_MS`` suffix says the unit)."""
+    low, high = bounds
+
+    def read(env: EnvReader, values: Values) -> int:
+        value = env.duration_ms(name, default, min_ms=low, max_ms=high)
+        return value if at_least is None else at_least.check(name, value, values)
+
+    allowed = f"{low} to {high}" + (at_least.doc if at_least else "")
+    return Variable(name, field, read, shown_default or code(default), allowed, doc)
+
+
+def seconds_from_ms(
+    name: str, field: str, default_s: float, bounds: tuple[int, int], doc: str
+) -> Variable:
+    """Whole milliseconds in the environment, seconds (a float) in the settings."""
+    low, high = bounds
+    default_ms = round(default_s * 1000)
+
+    def read(env: EnvReader, values: Values) -> float:
+        return env.duration_ms(name, default_ms, min_ms=low, max_ms=high) / 1000
+
+    return Variable(name, field, read, code(default_ms), f"{low} to {high}", doc)
+
+
+def number(
+    name: str, field: str, default: float, bounds: tuple[float, float], doc: str
+) -> Variable:
+    low, high = bounds
+
+    def read(env: EnvReader, values: Values) -> float:
+        return env.number(name, default, min_value=low, max_value=high)
+
+    allowed = f"{_number_text(low)} to {_number_text(high)}"
+    return Variable(name, field, read, code(default), allowed, doc)
+
+
+def boolean(name: str, field: str, default: bool, doc: str) -> Variable:
+    def read(env: EnvReader, values: Values) -> bool:
+        return env.boolean(name, default)
+
+    return Variable(name, field, read, code(str(default).lower()), "boolean", doc)
+
+
+def choice(name: str, field: str, default: Enum, doc: str) -> Variable:
+    enum = type(default)
+
+    def read(env: EnvReader, values: Values) -> Any:
+        return env.choice(name, default, enum)
+
+    allowed = ", ".join(code(member.value) for member in enum)
+    return Variable(name, field, read, code(default.value), allowed, doc)
+
+
+def host(name: str, field: str, default: str, doc: str) -> Variable:
+    def read(env: EnvReader, values: Values) -> str:
+        return env.host(name, default)
+
+    return Variable(name, field, read, code(default), "a hostname or an IP address", doc)
+
+
+def secret(
+    name: str, field: str | None, doc: str, *, allowed: str = ALLOWED_SECRET, default: str = UNSET
+) -> Variable:
+    """A secret, unset by default; read as it is given and never shown."""
+
+    def read(env: EnvReader, values: Values) -> Any:
+        return env.secret(name)
+
+    reader: Reader | None = read if field is not None else None
+    return Variable(name, field, reader, default, allowed, doc, secret=True)
+
+
+def local_bus_url(env: EnvReader) -> str:
+    """The broker of this machine on ``BUS_PORT`` (as ``promethean dev`` runs it)."""
+    return f"ws://127.0.0.1:{env.port('BUS_PORT', DEFAULT_BUS_PORT)}/ws"
+
+
+def bus_url(field: str, doc: str, *, default: str | None = None) -> Variable:
+    """``BUS_URL``, the broker's WebSocket URL; without ``default``, the broker
+    of this machine on ``BUS_PORT``."""
+
+    def read(env: EnvReader, values: Values) -> str:
+        fallback = default if default is not None else local_bus_url(env)
+        return env.url(BUS_URL_VAR, fallback, schemes=("ws", "wss"))
+
+    shown_default = code(default) if default is not None else DOC_LOCAL_BUS_URL
+    return Variable(BUS_URL_VAR, field, read, shown_default, "a `ws://` or `wss://` URL", doc)
+
+
+def process_id(name: str, field: str, doc: str) -> Variable:
+    """This process's name in leases, claims and logs; ``<hostname>-<pid>`` by default."""
+
+    def read(env: EnvReader, values: Values) -> str:
+        return read_process_id(env, name)
+
+    return Variable(name, field, read, DEFAULT_PROCESS_ID, DOC_PROCESS_ID, doc)
+
+
+def documented(
+    name: str, doc: str, *, default: str = UNSET, allowed: str, secret: bool = False
+) -> Variable:
+    """A variable read by a `Derived` entry (or by code outside the table)."""
+    return Variable(name, None, None, default, allowed, doc, secret=secret)
+
+
+def custom(
+    name: str,
+    field: str,
+    read: Reader,
+    doc: str,
+    *,
+    default: str,
+    allowed: str,
+    secret: bool = False,
+) -> Variable:
+    """A variable with its own reader (a check beyond its kind's)."""
+    return Variable(name, field, read, default, allowed, doc, secret=secret)
