@@ -40,14 +40,17 @@ class AtLeast:
         return f", and at least `{self.variable}`"
 
 
+def number_text(value: int | float) -> str:
+    """``value`` in plain decimal, without a needless ``.0`` (``0.001``, ``1000000``)."""
+    if isinstance(value, float):
+        return f"{value:f}".rstrip("0").rstrip(".")
+    return str(value)
+
+
 def code(value: object) -> str:
-    """``value`` as Markdown code; floats without a needless ``.0``."""
-    text = f"{value:g}" if isinstance(value, float) else str(value)
+    """``value`` as Markdown code."""
+    text = number_text(value) if isinstance(value, float) else str(value)
     return f"`{text}`"
-
-
-def _number_text(value: float) -> str:
-    return f"{value:g}" if isinstance(value, float) else str(value)
 
 
 def port(name: str, field: str, default: int, doc: str) -> Variable:
@@ -118,7 +121,7 @@ def number(
     def read(env: EnvReader, values: Values) -> float:
         return env.number(name, default, min_value=low, max_value=high)
 
-    allowed = f"{_number_text(low)} to {_number_text(high)}"
+    allowed = f"{number_text(low)} to {number_text(high)}"
     return Variable(name, field, read, code(default), allowed, doc)
 
 

@@ -56,7 +56,7 @@ def _store_url(env: EnvReader, values: Values) -> str:
 STORE_VARIABLES: Final[tuple[Entry, ...]] = (
     kinds.documented(
         "PROMETHEAN_STORE",
-        'The store, when set. See "Store selection" below.',
+        'The store, when set. See "Store selection" under "Broker".',
         allowed="`memory://`, `sqlite:///path`, `mongodb://...`, `mongodb+srv://...`",
     ),
     kinds.documented(
