@@ -70,6 +70,17 @@ def test_a_secret_attribute_prints_masked() -> None:
     assert "dev-s3cr3t" not in repr(settings)
     assert "ws_token=***" in repr(settings)
     assert "WS_TOKEN" in {v.name for v in GatewaySettings.VARIABLES.variables if v.secret}
+    assert "ws_token" in GatewaySettings.VARIABLES.secret_fields
+
+
+def test_a_secret_field_is_masked_whatever_its_type() -> None:
+    @dataclasses.dataclass(frozen=True, repr=False)
+    class Keys(ServiceSettings):
+        VARIABLES = VariableTable(Derived("signing_key", lambda env, values: "", secret=True))
+        signing_key: str = "k3y-material"
+        unset_key: str | None = None
+
+    assert repr(Keys()) == "Keys(signing_key=***, unset_key=None)"
 
 
 def test_at_least_names_the_other_variable() -> None:

@@ -53,6 +53,7 @@ DEFAULT_SEND_BUFFER_BYTES: Final = 4 * MIB
 DEFAULT_AUTH_TIMEOUT_MS: Final = 10_000
 DEFAULT_PUBLISH_TIMEOUT_MS: Final = 10_000
 
+ALGORITHM_FAMILIES: Final = ("HS", "RS", "PS", "ES")
 PUBLIC_KEY_VARS: Final = ("JWT_PUBLIC_KEY", "PROMETHEAN_JWT_PUBLIC_KEY")
 MSG_DEV_TOKEN: Final = "allowed only with PROMETHEAN_DEV=1 (a static token is for development)"
 MSG_NO_AUTH: Final = "set JWT_SECRET, JWT_PUBLIC_KEY or JWT_JWKS_URL (or WS_TOKEN in dev mode)"
@@ -129,6 +130,7 @@ def _public_key(env: EnvReader) -> PublicKey | None:
 
 
 def _jwt_config(env: EnvReader, values: Values) -> JwtConfig:
+    """``JWT_*``: the keys, the allow-list of algorithms and the claims checked."""
     secret = env.secret("JWT_SECRET")
     public_key = _public_key(env)
     jwks_url = env.raw("JWT_JWKS_URL")
@@ -158,18 +160,30 @@ def _jwt_config(env: EnvReader, values: Values) -> JwtConfig:
     )
 
 
+def _by_family(algorithm: str) -> tuple[int, str]:
+    """HMAC, RSA, RSA-PSS, then EC algorithms, as the docs list them."""
+    return (ALGORITHM_FAMILIES.index(algorithm[:2]), algorithm)
+
+
 def _ws_token(env: EnvReader, values: Values) -> Secret | None:
-    """The dev-only static token; also where a gateway that could check no
-    token at all is stopped."""
+    """The dev-only static token."""
     ws_token = env.secret("WS_TOKEN")
     if ws_token is not None and not values["common"].dev:
         raise SettingsError("WS_TOKEN", MASK, MSG_DEV_TOKEN)
-    if ws_token is None and not values["jwt"].configured:
-        raise SettingsError("JWT_SECRET", "(unset)", MSG_NO_AUTH)
     return ws_token
 
 
+def _token_checks(env: EnvReader, values: Values) -> JwtConfig:
+    """The JWT settings; a gateway that could check no token at all stops here."""
+    jwt_config = _jwt_config(env, values)
+    if not jwt_config.configured and values["ws_token"] is None:
+        raise SettingsError("JWT_SECRET", "(unset)", MSG_NO_AUTH)
+    return jwt_config
+
+
 VARIABLES: Final = VariableTable(
+    Derived("ws_token", _ws_token, secret=True),
+    Derived("jwt", _token_checks),
     kinds.port(
         "WS_PORT",
         "port",
@@ -212,7 +226,7 @@ VARIABLES: Final = VariableTable(
         " family.",
         default="derived: `HS256` with a secret, `RS256`/`ES256` by the PEM key's type,"
         " `RS256,ES256` with a JWKS",
-        allowed="comma list of `" + " ".join(sorted(SUPPORTED_ALGORITHMS)) + "`",
+        allowed=f"comma list of `{' '.join(sorted(SUPPORTED_ALGORITHMS, key=_by_family))}`",
     ),
     kinds.documented(
         "PROMETHEAN_JWT_LEEWAY_S",
@@ -220,17 +234,13 @@ VARIABLES: Final = VariableTable(
         default=kinds.code(DEFAULT_LEEWAY_S),
         allowed="0 to 300",
     ),
-    Derived("jwt", _jwt_config),
     Nested("jwks", JwksSettings, JWKS_VARIABLES),
-    kinds.custom(
+    kinds.secret(
         "WS_TOKEN",
-        "ws_token",
-        _ws_token,
+        None,
         "**Dev only**: a static token granting every topic. Refused at start (exit 2) unless"
         " `PROMETHEAN_DEV=1`. `promethean dev` sets it to `dev-token`.",
-        default=kinds.UNSET,
         allowed="secret",
-        secret=True,
     ),
     kinds.integer(
         "PROMETHEAN_GATEWAY_MAX_CONNECTIONS",

@@ -56,6 +56,8 @@ class Derived:
 
     field: str
     read: Reader
+    secret: bool = False
+    """Never shown: masked in the settings ``repr``."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,7 +105,12 @@ class VariableTable:
 
     @property
     def secret_fields(self) -> tuple[str, ...]:
-        return tuple(v.field for v in self.variables if v.secret and v.field is not None)
+        """The attributes the settings ``repr`` masks."""
+        return tuple(
+            entry.field
+            for entry in self._entries
+            if isinstance(entry, Variable | Derived) and entry.secret and entry.field is not None
+        )
 
     def read(self, environ: Mapping[str, str], **given: Any) -> dict[str, Any]:
         """Every attribute of the table, read from ``environ`` in table order;
