@@ -63,15 +63,14 @@ def updated_doc(text: str, tables: dict[str, VariableTable] = TABLES) -> str:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
     parser.add_argument("--check", action="store_true", help="fail when the doc is stale")
-    args = parser.parse_args(argv)
+    check_only = parser.parse_args(argv).check
     current = DOC.read_text(encoding="utf-8")
     fresh = updated_doc(current)
-    if args.check:
-        if fresh != current:
-            print(f"{DOC.relative_to(ROOT)} is stale: run python {SCRIPT}", file=sys.stderr)
-            return 1
-        return 0
-    DOC.write_text(fresh, encoding="utf-8")
+    if not check_only:
+        DOC.write_text(fresh, encoding="utf-8")
+    elif fresh != current:
+        print(f"{DOC.relative_to(ROOT)} is stale: run python {SCRIPT}", file=sys.stderr)
+        return 1
     return 0
 
 

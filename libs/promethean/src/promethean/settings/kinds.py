@@ -5,9 +5,10 @@ the same) and how the docs show its default and allowed values."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from enum import Enum
-from typing import Any, Final
+from typing import Any, Final, TypedDict, Unpack
 
 from promethean.errors import SettingsError
 from promethean.settings.env import ALLOWED_SECRET, PORT_MAX, PORT_MIN, EnvReader
@@ -60,44 +61,56 @@ def port(name: str, field: str, default: int, doc: str) -> Variable:
     return Variable(name, field, read, code(default), f"{PORT_MIN} to {PORT_MAX}", doc)
 
 
-def integer(
-    name: str,
-    field: str,
-    default: int,
-    bounds: tuple[int, int],
-    doc: str,
-    *,
-    at_least: AtLeast | None = None,
+Bounds = tuple[int, int]
+"""Lowest and highest value accepted, both included."""
+
+IntegerParse = Callable[[EnvReader, str, int, int, int], int]
+"""``(env, name, default, low, high)``: one of `EnvReader`'s bounded integer readers."""
+
+
+def _parse_integer(env: EnvReader, name: str, default: int, low: int, high: int) -> int:
+    return env.integer(name, default, min_value=low, max_value=high)
+
+
+def _parse_duration_ms(env: EnvReader, name: str, default: int, low: int, high: int) -> int:
+    return env.duration_ms(name, default, min_ms=low, max_ms=high)
+
+
+class BoundOptions(TypedDict, total=False):
+    at_least: AtLeast
+    """A floor set by a setting read before (see `AtLeast`)."""
+    shown_default: str
+    """The default as the docs show it, when more than the number says."""
+
+
+def _bounded(
+    parse: IntegerParse,
+    spec: tuple[str, str, int, Bounds, str],
+    options: BoundOptions,
 ) -> Variable:
-    low, high = bounds
+    name, field, default, (low, high), doc = spec
+    at_least = options.get("at_least")
 
     def read(env: EnvReader, values: Values) -> int:
-        value = env.integer(name, default, min_value=low, max_value=high)
+        value = parse(env, name, default, low, high)
         return value if at_least is None else at_least.check(name, value, values)
 
     allowed = f"{low} to {high}" + (at_least.doc if at_least else "")
-    return Variable(name, field, read, code(default), allowed, doc)
+    shown_default = options.get("shown_default") or code(default)
+    return Variable(name, field, read, shown_default, allowed, doc)
+
+
+def integer(
+    name: str, field: str, default: int, bounds: Bounds, doc: str, **options: Unpack[BoundOptions]
+) -> Variable:
+    return _bounded(_parse_integer, (name, field, default, bounds, doc), options)
 
 
 def duration_ms(
-    name: str,
-    field: str,
-    default: int,
-    bounds: tuple[int, int],
-    doc: str,
-    *,
-    at_least: AtLeast | None = None,
-    shown_default: str | None = None,
+    name: str, field: str, default: int, bounds: Bounds, doc: str, **options: Unpack[BoundOptions]
 ) -> Variable:
     """Whole milliseconds (the variable's ``_MS`` suffix says the unit)."""
-    low, high = bounds
-
-    def read(env: EnvReader, values: Values) -> int:
-        value = env.duration_ms(name, default, min_ms=low, max_ms=high)
-        return value if at_least is None else at_least.check(name, value, values)
-
-    allowed = f"{low} to {high}" + (at_least.doc if at_least else "")
-    return Variable(name, field, read, shown_default or code(default), allowed, doc)
+    return _bounded(_parse_duration_ms, (name, field, default, bounds, doc), options)
 
 
 def seconds_from_ms(
