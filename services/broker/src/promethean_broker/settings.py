@@ -1,8 +1,6 @@
-"""The broker's settings: read once from the environment at start-up.
-
-`VARIABLES` lists every variable, its default and its range;
-docs/configuration.md's "Broker" table is generated from it.
-"""
+"""The broker's settings: ports, store, delivery limits and timings, leases,
+retention of system topics, and JWT sign-in for the admin API
+(docs/configuration.md, "Broker", is generated from `VARIABLES`)."""
 
 from __future__ import annotations
 

@@ -1,8 +1,6 @@
-"""The compactor's settings: read once from the environment at start-up.
-
-`VARIABLES` lists every variable, its default and its range;
-docs/configuration.md's "Compactor" table is generated from it.
-"""
+"""The compactor's settings: its pass interval, its leader lease and the size
+of its store calls and snapshot chunks (docs/configuration.md,
+"Compactor", is generated from `VARIABLES`)."""
 
 from __future__ import annotations
 

@@ -1,8 +1,6 @@
-"""The gateway's settings: read once from the environment at start-up.
-
-`VARIABLES` lists every variable, its default and its range;
-docs/configuration.md's "Gateway" table is generated from it.
-"""
+"""The gateway's settings: how client tokens are checked (JWT keys, JWKS, the
+dev token) and the per-connection limits (docs/configuration.md, "Gateway",
+is generated from `VARIABLES`)."""
 
 from __future__ import annotations
 

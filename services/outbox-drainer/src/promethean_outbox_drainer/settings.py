@@ -1,8 +1,6 @@
-"""The drainer's settings: read once from the environment at start-up.
-
-`VARIABLES` lists every variable, its default and its range;
-docs/configuration.md's "Outbox-drainer" table is generated from it.
-"""
+"""The drainer's settings: how often and how much of the outbox it claims,
+its retry backoff and how long published rows are kept
+(docs/configuration.md, "Outbox-drainer", is generated from `VARIABLES`)."""
 
 from __future__ import annotations
 
