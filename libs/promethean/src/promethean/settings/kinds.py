@@ -113,9 +113,7 @@ def duration_ms(
     return _bounded(_parse_duration_ms, (name, field, default, bounds, doc), options)
 
 
-def seconds_from_ms(
-    name: str, field: str, default_s: float, bounds: tuple[int, int], doc: str
-) -> Variable:
+def seconds_from_ms(name: str, field: str, default_s: float, bounds: Bounds, doc: str) -> Variable:
     """Whole milliseconds in the environment, seconds (a float) in the settings."""
     low, high = bounds
     default_ms = round(default_s * 1000)
@@ -165,7 +163,8 @@ def host(name: str, field: str, default: str, doc: str) -> Variable:
 def secret(
     name: str, field: str | None, doc: str, *, allowed: str = ALLOWED_SECRET, default: str = UNSET
 ) -> Variable:
-    """A secret, unset by default; read as it is given and never shown."""
+    """A secret, unset by default; read as it is given and never shown. With
+    ``field=None`` it is only documented here and read by a `Derived` entry."""
 
     def read(env: EnvReader, values: Values) -> Any:
         return env.secret(name)
@@ -200,11 +199,9 @@ def process_id(name: str, field: str, doc: str) -> Variable:
     return Variable(name, field, read, DEFAULT_PROCESS_ID, DOC_PROCESS_ID, doc)
 
 
-def documented(
-    name: str, doc: str, *, default: str = UNSET, allowed: str, secret: bool = False
-) -> Variable:
+def documented(name: str, doc: str, *, default: str = UNSET, allowed: str) -> Variable:
     """A variable read by a `Derived` entry (or by code outside the table)."""
-    return Variable(name, None, None, default, allowed, doc, secret=secret)
+    return Variable(name, None, None, default, allowed, doc)
 
 
 def custom(
@@ -215,7 +212,6 @@ def custom(
     *,
     default: str,
     allowed: str,
-    secret: bool = False,
 ) -> Variable:
     """A variable with its own reader (a check beyond its kind's)."""
-    return Variable(name, field, read, default, allowed, doc, secret=secret)
+    return Variable(name, field, read, default, allowed, doc)
