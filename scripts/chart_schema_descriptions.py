@@ -13,15 +13,11 @@ templates.
 
 from __future__ import annotations
 
-import argparse
 import json
-import sys
-from pathlib import Path
 from typing import Any, Final
 
-from configuration_tables import TABLES
+from configuration_tables import ROOT, TABLES, regenerate
 
-ROOT: Final = Path(__file__).resolve().parents[1]
 SCHEMA: Final = ROOT / "deploy" / "helm" / "values.schema.json"
 SCRIPT: Final = "scripts/chart_schema_descriptions.py"
 
@@ -82,17 +78,7 @@ def updated_schema(text: str) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
-    parser.add_argument("--check", action="store_true", help="fail when a description is stale")
-    check_only = parser.parse_args(argv).check
-    current = SCHEMA.read_text(encoding="utf-8")
-    fresh = updated_schema(current)
-    if not check_only:
-        SCHEMA.write_text(fresh, encoding="utf-8")
-    elif fresh != current:
-        print(f"{SCHEMA.relative_to(ROOT)} is stale: run python {SCRIPT}", file=sys.stderr)
-        return 1
-    return 0
+    return regenerate(argv, SCHEMA, updated_schema, SCRIPT)
 
 
 if __name__ == "__main__":

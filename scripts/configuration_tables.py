@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import re
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Final
 
@@ -60,18 +61,26 @@ def updated_doc(text: str, tables: dict[str, VariableTable] = TABLES) -> str:
     return text
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
-    parser.add_argument("--check", action="store_true", help="fail when the doc is stale")
+def regenerate(
+    argv: list[str] | None, target: Path, update: Callable[[str], str], script: str
+) -> int:
+    """Rewrite ``target`` as ``update`` makes it, or with ``--check`` in
+    ``argv`` only say (exit 1) when it differs; shared by the generator scripts."""
+    parser = argparse.ArgumentParser(description=f"Regenerate {target.relative_to(ROOT)}.")
+    parser.add_argument("--check", action="store_true", help="fail when the file is stale")
     check_only = parser.parse_args(argv).check
-    current = DOC.read_text(encoding="utf-8")
-    fresh = updated_doc(current)
+    current = target.read_text(encoding="utf-8")
+    fresh = update(current)
     if not check_only:
-        DOC.write_text(fresh, encoding="utf-8")
+        target.write_text(fresh, encoding="utf-8")
     elif fresh != current:
-        print(f"{DOC.relative_to(ROOT)} is stale: run python {SCRIPT}", file=sys.stderr)
+        print(f"{target.relative_to(ROOT)} is stale: run python {script}", file=sys.stderr)
         return 1
     return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    return regenerate(argv, DOC, updated_doc, SCRIPT)
 
 
 if __name__ == "__main__":
