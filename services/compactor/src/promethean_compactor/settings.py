@@ -1,16 +1,22 @@
-"""The compactor's settings: read once from the environment at start-up.
-
-Every variable, its default and its range is listed in docs/configuration.md.
-"""
+"""The compactor's settings: its pass interval, its leader lease and the size
+of its store calls and snapshot chunks (docs/configuration.md,
+"Compactor", is generated from `VARIABLES`)."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass, field
+from functools import partial
 from typing import ClassVar, Final
 
-from promethean.settings import CommonSettings, EnvReader, read_store_url, settings_repr
-from promethean.settings.identity import default_process_id, read_process_id
+from promethean.settings import (
+    CommonSettings,
+    ServiceSettings,
+    VariableTable,
+    kinds,
+)
+from promethean.settings.identity import default_process_id
+from promethean.settings.store import STORE_VARIABLES
+from promethean.settings.units import DAY_MS, KIB
 from promethean.store.factory import DEFAULT_SQLITE_URL
 
 SERVICE: Final = "compactor"
@@ -20,22 +26,70 @@ DEFAULT_BUS_URL: Final = "ws://127.0.0.1:7070/ws"
 DEFAULT_INTERVAL_MS: Final = 60_000
 DEFAULT_LEASE_TTL_MS: Final = 15_000
 DEFAULT_BATCH_EVENTS: Final = 50_000
-DEFAULT_TOMBSTONE_RETENTION_MS: Final = 24 * 3_600_000
-DEFAULT_SNAPSHOT_CHUNK_BYTES: Final = 256 * 1024
+DEFAULT_TOMBSTONE_RETENTION_MS: Final = DAY_MS
+DEFAULT_SNAPSHOT_CHUNK_BYTES: Final = 256 * KIB
 
-HOUR_MS: Final = 3_600_000
-DAY_MS: Final = 24 * HOUR_MS
-
-
-def _common_default() -> CommonSettings:
-    return CommonSettings(service=SERVICE)
+VARIABLES: Final = VariableTable(
+    kinds.port(
+        "PROMETHEAN_COMPACTOR_PORT", "port", DEFAULT_PORT, "Port of `/metrics` and `/healthz/*`."
+    ),
+    *STORE_VARIABLES,
+    kinds.bus_url(
+        "bus_url",
+        "The broker: snapshots are published there, and its admin API (same host and port,"
+        " `http`) creates `<topic>.snapshot`.",
+        default=DEFAULT_BUS_URL,
+    ),
+    kinds.duration_ms(
+        "PROMETHEAN_COMPACTOR_INTERVAL_MS",
+        "interval_ms",
+        DEFAULT_INTERVAL_MS,
+        (10, DAY_MS),
+        "Pause between the end of one pass over every topic and the start of the next.",
+    ),
+    kinds.duration_ms(
+        "PROMETHEAN_COMPACTOR_LEASE_TTL_MS",
+        "lease_ttl_ms",
+        DEFAULT_LEASE_TTL_MS,
+        (300, 600_000),
+        "Lifetime of the `compactor` lease; the leader renews it every third of it, and a"
+        " standby takes over at most about this long (plus a third) after the leader dies.",
+    ),
+    kinds.process_id(
+        "PROMETHEAN_COMPACTOR_ID", "compactor_id", "This replica's name in the lease and logs."
+    ),
+    kinds.integer(
+        "PROMETHEAN_COMPACTOR_BATCH_EVENTS",
+        "batch_events",
+        DEFAULT_BATCH_EVENTS,
+        (100, 10_000_000),
+        "Offsets compacted per store call: a smaller value holds the store's write lock for"
+        " shorter stretches (the broker's appends wait behind it on SQLite).",
+    ),
+    kinds.duration_ms(
+        "PROMETHEAN_COMPACTOR_TOMBSTONE_RETENTION_MS",
+        "tombstone_retention_ms",
+        DEFAULT_TOMBSTONE_RETENTION_MS,
+        (0, 365 * DAY_MS),
+        "How long tombstones live on compacted topics whose config sets no"
+        " `tombstone_retention_ms`.",
+    ),
+    kinds.integer(
+        "PROMETHEAN_COMPACTOR_SNAPSHOT_CHUNK_BYTES",
+        "snapshot_chunk_bytes",
+        DEFAULT_SNAPSHOT_CHUNK_BYTES,
+        (1024, 400 * KIB),
+        "Target size of one snapshot chunk event (kept under the payload limit).",
+    ),
+)
 
 
 @dataclass(frozen=True, slots=True, repr=False)
-class CompactorSettings:
+class CompactorSettings(ServiceSettings):
     SERVICE: ClassVar[str] = SERVICE
+    VARIABLES: ClassVar[VariableTable] = VARIABLES
 
-    common: CommonSettings = field(default_factory=_common_default)
+    common: CommonSettings = field(default_factory=partial(CommonSettings, service=SERVICE))
     port: int = DEFAULT_PORT
     store_url: str = DEFAULT_SQLITE_URL
     bus_url: str = DEFAULT_BUS_URL
@@ -50,46 +104,7 @@ class CompactorSettings:
     snapshot_chunk_bytes: int = DEFAULT_SNAPSHOT_CHUNK_BYTES
     compactor_id: str = field(default_factory=default_process_id)
 
-    __repr__ = settings_repr
-
     @property
     def renew_every_ms(self) -> int:
         """A third of the TTL: two renewals may fail before the lease lapses."""
         return max(100, self.lease_ttl_ms // 3)
-
-    @classmethod
-    def from_env(cls, environ: Mapping[str, str]) -> CompactorSettings:
-        env = EnvReader(environ)
-        return cls(
-            common=CommonSettings.from_env(environ, service=SERVICE),
-            port=env.port("PROMETHEAN_COMPACTOR_PORT", DEFAULT_PORT),
-            store_url=read_store_url(environ),
-            bus_url=env.url("BUS_URL", DEFAULT_BUS_URL, schemes=("ws", "wss")),
-            interval_ms=env.duration_ms(
-                "PROMETHEAN_COMPACTOR_INTERVAL_MS", DEFAULT_INTERVAL_MS, min_ms=10, max_ms=DAY_MS
-            ),
-            lease_ttl_ms=env.duration_ms(
-                "PROMETHEAN_COMPACTOR_LEASE_TTL_MS",
-                DEFAULT_LEASE_TTL_MS,
-                min_ms=300,
-                max_ms=600_000,
-            ),
-            batch_events=env.integer(
-                "PROMETHEAN_COMPACTOR_BATCH_EVENTS",
-                DEFAULT_BATCH_EVENTS,
-                min_value=100,
-                max_value=10_000_000,
-            ),
-            tombstone_retention_ms=env.duration_ms(
-                "PROMETHEAN_COMPACTOR_TOMBSTONE_RETENTION_MS",
-                DEFAULT_TOMBSTONE_RETENTION_MS,
-                max_ms=365 * DAY_MS,
-            ),
-            snapshot_chunk_bytes=env.integer(
-                "PROMETHEAN_COMPACTOR_SNAPSHOT_CHUNK_BYTES",
-                DEFAULT_SNAPSHOT_CHUNK_BYTES,
-                min_value=1024,
-                max_value=400 * 1024,
-            ),
-            compactor_id=read_process_id(env, "PROMETHEAN_COMPACTOR_ID"),
-        )

@@ -1,24 +1,27 @@
-"""The drainer's settings: read once from the environment at start-up.
-
-Every variable, its default and its range is listed in docs/configuration.md.
-"""
+"""The drainer's settings: how often and how much of the outbox it claims,
+its retry backoff and how long published rows are kept
+(docs/configuration.md, "Outbox-drainer", is generated from `VARIABLES`)."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass, field
+from functools import partial
 from typing import ClassVar, Final
 
-from promethean.errors import SettingsError
 from promethean.outbox import DEFAULT_DRAINER_PORT, DRAINER_PORT_VAR
 from promethean.settings import (
     DEFAULT_BUS_PORT,
     CommonSettings,
     EnvReader,
-    read_store_url,
-    settings_repr,
+    ServiceSettings,
+    VariableTable,
+    kinds,
 )
-from promethean.settings.identity import default_process_id, read_process_id
+from promethean.settings.identity import default_process_id
+from promethean.settings.kinds import AtLeast
+from promethean.settings.store import STORE_VARIABLES
+from promethean.settings.units import DAY_MS, HOUR_MS
+from promethean.settings.variables import Values
 from promethean.store.factory import DEFAULT_SQLITE_URL
 from promethean_outbox_drainer.durations import read_duration_ms
 
@@ -32,21 +35,94 @@ DEFAULT_LEASE_MS: Final = 30_000
 DEFAULT_MAX_ATTEMPTS: Final = 10
 DEFAULT_BACKOFF_MS: Final = 1_000
 DEFAULT_BACKOFF_MAX_MS: Final = 300_000
-DEFAULT_RETENTION_MS: Final = 24 * 3_600_000
-
-HOUR_MS: Final = 3_600_000
-DAY_MS: Final = 24 * HOUR_MS
+DEFAULT_RETENTION_MS: Final = DAY_MS
+MAX_RETENTION_MS: Final = 365 * DAY_MS
 
 
-def _common_default() -> CommonSettings:
-    return CommonSettings(service=SERVICE)
+def _retention_ms(env: EnvReader, values: Values) -> int:
+    return read_duration_ms(
+        env, "PROMETHEAN_OUTBOX_RETENTION", DEFAULT_RETENTION_MS, max_ms=MAX_RETENTION_MS
+    )
+
+
+VARIABLES: Final = VariableTable(
+    kinds.port(
+        DRAINER_PORT_VAR,
+        "port",
+        DEFAULT_PORT,
+        "Port of the drainer's HTTP endpoints (`/metrics`, `/healthz/*`).",
+    ),
+    *STORE_VARIABLES,
+    kinds.bus_url("bus_url", "The broker the drainer publishes to."),
+    kinds.duration_ms(
+        "PROMETHEAN_OUTBOX_POLL_MS",
+        "poll_ms",
+        DEFAULT_POLL_MS,
+        (10, 60_000),
+        "How often the outbox is checked for due rows: the only trigger when polling, and"
+        " the sweep for due retries and lapsed leases beside a change stream.",
+    ),
+    kinds.integer(
+        "PROMETHEAN_OUTBOX_BATCH",
+        "batch",
+        DEFAULT_BATCH,
+        (1, 10_000),
+        "Rows claimed (and published) per pass.",
+    ),
+    kinds.duration_ms(
+        "PROMETHEAN_OUTBOX_LEASE_MS",
+        "lease_ms",
+        DEFAULT_LEASE_MS,
+        (500, HOUR_MS),
+        "How long a claim lasts; the rows of a drainer that died are claimed again after it."
+        " A publish waits at most 80 % of it for the broker.",
+    ),
+    kinds.integer(
+        "PROMETHEAN_OUTBOX_MAX_ATTEMPTS",
+        "max_attempts",
+        DEFAULT_MAX_ATTEMPTS,
+        (1, 1000),
+        "Publishes the broker may refuse before the row is marked `failed` and an event goes"
+        " to `outbox.DLQ`. An unreachable broker costs no attempt.",
+    ),
+    kinds.duration_ms(
+        "PROMETHEAN_OUTBOX_BACKOFF_MS",
+        "backoff_ms",
+        DEFAULT_BACKOFF_MS,
+        (1, HOUR_MS),
+        "Delay before the first retry of a refused row; doubles per attempt.",
+    ),
+    kinds.duration_ms(
+        "PROMETHEAN_OUTBOX_BACKOFF_MAX_MS",
+        "backoff_max_ms",
+        DEFAULT_BACKOFF_MAX_MS,
+        (0, DAY_MS),
+        "Cap of that growing delay.",
+        at_least=AtLeast("backoff_ms", "PROMETHEAN_OUTBOX_BACKOFF_MS"),
+    ),
+    kinds.custom(
+        "PROMETHEAN_OUTBOX_RETENTION",
+        "retention_ms",
+        _retention_ms,
+        "Published rows older than this are deleted; `failed` rows are kept.",
+        default="`24h`",
+        allowed="a duration with its unit: `500ms`, `90s`, `15m`, `24h`, `7d` (or `0`),"
+        " at most `365d`",
+    ),
+    kinds.process_id(
+        "PROMETHEAN_DRAINER_ID",
+        "drainer_id",
+        "The name this replica's claims carry; must differ between replicas.",
+    ),
+)
 
 
 @dataclass(frozen=True, slots=True, repr=False)
-class DrainerSettings:
+class DrainerSettings(ServiceSettings):
     SERVICE: ClassVar[str] = SERVICE
+    VARIABLES: ClassVar[VariableTable] = VARIABLES
 
-    common: CommonSettings = field(default_factory=_common_default)
+    common: CommonSettings = field(default_factory=partial(CommonSettings, service=SERVICE))
     port: int = DEFAULT_PORT
     store_url: str = DEFAULT_SQLITE_URL
     bus_url: str = DEFAULT_BUS_URL
@@ -58,52 +134,3 @@ class DrainerSettings:
     backoff_max_ms: int = DEFAULT_BACKOFF_MAX_MS
     retention_ms: int = DEFAULT_RETENTION_MS
     drainer_id: str = field(default_factory=default_process_id)
-
-    __repr__ = settings_repr
-
-    @classmethod
-    def from_env(cls, environ: Mapping[str, str]) -> DrainerSettings:
-        env = EnvReader(environ)
-        backoff_ms = env.duration_ms(
-            "PROMETHEAN_OUTBOX_BACKOFF_MS", DEFAULT_BACKOFF_MS, min_ms=1, max_ms=HOUR_MS
-        )
-        return cls(
-            common=CommonSettings.from_env(environ, service=SERVICE),
-            port=env.port(DRAINER_PORT_VAR, DEFAULT_PORT),
-            store_url=read_store_url(environ),
-            bus_url=env.url("BUS_URL", _local_bus_url(env), schemes=("ws", "wss")),
-            poll_ms=env.duration_ms(
-                "PROMETHEAN_OUTBOX_POLL_MS", DEFAULT_POLL_MS, min_ms=10, max_ms=60_000
-            ),
-            batch=env.integer(
-                "PROMETHEAN_OUTBOX_BATCH", DEFAULT_BATCH, min_value=1, max_value=10_000
-            ),
-            lease_ms=env.duration_ms(
-                "PROMETHEAN_OUTBOX_LEASE_MS", DEFAULT_LEASE_MS, min_ms=500, max_ms=HOUR_MS
-            ),
-            max_attempts=env.integer(
-                "PROMETHEAN_OUTBOX_MAX_ATTEMPTS", DEFAULT_MAX_ATTEMPTS, min_value=1, max_value=1000
-            ),
-            backoff_ms=backoff_ms,
-            backoff_max_ms=_backoff_max_ms(env, backoff_ms),
-            retention_ms=read_duration_ms(
-                env, "PROMETHEAN_OUTBOX_RETENTION", DEFAULT_RETENTION_MS, max_ms=365 * DAY_MS
-            ),
-            drainer_id=read_process_id(env, "PROMETHEAN_DRAINER_ID"),
-        )
-
-
-def _local_bus_url(env: EnvReader) -> str:
-    """Without ``BUS_URL``: the broker of this machine, on ``BUS_PORT``
-    (as ``promethean dev`` runs it)."""
-    return f"ws://127.0.0.1:{env.port('BUS_PORT', DEFAULT_BUS_PORT)}/ws"
-
-
-def _backoff_max_ms(env: EnvReader, backoff_ms: int) -> int:
-    name = "PROMETHEAN_OUTBOX_BACKOFF_MAX_MS"
-    value = env.duration_ms(name, DEFAULT_BACKOFF_MAX_MS, max_ms=DAY_MS)
-    if value < backoff_ms:
-        raise SettingsError(
-            name, str(value), f"at least PROMETHEAN_OUTBOX_BACKOFF_MS ({backoff_ms})"
-        )
-    return value

@@ -4,7 +4,8 @@ Handlers are named in ``PROMETHEAN_WORKER_HANDLERS``, comma-separated; each
 entry is a module path ``package.module:attribute`` or the name of an entry
 point of the ``promethean.handlers`` group, optionally followed by
 ``@topic|topic`` to choose its topics. Every variable, its default and its
-range is listed in docs/configuration.md; docs/workers.md explains handlers.
+range is listed in `VARIABLES` (docs/configuration.md's "Partitioned worker"
+table is generated from it); docs/workers.md explains handlers.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import re
 import socket
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from functools import partial
 from typing import ClassVar, Final
 from urllib.parse import urlsplit, urlunsplit
 
@@ -22,10 +24,14 @@ from promethean.settings import (
     DEFAULT_BUS_PORT,
     CommonSettings,
     EnvReader,
-    read_store_url,
-    settings_repr,
+    ServiceSettings,
+    VariableTable,
+    kinds,
     shown,
 )
+from promethean.settings.store import STORE_VARIABLES
+from promethean.settings.units import HOUR_MS
+from promethean.settings.variables import Values
 from promethean.store.factory import DEFAULT_SQLITE_URL
 
 SERVICE: Final = "worker"
@@ -35,7 +41,6 @@ DEFAULT_GROUP: Final = "promethean-worker"
 DEFAULT_HANDLERS: Final = "heartbeat-projector"
 DEFAULT_MAX_INFLIGHT: Final = 64
 DEFAULT_LAG_POLL_MS: Final = 5_000
-HOUR_MS: Final = 3_600_000
 
 HANDLERS_VAR: Final = "PROMETHEAN_WORKER_HANDLERS"
 TOPICS_VAR: Final = "PROMETHEAN_WORKER_TOPICS"
@@ -84,8 +89,7 @@ def parse_handlers(value: str) -> tuple[HandlerEntry, ...]:
 
 def default_bus_url(environ: Mapping[str, str]) -> str:
     """The broker on this machine at ``BUS_PORT`` (what ``promethean dev`` runs)."""
-    port = EnvReader(environ).port("BUS_PORT", DEFAULT_BUS_PORT)
-    return f"ws://127.0.0.1:{port}/ws"
+    return kinds.local_bus_url(EnvReader(environ))
 
 
 def broker_http_url(bus_url: str) -> str:
@@ -100,15 +104,104 @@ def default_instance_id() -> str:
     return socket.gethostname()
 
 
-def _common_default() -> CommonSettings:
-    return CommonSettings(service=SERVICE)
+def _handlers(env: EnvReader, values: Values) -> tuple[HandlerEntry, ...]:
+    return parse_handlers(env.raw(HANDLERS_VAR) or DEFAULT_HANDLERS)
+
+
+def _group(env: EnvReader, values: Values) -> str:
+    variable = "PROMETHEAN_WORKER_GROUP"
+    value = env.raw(variable) or DEFAULT_GROUP
+    if not is_valid_name(value):
+        raise SettingsError(variable, shown(value), "a valid group name (A-Z a-z 0-9 _ . -)")
+    return value
+
+
+def _topics(env: EnvReader, values: Values) -> tuple[str, ...]:
+    topics = env.comma_list(TOPICS_VAR)
+    for topic in topics:
+        if not is_valid_name(topic):
+            raise SettingsError(TOPICS_VAR, shown(topic), "comma-separated topic names")
+    return topics
+
+
+def _instance_id(env: EnvReader, values: Values) -> str:
+    value = env.raw("PROMETHEAN_INSTANCE_ID") or default_instance_id()
+    if not _INSTANCE_ID_RE.fullmatch(value):
+        raise SettingsError("PROMETHEAN_INSTANCE_ID", shown(value), ALLOWED_INSTANCE_ID)
+    return value
+
+
+VARIABLES: Final = VariableTable(
+    kinds.port(
+        "PROMETHEAN_WORKER_PORT",
+        "port",
+        DEFAULT_WORKER_PORT,
+        "Port of `/metrics`, `/healthz/*` and `/assignment`.",
+    ),
+    kinds.bus_url(
+        "bus_url",
+        "The broker. Its admin API (for lag) is the same host and port over HTTP.",
+    ),
+    kinds.custom(
+        HANDLERS_VAR,
+        "handlers",
+        _handlers,
+        "The handlers this worker runs. Built in: `heartbeat-projector`, `changelog-projector`.",
+        default=kinds.code(DEFAULT_HANDLERS),
+        allowed="comma-separated `package.module:attribute` or `promethean.handlers`"
+        " entry-point names, each optionally followed by `@topic\\|topic`",
+    ),
+    kinds.custom(
+        TOPICS_VAR,
+        "default_topics",
+        _topics,
+        "Topics of handlers that neither their entry (`@...`) nor their code names.",
+        default=kinds.UNSET,
+        allowed="comma-separated topic names",
+    ),
+    kinds.custom(
+        "PROMETHEAN_WORKER_GROUP",
+        "group",
+        _group,
+        "The partitioned group every replica joins.",
+        default=kinds.code(DEFAULT_GROUP),
+        allowed="a group name",
+    ),
+    kinds.custom(
+        "PROMETHEAN_INSTANCE_ID",
+        "instance_id",
+        _instance_id,
+        "Static member identity: a restart under the same id within the session timeout"
+        " keeps its partitions. Give each process on one machine its own.",
+        default="the hostname (the pod name in a StatefulSet)",
+        allowed="1 to 128 characters from `A-Z a-z 0-9 . _ -`, not starting with `. _ -`",
+    ),
+    *STORE_VARIABLES,
+    kinds.integer(
+        "PROMETHEAN_WORKER_MAX_INFLIGHT",
+        "max_inflight",
+        DEFAULT_MAX_INFLIGHT,
+        (1, 10_000),
+        "Unacked deliveries per topic when the client offers no partitioned subscription"
+        " (plain group fallback).",
+    ),
+    kinds.duration_ms(
+        "PROMETHEAN_WORKER_LAG_POLL_MS",
+        "lag_poll_ms",
+        DEFAULT_LAG_POLL_MS,
+        (0, HOUR_MS),
+        "How often lag per owned partition is read from the broker's `GET /lag` for"
+        " `promethean_worker_lag`; `0` turns it off.",
+    ),
+)
 
 
 @dataclass(frozen=True, slots=True, repr=False)
-class WorkerSettings:
+class WorkerSettings(ServiceSettings):
     SERVICE: ClassVar[str] = SERVICE
+    VARIABLES: ClassVar[VariableTable] = VARIABLES
 
-    common: CommonSettings = field(default_factory=_common_default)
+    common: CommonSettings = field(default_factory=partial(CommonSettings, service=SERVICE))
     port: int = DEFAULT_WORKER_PORT
     bus_url: str = f"ws://127.0.0.1:{DEFAULT_BUS_PORT}/ws"
     group: str = DEFAULT_GROUP
@@ -119,53 +212,6 @@ class WorkerSettings:
     max_inflight: int = DEFAULT_MAX_INFLIGHT
     lag_poll_ms: int = DEFAULT_LAG_POLL_MS
 
-    __repr__ = settings_repr
-
     @property
     def broker_http_url(self) -> str:
         return broker_http_url(self.bus_url)
-
-    @classmethod
-    def from_env(cls, environ: Mapping[str, str]) -> WorkerSettings:
-        env = EnvReader(environ)
-        return cls(
-            common=CommonSettings.from_env(environ, service=SERVICE),
-            port=env.port("PROMETHEAN_WORKER_PORT", DEFAULT_WORKER_PORT),
-            bus_url=env.url("BUS_URL", default_bus_url(environ), schemes=("ws", "wss")),
-            group=_name(env, "PROMETHEAN_WORKER_GROUP", DEFAULT_GROUP),
-            handlers=parse_handlers(env.raw(HANDLERS_VAR) or DEFAULT_HANDLERS),
-            default_topics=_topics(env),
-            instance_id=_instance_id(env),
-            store_url=read_store_url(environ),
-            max_inflight=env.integer(
-                "PROMETHEAN_WORKER_MAX_INFLIGHT",
-                DEFAULT_MAX_INFLIGHT,
-                min_value=1,
-                max_value=10_000,
-            ),
-            lag_poll_ms=env.duration_ms(
-                "PROMETHEAN_WORKER_LAG_POLL_MS", DEFAULT_LAG_POLL_MS, max_ms=HOUR_MS
-            ),
-        )
-
-
-def _name(env: EnvReader, variable: str, default: str) -> str:
-    value = env.raw(variable) or default
-    if not is_valid_name(value):
-        raise SettingsError(variable, shown(value), "a valid group name (A-Z a-z 0-9 _ . -)")
-    return value
-
-
-def _topics(env: EnvReader) -> tuple[str, ...]:
-    topics = env.comma_list(TOPICS_VAR)
-    for topic in topics:
-        if not is_valid_name(topic):
-            raise SettingsError(TOPICS_VAR, shown(topic), "comma-separated topic names")
-    return topics
-
-
-def _instance_id(env: EnvReader) -> str:
-    value = env.raw("PROMETHEAN_INSTANCE_ID") or default_instance_id()
-    if not _INSTANCE_ID_RE.fullmatch(value):
-        raise SettingsError("PROMETHEAN_INSTANCE_ID", shown(value), ALLOWED_INSTANCE_ID)
-    return value

@@ -104,6 +104,10 @@ class EnvReader:
     def __init__(self, environ: Mapping[str, str]) -> None:
         self._environ = environ
 
+    @property
+    def environ(self) -> Mapping[str, str]:
+        return self._environ
+
     def raw(self, name: str) -> str | None:
         """The value with surrounding whitespace removed; ``None`` if unset or blank."""
         value = self._environ.get(name)

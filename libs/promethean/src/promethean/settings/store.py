@@ -12,13 +12,16 @@ from collections.abc import Mapping
 from typing import Final
 
 from promethean.errors import SettingsError
+from promethean.settings import kinds
 from promethean.settings.env import EnvReader, check_url, shown, shown_url
+from promethean.settings.variables import Derived, Entry, Values
 from promethean.store.factory import (
     DEFAULT_SQLITE_URL,
     SUPPORTED_SCHEMES,
     scheme_of,
     store_url_from_env,
 )
+from promethean.urls import DEFAULT_MONGO_DB
 
 MONGO_DB_RE: Final = re.compile(r"[A-Za-z0-9_-]{1,63}")
 ALLOWED_MONGO_DB: Final = "1 to 63 characters from A-Z a-z 0-9 _ -"
@@ -44,3 +47,29 @@ def read_store_url(environ: Mapping[str, str]) -> str:
     if scheme_of(url) != "memory" and not location.strip("/"):
         raise SettingsError(variable, shown_url(url), ALLOWED_STORE_URL)
     return url
+
+
+def _store_url(env: EnvReader, values: Values) -> str:
+    return read_store_url(env.environ)
+
+
+STORE_VARIABLES: Final[tuple[Entry, ...]] = (
+    kinds.documented(
+        "PROMETHEAN_STORE",
+        'The store, when set. See "Store selection" under "Broker".',
+        allowed="`memory://`, `sqlite:///path`, `mongodb://...`, `mongodb+srv://...`",
+    ),
+    kinds.documented(
+        "MONGO_URL",
+        "Selects MongoDB when `PROMETHEAN_STORE` is unset.",
+        allowed="`mongodb://...` or `mongodb+srv://...`",
+    ),
+    kinds.documented(
+        "MONGO_DB",
+        "Database used with `MONGO_URL` when the URL names none.",
+        default=kinds.code(DEFAULT_MONGO_DB),
+        allowed="1 to 63 characters from `A-Z a-z 0-9 _ -`",
+    ),
+    Derived("store_url", _store_url),
+)
+"""The store variables, read into ``store_url`` as :func:`read_store_url` selects."""
