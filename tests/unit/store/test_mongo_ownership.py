@@ -4,7 +4,7 @@ store instances (separate connection pools) racing for one partition."""
 from __future__ import annotations
 
 import pytest
-from tests.unit.store.racing import assert_one_grant_per_round
+from tests.unit.store.racing import assert_one_grant_per_round, skip_without_atomic_updates
 
 from promethean.store.mongo import MongoStore
 
@@ -16,11 +16,7 @@ async def test_brokers_in_separate_instances_never_share_a_grant(mongo_store_url
     for store in stores:
         await store.open()
     try:
-        if "not atomic" in stores[0].capabilities.detail:
-            pytest.skip(
-                "the server lacks atomic conditional updates across connections "
-                f"({stores[0].capabilities.detail}); one process is covered by the contract suite"
-            )
+        skip_without_atomic_updates(stores[0])
         await assert_one_grant_per_round(stores, rounds=5)
     finally:
         for store in stores:
