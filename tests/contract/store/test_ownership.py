@@ -18,7 +18,7 @@ from promethean.store.ownership_records import (
     PartitionOwner,
 )
 
-from .builders import event
+from .builders import assert_one_writer_at_a_time, event
 
 TOPIC = "orders"
 TTL = 1_000
@@ -45,16 +45,6 @@ async def acquired(store: Store, broker_id: str, now_ms: int, partition: int = 0
 async def append_as(store: Store, token: int, *ids: str, partition: int = 0) -> None:
     fence = PartitionFence(TOPIC, partition, token)
     await store.append_owned([(fence, [event(i) for i in ids])])
-
-
-async def assert_one_writer_at_a_time(store: Store, topic: str, partition: int) -> None:
-    """Every stored event carries a token granted in the ownership log, and
-    tokens never go down along the offsets: each grant's appends precede the
-    next grant's, so no two owners ever appended the partition at once."""
-    grants = {g.token: g for g in await store.ownership_log(topic, partition)}
-    tokens = [token for _, token in await store.fence_tokens(topic, partition, 0, 1_000_000)]
-    assert all(token in grants for token in tokens), (tokens, sorted(grants))
-    assert tokens == sorted(tokens)  # type: ignore[type-var]
 
 
 # -- brokers -----------------------------------------------------------------
