@@ -10,16 +10,14 @@ from collections.abc import Iterable
 
 import msgspec
 
-from promethean.errors import FencedError
 from promethean.store.ownership_records import (
     RELEASED_EXPIRY_MS,
     BrokerRecord,
     OwnershipGrant,
     PartitionFence,
     PartitionOwner,
-    fence_refusal,
-    next_grant,
 )
+from promethean.store.ownership_rules import check_fence, next_grant
 
 
 class BrokerTable:
@@ -116,10 +114,7 @@ class OwnershipTable:
         current, unreleased token."""
         for fence in fences:
             current = self._owners.get((fence.topic, fence.partition))
-            stored = None if current is None else (current.token, current.expires_at_ms)
-            refusal = fence_refusal(fence, stored)
-            if refusal is not None:
-                raise FencedError(refusal)
+            check_fence(fence, None if current is None else (current.token, current.expires_at_ms))
 
     def __len__(self) -> int:
         return len(self._owners)

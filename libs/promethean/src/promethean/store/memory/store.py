@@ -33,8 +33,8 @@ from promethean.store.ownership_records import (
     OwnershipGrant,
     PartitionFence,
     PartitionOwner,
-    commit_fences,
 )
+from promethean.store.ownership_rules import commit_fences
 from promethean.store.records import (
     AppendResult,
     CommittedOffset,

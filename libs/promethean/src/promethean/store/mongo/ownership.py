@@ -17,7 +17,6 @@ from typing import Final
 from pymongo import ASCENDING, ReturnDocument
 from pymongo.errors import DuplicateKeyError
 
-from promethean.errors import FencedError
 from promethean.store.mongo.collections import BROKERS, EVENTS, PARTITION_OWNERS
 from promethean.store.mongo.connection import Collection, Document
 from promethean.store.mongo.errors import translated
@@ -29,10 +28,8 @@ from promethean.store.ownership_records import (
     OwnershipGrant,
     PartitionFence,
     PartitionOwner,
-    commit_fences,
-    fence_refusal,
-    next_grant,
 )
+from promethean.store.ownership_rules import check_fence, commit_fences, next_grant
 from promethean.store.records import CommittedOffset
 
 ACQUIRE_ROUNDS: Final = 3
@@ -71,9 +68,7 @@ async def check_fences(owners: Collection, fences: Iterable[PartitionFence]) -> 
     cursor = owners.find({"_id": {"$in": list(wanted)}}, {"token": 1, "expires_at_ms": 1})
     stored = {doc["_id"]: (int(doc["token"]), int(doc["expires_at_ms"])) async for doc in cursor}
     for doc_id, fence in wanted.items():
-        refusal = fence_refusal(fence, stored.get(doc_id))
-        if refusal is not None:
-            raise FencedError(refusal)
+        check_fence(fence, stored.get(doc_id))
 
 
 class OwnershipOps(GroupOffsets):

@@ -12,17 +12,14 @@ import sqlite3
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, Final
 
-from promethean.errors import FencedError
 from promethean.store.ownership_records import (
     RELEASED_EXPIRY_MS,
     BrokerRecord,
     OwnershipGrant,
     PartitionFence,
     PartitionOwner,
-    commit_fences,
-    fence_refusal,
-    next_grant,
 )
+from promethean.store.ownership_rules import check_fence, commit_fences, next_grant
 from promethean.store.records import AppendResult, CommittedOffset, NewEvent
 from promethean.store.sqlite.base import SQLiteBase
 from promethean.store.sqlite.groups import commit_offsets
@@ -97,10 +94,7 @@ def current_owner(conn: sqlite3.Connection, topic: str, partition: int) -> Parti
 def check_fences(conn: sqlite3.Connection, fences: Iterable[PartitionFence]) -> None:
     for fence in fences:
         current = current_owner(conn, fence.topic, fence.partition)
-        stored = None if current is None else (current.token, current.expires_at_ms)
-        refusal = fence_refusal(fence, stored)
-        if refusal is not None:
-            raise FencedError(refusal)
+        check_fence(fence, None if current is None else (current.token, current.expires_at_ms))
 
 
 def register(
