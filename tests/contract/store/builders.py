@@ -52,3 +52,15 @@ def outbox_row(id: str, created_ms: int, *, topic: str = "orders") -> NewOutboxR
     return NewOutboxRow(
         id=id, topic=topic, payload=b'{"row":"' + id.encode() + b'"}', created_ms=created_ms
     )
+
+
+async def assert_one_writer_at_a_time(store: Store, topic: str, partition: int) -> None:
+    """Every stored event carries a token granted in the ownership log, and
+    tokens never go down along the offsets: each grant's appends precede the
+    next grant's, so no two owners ever appended the partition at once."""
+    grants = {g.token for g in await store.ownership_log(topic, partition)}
+    tokens = [token for _, token in await store.fence_tokens(topic, partition, 0, 1_000_000)]
+    owned = [token for token in tokens if token is not None]
+    assert len(owned) == len(tokens), f"{topic}/{partition}: an event was appended unfenced"
+    assert set(owned) <= grants, (owned, sorted(grants))
+    assert owned == sorted(owned)

@@ -13,6 +13,7 @@ from promethean.frames import (
     AckBatch,
     Assignment,
     Auth,
+    BrokerAddress,
     Delivery,
     Envelope,
     Err,
@@ -39,9 +40,13 @@ from promethean.frames import (
     Leave,
     Message,
     MessageBatch,
+    Metadata,
+    MetadataResponse,
     Modack,
     Nack,
     Ok,
+    PartitionOwnerRef,
+    PartitionRoute,
     Ping,
     Pong,
     Publish,
@@ -54,6 +59,7 @@ from promethean.frames import (
     Revoked,
     Subscribe,
     Subscribed,
+    TopicRoutes,
     Unsubscribe,
 )
 
@@ -130,6 +136,7 @@ BROKER_REQUESTS: dict[type[Any], list[Any]] = {
     Flow: [Flow(credits=10), Flow(credits=0, topic="o", group="g", corr="f")],
     Unsubscribe: [Unsubscribe(topic="o", group="g")],
     Ping: [Ping(), Ping(corr="p")],
+    Metadata: [Metadata(), Metadata(topics=[]), Metadata(topics=["orders", "users"], corr=3)],
     Join: [
         Join(group="g", topics=["o"], member_id="m-1"),
         Join(
@@ -202,7 +209,41 @@ BROKER_REPLIES: dict[type[Any], list[Any]] = {
             ]
         )
     ],
-    Err: [Err(code="bad_name", msg="no"), Err(code="overloaded", msg="busy", retry_after_ms=250)],
+    Err: [
+        Err(code="bad_name", msg="no"),
+        Err(code="overloaded", msg="busy", retry_after_ms=250),
+        Err(
+            code="not_owner",
+            msg="partition 3 of 'orders' is owned by broker-1",
+            owner=PartitionOwnerRef(id="broker-1", address="ws://b1:7070/ws", epoch=7),
+            corr="p-9",
+        ),
+        Err(code="not_owner", msg="partition 3 of 'orders' is moving", retry_after_ms=100),
+    ],
+    MetadataResponse: [
+        MetadataResponse(epoch=0, brokers=[], topics=[]),
+        MetadataResponse(
+            epoch=42,
+            brokers=[
+                BrokerAddress(id="broker-0", address="ws://b0:7070/ws"),
+                BrokerAddress(id="broker-1", address="ws://b1:7070/ws"),
+            ],
+            topics=[
+                TopicRoutes(
+                    topic="orders",
+                    partitions=[
+                        PartitionRoute(
+                            partition=0,
+                            epoch=3,
+                            owner=BrokerAddress(id="broker-0", address="ws://b0:7070/ws"),
+                        ),
+                        PartitionRoute(partition=1, epoch=5),
+                    ],
+                )
+            ],
+            corr=3,
+        ),
+    ],
     Pong: [Pong(corr=5)],
     Assignment: [
         Assignment(group="g", member_id="m-1", generation=1, partitions={"o": []}),
@@ -440,6 +481,18 @@ broker_requests = st.one_of(
         corr=corrs,
     ),
     st.builds(Leave, group=valid_names, member_id=ids, corr=corrs),
+    st.builds(Metadata, topics=st.none() | st.lists(valid_names, max_size=3), corr=corrs),
+)
+
+broker_addresses = st.builds(BrokerAddress, id=ids, address=ids)
+owner_refs = st.none() | st.builds(PartitionOwnerRef, id=ids, address=ids, epoch=int64)
+topic_routes = st.builds(
+    TopicRoutes,
+    topic=valid_names,
+    partitions=st.lists(
+        st.builds(PartitionRoute, partition=int64, epoch=int64, owner=st.none() | broker_addresses),
+        max_size=3,
+    ),
 )
 
 publish_results = st.one_of(
@@ -473,7 +526,21 @@ broker_replies = st.one_of(
         messages=st.lists(st.builds(Delivery, **_delivery_kwargs()), max_size=3),
         corr=corrs,
     ),
-    st.builds(Err, code=short_text, msg=short_text, retry_after_ms=st.none() | int64, corr=corrs),
+    st.builds(
+        Err,
+        code=short_text,
+        msg=short_text,
+        retry_after_ms=st.none() | int64,
+        owner=owner_refs,
+        corr=corrs,
+    ),
+    st.builds(
+        MetadataResponse,
+        epoch=int64,
+        brokers=st.lists(broker_addresses, max_size=3),
+        topics=st.lists(topic_routes, max_size=2),
+        corr=corrs,
+    ),
     st.builds(Pong, corr=corrs),
     st.builds(
         Assignment,

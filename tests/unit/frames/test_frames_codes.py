@@ -54,6 +54,7 @@ STABLE_CODES = {
     "stale_generation",
     "fenced",
     "not_leader",
+    "not_owner",
     "store_unavailable",
     "too_many_connections",
     "slow_consumer",

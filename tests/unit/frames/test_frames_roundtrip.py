@@ -104,6 +104,7 @@ def test_broker_and_gateway_tags_match_the_contract() -> None:
         "FLOW",
         "UNSUBSCRIBE",
         "PING",
+        "METADATA",
         "JOIN",
         "HEARTBEAT",
         "REVOKED",
@@ -120,6 +121,7 @@ def test_broker_and_gateway_tags_match_the_contract() -> None:
         "PONG",
         "ASSIGNMENT",
         "REVOKE",
+        "METADATA_RESPONSE",
     }
     assert tags(GATEWAY_REQUEST_TYPES) == {
         "AUTH",

@@ -17,6 +17,7 @@ import pytest
 from pymongo import MongoClient
 from pymongo.database import Database
 from tests.fixtures.ferretdb import free_port
+from tests.unit.store.racing import skip_without_atomic_updates
 
 from promethean.errors import StoreUnavailableError
 from promethean.store import NewEvent, NewOutboxRow
@@ -261,11 +262,7 @@ async def test_claimers_and_lease_takers_in_separate_instances_never_share(
     for store in stores:
         await store.open()
     try:
-        if "not atomic" in stores[0].capabilities.detail:
-            pytest.skip(
-                "the server lacks atomic conditional updates across connections "
-                f"({stores[0].capabilities.detail}); one process is covered by the contract suite"
-            )
+        skip_without_atomic_updates(stores[0])
         await stores[0].outbox_insert(
             [
                 NewOutboxRow(id=f"row-{i:02d}", topic="orders", payload=b"{}", created_ms=i)

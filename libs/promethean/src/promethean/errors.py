@@ -86,3 +86,24 @@ class OverloadedError(PrometheanError):
     def __init__(self, msg: str, retry_after_ms: int) -> None:
         super().__init__(msg)
         self.retry_after_ms = retry_after_ms
+
+
+class NotOwnerError(PrometheanError):
+    """This broker does not own the partition a request named. ``owner_id``,
+    ``owner_address`` and ``epoch`` name the current owner when it is known
+    (None while the partition moves); send the request there."""
+
+    code = "not_owner"
+
+    def __init__(
+        self,
+        msg: str,
+        *,
+        owner_id: str | None = None,
+        owner_address: str | None = None,
+        epoch: int | None = None,
+    ) -> None:
+        super().__init__(msg)
+        self.owner_id = owner_id
+        self.owner_address = owner_address
+        self.epoch = epoch

@@ -23,6 +23,12 @@ from promethean.frames.fields import (
     MaxInflight,
     NonNegative,
 )
+from promethean.frames.routing import (
+    MAX_METADATA_TOPICS,
+    BrokerAddress,
+    PartitionOwnerRef,
+    TopicRoutes,
+)
 
 
 class BrokerFrame(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True, tag_field="type"):
@@ -142,6 +148,13 @@ class Unsubscribe(BrokerFrame, tag="UNSUBSCRIBE", frozen=True, kw_only=True):
 
 class Ping(BrokerFrame, tag="PING", frozen=True, kw_only=True):
     pass
+
+
+class Metadata(BrokerFrame, tag="METADATA", frozen=True, kw_only=True):
+    """Ask any broker where partitions live: the routes of ``topics``, or of
+    every topic when absent. Answered by `MetadataResponse`."""
+
+    topics: Annotated[list[str], msgspec.Meta(max_length=MAX_METADATA_TOPICS)] | None = None
 
 
 # --- group membership (partitioned workers; docs/protocol.md) ----------------
@@ -317,9 +330,24 @@ class MessageBatch(BrokerFrame, tag="MESSAGE_BATCH", frozen=True, kw_only=True):
 
 
 class Err(BrokerFrame, tag="ERR", frozen=True, kw_only=True):
+    """``owner`` comes with ``not_owner``: where to send the request instead
+    (absent while the partition has no owner; refresh with `Metadata`)."""
+
     code: str
     msg: str
     retry_after_ms: NonNegative | None = None
+    owner: PartitionOwnerRef | None = None
+
+
+class MetadataResponse(BrokerFrame, tag="METADATA_RESPONSE", frozen=True, kw_only=True):
+    """The cluster as the answering broker sees it: the live ``brokers`` and,
+    per asked topic, each partition's owner and epoch. ``epoch`` versions
+    the whole table (it grows whenever any route changes), so a client keeps
+    the newest reply it has seen. A topic that does not exist is left out."""
+
+    epoch: NonNegative
+    brokers: list[BrokerAddress]
+    topics: list[TopicRoutes]
 
 
 class Pong(BrokerFrame, tag="PONG", frozen=True, kw_only=True):
@@ -362,6 +390,7 @@ BrokerRequest: TypeAlias = (
     | Flow
     | Unsubscribe
     | Ping
+    | Metadata
     | Join
     | Heartbeat
     | Revoked
@@ -378,6 +407,7 @@ BrokerReply: TypeAlias = (
     | Pong
     | Assignment
     | Revoke
+    | MetadataResponse
 )
 
 BROKER_REQUEST_TYPES: tuple[type[BrokerFrame], ...] = get_args(BrokerRequest)

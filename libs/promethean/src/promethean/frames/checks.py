@@ -22,6 +22,7 @@ from promethean.frames.broker import (
     Heartbeat,
     Join,
     Leave,
+    Metadata,
     Modack,
     Nack,
     Publish,
@@ -238,6 +239,11 @@ def _membership(frame: Heartbeat | Leave) -> None:
     check_name(frame.group, "group")
 
 
+def _metadata(frame: Metadata) -> None:
+    for i, topic in enumerate(frame.topics or ()):
+        check_name(topic, f"topics[{i}]")
+
+
 def _revoked(frame: Revoked) -> None:
     check_name(frame.group, "group")
     for topic in frame.partitions:
@@ -291,6 +297,7 @@ REQUEST_CHECKS: Final[dict[type[Any], Callable[[Any], None]]] = {
     Heartbeat: _membership,
     Revoked: _revoked,
     Leave: _membership,
+    Metadata: _metadata,
     GwPublish: _gw_publish,
     GwSubscribe: _gw_subscribe,
     GwAck: _gw_delivery_ref,

@@ -18,7 +18,7 @@ from typing import Any, Final, TypeAlias, cast
 import msgspec
 
 from promethean import names
-from promethean.errors import PrometheanError
+from promethean.errors import NotOwnerError, PrometheanError
 from promethean.frames.broker import (
     BROKER_REPLY_TYPES,
     BROKER_REQUEST_TYPES,
@@ -41,6 +41,7 @@ from promethean.frames.gateway import (
     GwErr,
 )
 from promethean.frames.nesting import exceeds_depth
+from promethean.frames.routing import PartitionOwnerRef
 
 AnyFrame: TypeAlias = BrokerRequest | BrokerReply | GatewayRequest | GatewayReply
 
@@ -262,15 +263,25 @@ def _reply_corr(err: PrometheanError, corr: Corr) -> Corr:
     return found if isinstance(found, str | int) and not isinstance(found, bool) else None
 
 
+def _owner(err: PrometheanError) -> PartitionOwnerRef | None:
+    if not isinstance(err, NotOwnerError):
+        return None
+    if err.owner_id is None or err.owner_address is None or err.epoch is None:
+        return None
+    return PartitionOwnerRef(id=err.owner_id, address=err.owner_address, epoch=err.epoch)
+
+
 def error_frame(err: PrometheanError, corr: Corr = None) -> Err:
     """The broker ``ERR`` answering ``err``. ``corr`` defaults to the one the
     error carries (an `InvalidFrameError` recovered from the bad frame). A code
-    outside the stable list is sent as ``internal``."""
+    outside the stable list is sent as ``internal``. A `NotOwnerError` that
+    names the owner sends it along."""
     return Err(
         code=_wire_code(err),
         msg=err.msg,
         retry_after_ms=_retry_after(err),
         corr=_reply_corr(err, corr),
+        owner=_owner(err),
     )
 
 

@@ -37,6 +37,7 @@ class ErrorCode(enum.StrEnum):
     STALE_GENERATION = "stale_generation"
     FENCED = "fenced"
     NOT_LEADER = "not_leader"
+    NOT_OWNER = "not_owner"
     STORE_UNAVAILABLE = "store_unavailable"
     TOO_MANY_CONNECTIONS = "too_many_connections"
     SLOW_CONSUMER = "slow_consumer"
@@ -66,6 +67,11 @@ RETRYABLE: Final[frozenset[ErrorCode]] = frozenset(
     }
 )
 """Codes for which sending the same frame again later may succeed."""
+
+REROUTE: Final[frozenset[ErrorCode]] = frozenset({ErrorCode.NOT_OWNER})
+"""Codes for which the same frame may succeed at another broker: refresh the
+routes (``METADATA``, or the ``owner`` the ``ERR`` carries) and send it to
+the partition's owner, with the same event id so nothing is stored twice."""
 
 
 class InvalidFrameError(FrameError):

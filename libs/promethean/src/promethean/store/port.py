@@ -15,9 +15,15 @@ Conventions:
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any, Protocol, runtime_checkable
 
+from promethean.store.ownership_records import (
+    BrokerRecord,
+    OwnershipGrant,
+    PartitionFence,
+    PartitionOwner,
+)
 from promethean.store.records import (
     AppendResult,
     CommittedOffset,
@@ -237,6 +243,104 @@ class LeaseStore(Protocol):
     async def get_lease(self, name: str) -> Lease | None: ...
 
 
+class OwnershipStore(Protocol):
+    """Brokers of a cluster and per-partition ownership with fencing tokens.
+
+    Each (topic, partition) has at most one live grant. A grant's token (the
+    partition's epoch) is ``previous + 1`` and every write made through
+    `append_owned` / `commit_owned` carries it; the store refuses one whose
+    token is not the current, unreleased one with `FencedError`. Every grant
+    is recorded in the ownership log, and every event appended by
+    `append_owned` keeps its token, so a reader can prove that no partition
+    was ever appended by two owners at once.
+    """
+
+    async def register_broker(
+        self, broker_id: str, address: str, ttl_ms: int, now_ms: int
+    ) -> BrokerRecord:
+        """Create or replace ``broker_id``'s record, live until ``now_ms + ttl_ms``."""
+        ...
+
+    async def heartbeat_broker(
+        self, broker_id: str, ttl_ms: int, now_ms: int
+    ) -> BrokerRecord | None:
+        """Extend a live registration. None when the broker is unknown or its
+        registration already expired (it must register again: the cluster may
+        have moved its partitions)."""
+        ...
+
+    async def deregister_broker(self, broker_id: str) -> bool:
+        """Remove the record at once (graceful shutdown); True when it existed."""
+        ...
+
+    async def list_brokers(self, now_ms: int) -> list[BrokerRecord]:
+        """Brokers live at ``now_ms``, by id."""
+        ...
+
+    async def acquire_partition(
+        self, topic: str, partition: int, broker_id: str, ttl_ms: int, now_ms: int
+    ) -> PartitionOwner | None:
+        """Grant the partition to ``broker_id`` if it is free, released or
+        expired, with ``token = previous + 1`` (1 the first time), and log the
+        grant. The live holder gets its grant back unchanged; None while
+        another broker's grant is live. Concurrent acquires: one wins."""
+        ...
+
+    async def renew_partition(
+        self, topic: str, partition: int, broker_id: str, token: int, ttl_ms: int, now_ms: int
+    ) -> PartitionOwner | None:
+        """Extend a live grant of ``broker_id`` under ``token``. None when the
+        grant expired (even if nobody took it yet), was released or moved on:
+        the caller must stop writing and acquire again."""
+        ...
+
+    async def release_partition(
+        self, topic: str, partition: int, broker_id: str, token: int
+    ) -> bool:
+        """Give the grant up now (cooperative handoff): writes under its token
+        are refused from here on and the next acquire gets token + 1."""
+        ...
+
+    async def list_partition_owners(self, topic: str | None = None) -> list[PartitionOwner]:
+        """The ownership table (released and expired grants included), by
+        topic then partition; only ``topic``'s partitions when given."""
+        ...
+
+    async def ownership_log(self, topic: str, partition: int) -> list[OwnershipGrant]:
+        """Every grant of the partition, by token."""
+        ...
+
+    async def append_owned(
+        self, batches: Sequence[tuple[PartitionFence, Sequence[NewEvent]]]
+    ) -> list[list[AppendResult]]:
+        """`append_many` under per-partition fences: refused with
+        `FencedError` (storing nothing of any batch) unless every fence
+        carries its partition's current, unreleased token. New events keep
+        the token they were appended under (see `fence_tokens`)."""
+        ...
+
+    async def commit_owned(
+        self,
+        group: str,
+        topic: str,
+        offsets: dict[int, int],
+        *,
+        tokens: Mapping[int, int],
+        generation: int = 0,
+    ) -> dict[int, CommittedOffset]:
+        """`commit`, refused with `FencedError` (changing nothing) unless
+        ``tokens`` holds the current, unreleased token of every partition in
+        ``offsets``."""
+        ...
+
+    async def fence_tokens(
+        self, topic: str, partition: int, from_offset: int, limit: int
+    ) -> list[tuple[int, int | None]]:
+        """(offset, token) of stored events from ``from_offset``, ascending,
+        at most ``limit``; token None for events appended without one."""
+        ...
+
+
 class TopicStore(Protocol):
     async def create_topic(self, config: TopicConfig) -> TopicConfig:
         """Create the topic unless it exists; returns the stored config."""
@@ -358,6 +462,7 @@ class Store(
     GroupStore,
     AdminStore,
     LeaseStore,
+    OwnershipStore,
     TopicStore,
     OutboxStore,
     SchemaStore,

@@ -22,16 +22,18 @@ class PartitionLog:
     go to its end), so a read from any offset is a bisect plus a slice even
     after compaction or retention punched holes in it. ``key_offsets`` keeps
     the stored offsets of each key, ascending, for compaction and
-    latest-by-key.
+    latest-by-key. ``tokens`` holds the ownership token of each event
+    appended under one (see `MemoryStore.append_owned`).
     """
 
-    __slots__ = ("events", "key_offsets", "next_offset", "offsets")
+    __slots__ = ("events", "key_offsets", "next_offset", "offsets", "tokens")
 
     def __init__(self) -> None:
         self.next_offset = 0
         self.offsets: list[int] = []
         self.events: dict[int, StoredEvent] = {}
         self.key_offsets: dict[str, list[int]] = {}
+        self.tokens: dict[int, int] = {}
 
     def add(self, event: StoredEvent) -> None:
         self.offsets.append(event.offset)
@@ -56,6 +58,8 @@ class PartitionLog:
         if not removed:
             return removed
         gone = {event.offset for event in removed}
+        for offset in gone:
+            self.tokens.pop(offset, None)
         self.offsets = [offset for offset in self.offsets if offset not in gone]
         for key in {event.key for event in removed if event.key is not None}:
             kept = [offset for offset in self.key_offsets[key] if offset not in gone]
@@ -107,7 +111,13 @@ class EventLog:
             return _EMPTY
         return topic_log.partitions.get(partition, _EMPTY)
 
-    def append(self, topic: str, partition: int, events: Sequence[NewEvent]) -> list[AppendResult]:
+    def append(
+        self,
+        topic: str,
+        partition: int,
+        events: Sequence[NewEvent],
+        fence_token: int | None = None,
+    ) -> list[AppendResult]:
         if not events:
             return []
         topic_log = self._topic(topic)
@@ -121,6 +131,8 @@ class EventLog:
             offset = log.next_offset
             log.next_offset += 1
             log.add(stored_event(topic, partition, offset, event))
+            if fence_token is not None:
+                log.tokens[offset] = fence_token
             topic_log.ids[event.id] = (partition, offset)
             results.append(AppendResult(partition, offset, event.id))
         return results
@@ -146,6 +158,17 @@ class EventLog:
             found.append(detached_event(event))
             if len(found) >= limit:
                 break
+        return found
+
+    def fence_tokens(
+        self, topic: str, partition: int, from_offset: int, limit: int
+    ) -> list[tuple[int, int | None]]:
+        log = self._existing(topic, partition)
+        found: list[tuple[int, int | None]] = []
+        for event in log.scan(from_offset):
+            if len(found) >= limit:
+                break
+            found.append((event.offset, log.tokens.get(event.offset)))
         return found
 
     def offset_for_timestamp(self, topic: str, partition: int, ts_ms: int) -> int:

@@ -16,7 +16,7 @@ a database file survives a restart of its process.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from promethean.errors import StoreUnavailableError
@@ -24,9 +24,17 @@ from promethean.store.memory.groups import CommitTable, MembershipTable
 from promethean.store.memory.leases import LeaseTable
 from promethean.store.memory.log import EventLog
 from promethean.store.memory.outbox import OutboxTable
+from promethean.store.memory.ownership import BrokerTable, OwnershipTable
 from promethean.store.memory.schemas import SchemaRegistry
 from promethean.store.memory.topics import TopicTable
 from promethean.store.memory.views import ViewTable
+from promethean.store.ownership_records import (
+    BrokerRecord,
+    OwnershipGrant,
+    PartitionFence,
+    PartitionOwner,
+)
+from promethean.store.ownership_rules import commit_fences
 from promethean.store.records import (
     AppendResult,
     CommittedOffset,
@@ -64,6 +72,8 @@ class MemoryStore:
         self._commits = CommitTable()
         self._membership = MembershipTable()
         self._leases = LeaseTable()
+        self._brokers = BrokerTable()
+        self._ownership = OwnershipTable()
         self._topics = TopicTable()
         self._outbox = OutboxTable()
         self._schemas = SchemaRegistry()
@@ -208,6 +218,8 @@ class MemoryStore:
             "topic_configs": len(self._topics),
             "outbox": len(self._outbox),
             "leases": len(self._leases),
+            "brokers": len(self._brokers),
+            "partition_owners": len(self._ownership),
             "schemas": len(self._schemas),
             "views": len(self._views),
         }
@@ -283,6 +295,83 @@ class MemoryStore:
     async def get_lease(self, name: str) -> Lease | None:
         await self._turn()
         return self._leases.get(name)
+
+    # -- brokers and partition ownership -----------------------------------
+
+    async def register_broker(
+        self, broker_id: str, address: str, ttl_ms: int, now_ms: int
+    ) -> BrokerRecord:
+        await self._turn()
+        return self._brokers.register(broker_id, address, ttl_ms, now_ms)
+
+    async def heartbeat_broker(
+        self, broker_id: str, ttl_ms: int, now_ms: int
+    ) -> BrokerRecord | None:
+        await self._turn()
+        return self._brokers.heartbeat(broker_id, ttl_ms, now_ms)
+
+    async def deregister_broker(self, broker_id: str) -> bool:
+        await self._turn()
+        return self._brokers.deregister(broker_id)
+
+    async def list_brokers(self, now_ms: int) -> list[BrokerRecord]:
+        await self._turn()
+        return self._brokers.live(now_ms)
+
+    async def acquire_partition(
+        self, topic: str, partition: int, broker_id: str, ttl_ms: int, now_ms: int
+    ) -> PartitionOwner | None:
+        await self._turn()
+        return self._ownership.acquire(topic, partition, broker_id, ttl_ms, now_ms)
+
+    async def renew_partition(
+        self, topic: str, partition: int, broker_id: str, token: int, ttl_ms: int, now_ms: int
+    ) -> PartitionOwner | None:
+        await self._turn()
+        return self._ownership.renew(topic, partition, broker_id, token, ttl_ms, now_ms)
+
+    async def release_partition(
+        self, topic: str, partition: int, broker_id: str, token: int
+    ) -> bool:
+        await self._turn()
+        return self._ownership.release(topic, partition, broker_id, token)
+
+    async def list_partition_owners(self, topic: str | None = None) -> list[PartitionOwner]:
+        await self._turn()
+        return self._ownership.owners(topic)
+
+    async def ownership_log(self, topic: str, partition: int) -> list[OwnershipGrant]:
+        await self._turn()
+        return self._ownership.log(topic, partition)
+
+    async def append_owned(
+        self, batches: Sequence[tuple[PartitionFence, Sequence[NewEvent]]]
+    ) -> list[list[AppendResult]]:
+        await self._turn()
+        self._ownership.check(fence for fence, _ in batches)
+        return [
+            self._log.append(fence.topic, fence.partition, events, fence.token)
+            for fence, events in batches
+        ]
+
+    async def commit_owned(
+        self,
+        group: str,
+        topic: str,
+        offsets: dict[int, int],
+        *,
+        tokens: Mapping[int, int],
+        generation: int = 0,
+    ) -> dict[int, CommittedOffset]:
+        await self._turn()
+        self._ownership.check(commit_fences(group, topic, offsets, tokens))
+        return self._commits.commit(group, topic, offsets, generation)
+
+    async def fence_tokens(
+        self, topic: str, partition: int, from_offset: int, limit: int
+    ) -> list[tuple[int, int | None]]:
+        await self._turn()
+        return self._log.fence_tokens(topic, partition, from_offset, limit)
 
     # -- topics ------------------------------------------------------------
 

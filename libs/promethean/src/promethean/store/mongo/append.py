@@ -11,7 +11,7 @@ overwritten.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Final
 
 from pymongo.errors import BulkWriteError, DuplicateKeyError
@@ -19,12 +19,17 @@ from pymongo.errors import BulkWriteError, DuplicateKeyError
 from promethean.errors import StoreError
 from promethean.store.mongo.base import PartitionSlot
 from promethean.store.mongo.codecs import event_document
-from promethean.store.mongo.collections import COUNTERS, EVENTS, LEASES
+from promethean.store.mongo.collections import COUNTERS, EVENTS, LEASES, PARTITION_OWNERS
 from promethean.store.mongo.connection import Document
 from promethean.store.mongo.errors import is_duplicate_key, translated
 from promethean.store.mongo.leases import check_fence
 from promethean.store.mongo.log import LogReads, counter_id
+from promethean.store.mongo.ownership import check_fences
+from promethean.store.ownership_records import PartitionFence
 from promethean.store.records import AppendResult, Fence, NewEvent
+
+Guard = Callable[[], Awaitable[None]]
+"""Checked before each insert round; raises `FencedError` to stop the append."""
 
 MAX_APPEND_ROUNDS: Final = 16
 TOO_MUCH_CONTENTION: Final = (
@@ -76,12 +81,50 @@ class LogAppends(LogReads):
         holder's colliding insert reloads and continues after it); the old
         holder's next round sees the new token and stops with `FencedError`.
         """
+        guard: Guard | None = None
+        if fence is not None:
+            leases, lease = self._col(LEASES), fence
+
+            async def guard() -> None:
+                await check_fence(leases, lease)
+
+        return await self._append_guarded(topic, partition, events, guard, None)
+
+    @translated
+    async def append_owned(
+        self, batches: Sequence[tuple[PartitionFence, Sequence[NewEvent]]]
+    ) -> list[list[AppendResult]]:
+        """See `OwnershipStore.append_owned`: every fence is checked first
+        (a stale one refuses every batch), then each batch is its own
+        majority write, its fence checked again before each insert round
+        (the window `append` describes applies to each)."""
+        owners = self._col(PARTITION_OWNERS)
+        await check_fences(owners, (fence for fence, _ in batches))
+        results: list[list[AppendResult]] = []
+        for fence, events in batches:
+
+            async def guard(fence: PartitionFence = fence) -> None:
+                await check_fences(owners, [fence])
+
+            results.append(
+                await self._append_guarded(fence.topic, fence.partition, events, guard, fence.token)
+            )
+        return results
+
+    async def _append_guarded(
+        self,
+        topic: str,
+        partition: int,
+        events: Sequence[NewEvent],
+        guard: Guard | None,
+        fence_token: int | None,
+    ) -> list[AppendResult]:
         if not events:
             return []
         slot = self._slot(topic, partition)
         async with slot.lock:
             try:
-                return await self._append_locked(topic, partition, events, fence, slot)
+                return await self._append_locked(topic, partition, events, guard, fence_token, slot)
             except BaseException:
                 slot.next_offset = None  # unknown how much landed: reload next time
                 raise
@@ -91,7 +134,8 @@ class LogAppends(LogReads):
         topic: str,
         partition: int,
         events: Sequence[NewEvent],
-        fence: Fence | None,
+        guard: Guard | None,
+        fence_token: int | None,
         slot: PartitionSlot,
     ) -> list[AppendResult]:
         results: list[AppendResult | None] = [None] * len(events)
@@ -99,14 +143,17 @@ class LogAppends(LogReads):
         known: dict[str, tuple[int, int]] = {}
         appended = False
         for _ in range(MAX_APPEND_ROUNDS):
-            if fence is not None:
-                await check_fence(self._col(LEASES), fence)
+            if guard is not None:
+                await guard()
             unknown = [events[i].id for i in pending if events[i].id not in known]
             known.update(await self._find_ids(topic, unknown))
             if slot.next_offset is None:
                 slot.next_offset = await self._stored_next_offset(topic, partition)
             base = slot.next_offset
             plan = self._plan(topic, partition, base, events, pending, known, results)
+            if fence_token is not None:
+                for doc in plan.docs:
+                    doc["fence_token"] = fence_token
             inserted, collided = await self._insert(plan.docs)
             for i, doc_index in plan.doc_of_event.items():
                 if doc_index < inserted:

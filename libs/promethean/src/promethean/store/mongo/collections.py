@@ -28,6 +28,8 @@ SCHEMAS: Final = "schemas"
 SCHEMA_IDS: Final = "schema_ids"
 SCHEMA_CONFIGS: Final = "schema_configs"
 VIEWS: Final = "views"
+BROKERS: Final = "brokers"
+PARTITION_OWNERS: Final = "partition_owners"
 
 ALL_COLLECTIONS: Final = (
     EVENTS,
@@ -43,6 +45,8 @@ ALL_COLLECTIONS: Final = (
     SCHEMA_IDS,
     SCHEMA_CONFIGS,
     VIEWS,
+    BROKERS,
+    PARTITION_OWNERS,
 )
 
 
@@ -50,7 +54,7 @@ def _index(*fields: str, unique: bool = False) -> IndexModel:
     return IndexModel([(field, ASCENDING) for field in fields], unique=unique)
 
 
-# counters, group_state, topic_configs and leases are keyed by `_id` alone.
+# counters, group_state, topic_configs, leases and brokers are keyed by `_id` alone.
 INDEXES: Final[dict[str, list[IndexModel]]] = {
     EVENTS: [
         _index("topic", "partition", "offset", unique=True),
@@ -69,6 +73,7 @@ INDEXES: Final[dict[str, list[IndexModel]]] = {
     SCHEMAS: [_index("subject", "version", unique=True), _index("id")],
     SCHEMA_IDS: [_index("id", unique=True)],
     VIEWS: [_index("view", "key", unique=True)],
+    PARTITION_OWNERS: [_index("topic", "partition")],
 }
 
 

@@ -23,6 +23,7 @@ from promethean.store.mongo.leases import LeaseOps
 from promethean.store.mongo.maintenance import Maintenance
 from promethean.store.mongo.members import GroupMembership
 from promethean.store.mongo.outbox import OutboxOps
+from promethean.store.mongo.ownership import OwnershipOps
 from promethean.store.mongo.schemas import SchemaOps
 from promethean.store.mongo.topics import TopicOps
 from promethean.store.mongo.views import ViewOps
@@ -33,6 +34,7 @@ NOT_PROBED: Final = "mongodb store {url} is not open: capabilities are probed by
 
 class MongoStore(
     Maintenance,
+    OwnershipOps,
     GroupOffsets,
     AdminOps,
     GroupMembership,

@@ -149,6 +149,33 @@ STATEMENTS: Final = (
         PRIMARY KEY (view, key)
     )
     """,
+    """
+    CREATE TABLE IF NOT EXISTS brokers (
+        broker_id TEXT NOT NULL PRIMARY KEY,
+        address TEXT NOT NULL,
+        expires_at_ms INTEGER NOT NULL
+    ) WITHOUT ROWID
+    """,
+    """
+    CREATE TABLE IF NOT EXISTS partition_owners (
+        topic TEXT NOT NULL,
+        partition INTEGER NOT NULL,
+        broker_id TEXT NOT NULL,
+        token INTEGER NOT NULL,
+        expires_at_ms INTEGER NOT NULL,
+        PRIMARY KEY (topic, partition)
+    ) WITHOUT ROWID
+    """,
+    """
+    CREATE TABLE IF NOT EXISTS ownership_log (
+        topic TEXT NOT NULL,
+        partition INTEGER NOT NULL,
+        token INTEGER NOT NULL,
+        broker_id TEXT NOT NULL,
+        acquired_ms INTEGER NOT NULL,
+        PRIMARY KEY (topic, partition, token)
+    ) WITHOUT ROWID
+    """,
 )
 
 
@@ -157,6 +184,7 @@ def create_schema(conn: sqlite3.Connection) -> None:
     for statement in STATEMENTS:
         conn.execute(statement)
     _add_schema_columns(conn)
+    _add_event_fence_token(conn)
     conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION:d}")
 
 
@@ -167,3 +195,12 @@ def _add_schema_columns(conn: sqlite3.Connection) -> None:
         conn.execute("ALTER TABLE schemas ADD COLUMN id INTEGER NOT NULL DEFAULT 0")
     if "deleted" not in columns:
         conn.execute("ALTER TABLE schemas ADD COLUMN deleted INTEGER NOT NULL DEFAULT 0")
+
+
+def _add_event_fence_token(conn: sqlite3.Connection) -> None:
+    """Events keep the ownership token they were appended under (NULL for
+    appends without one); databases made before partition ownership gain
+    the column."""
+    columns = {row[1] for row in conn.execute("PRAGMA table_info(events)")}
+    if "fence_token" not in columns:
+        conn.execute("ALTER TABLE events ADD COLUMN fence_token INTEGER")

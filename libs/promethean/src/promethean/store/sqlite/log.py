@@ -18,7 +18,7 @@ from promethean.store.sqlite.leases import check_fence
 
 _INSERT_EVENT: Final = (
     'INSERT INTO events (topic, partition, "offset", id, ts, payload, key, headers, caused_by,'
-    " tags, sid) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+    " tags, sid, fence_token) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 )
 _NEXT_OFFSET: Final = (
     "SELECT COALESCE("
@@ -101,7 +101,10 @@ def append_events(
     partition: int,
     events: Sequence[NewEvent],
     fence: Fence | None,
+    fence_token: int | None = None,
 ) -> list[AppendResult]:
+    """Append one partition's events; ``fence_token`` is kept with each new
+    event (the ownership grant it was appended under)."""
     if fence is not None:
         check_fence(conn, fence)
     if not events:
@@ -129,6 +132,7 @@ def append_events(
                 to_json_or_none(event.caused_by),
                 to_json_or_none(event.tags),
                 event.sid,
+                fence_token,
             )
         )
         results.append(AppendResult(partition, offset, event.id))

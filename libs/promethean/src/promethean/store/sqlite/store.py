@@ -9,6 +9,7 @@ from promethean.store.sqlite.log import LogMixin
 from promethean.store.sqlite.maintenance import MaintenanceMixin
 from promethean.store.sqlite.members import MembersMixin
 from promethean.store.sqlite.outbox import OutboxMixin
+from promethean.store.sqlite.ownership import OwnershipMixin
 from promethean.store.sqlite.registry import SchemaRegistryMixin
 from promethean.store.sqlite.topics import TopicsMixin
 from promethean.store.sqlite.views import ViewsMixin
@@ -21,6 +22,7 @@ class SQLiteStore(
     AdminMixin,
     MembersMixin,
     LeaseMixin,
+    OwnershipMixin,
     TopicsMixin,
     OutboxMixin,
     SchemaRegistryMixin,
