@@ -26,7 +26,7 @@ from promethean.errors import FrameError, PrometheanError
 from promethean.frames import broker as bf
 from promethean.frames.codec import encode, error_frame, parse_broker_request
 from promethean.frames.codes import ErrorCode
-from promethean.frames.envelope import Envelope
+from promethean.frames.envelope import envelope_of
 from promethean.runtime.health import StoreHealth
 from promethean.runtime.tracing import TRACEPARENT, span_from_headers, tracer
 from promethean.runtime.ws_release import release_websocket
@@ -112,18 +112,7 @@ class BrokerConnection:
             offset=event.offset,
             attempt=delivery.attempt,
             ack_deadline_ms=delivery.ack_deadline_ms,
-            envelope=Envelope(
-                id=event.id,
-                ts=event.ts,
-                topic=event.topic,
-                partition=event.partition,
-                payload=msgspec.Raw(event.payload),
-                key=event.key,
-                headers=event.headers,
-                caused_by=event.caused_by,
-                tags=event.tags,
-                sid=event.sid,
-            ),
+            envelope=envelope_of(event, msgspec.Raw(event.payload)),
         )
         return self._sender.offer(encode(frame))
 
