@@ -17,10 +17,7 @@ import msgspec
 from aiohttp import WSCloseCode, WSMsgType, web
 from opentelemetry.trace import SpanKind
 
-from promethean.bus import (
-    BusEngine,
-    Delivery,
-)
+from promethean.bus import BusEngine, Delivery
 from promethean.bus.coordinator import Coordinator
 from promethean.errors import FrameError, PrometheanError
 from promethean.frames import broker as bf
@@ -44,7 +41,8 @@ _conn_ids = itertools.count(1)
 
 
 class BrokerConnection:
-    """Implements the engine's `Consumer` for one WebSocket."""
+    """One WebSocket as the engine's `Consumer`, the coordinator's
+    `MemberLink` and the frame handlers' `Session` (dispatch.py)."""
 
     def __init__(
         self,
