@@ -92,6 +92,7 @@ class BusEngine:
             hooks=self.hooks,
             publish=self.publish,
         )
+        """How deliveries of these groups end; dead letters go through `publish`."""
 
     # -- publish -----------------------------------------------------------
 
