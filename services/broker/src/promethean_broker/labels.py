@@ -14,10 +14,13 @@ from typing import Final
 
 from prometheus_client import CollectorRegistry, Counter
 
-REASON_NACK: Final = "nack"
+from promethean.bus.settlement import ACK_TIMEOUT
+from promethean.frames.settle import SettleVerb
+
+REASON_NACK: Final = SettleVerb.NACK
 REASON_OTHER: Final = "other"
 REDELIVERY_REASONS: Final = frozenset(
-    {REASON_NACK, "ack_timeout", "disconnected", "unsubscribed", "slow_consumer", REASON_OTHER}
+    {REASON_NACK, ACK_TIMEOUT, "disconnected", "unsubscribed", "slow_consumer", REASON_OTHER}
 )
 """Every value the ``reason`` label of ``promethean_redelivered`` can take."""
 _ALIASES: Final = {"closed": "disconnected", "slow consumer": "slow_consumer"}

@@ -8,10 +8,14 @@ Acks of partitioned groups are checked here before they reach the engine.
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Protocol
 
 from promethean.bus.coordinator import Coordinator
 from promethean.bus.members import MemberLink
+from promethean.errors import FrameError
 from promethean.frames import broker as bf
+from promethean.frames.codes import ErrorCode
+from promethean_broker.session import HandlerTable, Session, handles
 
 MembershipFrame = bf.Join | bf.Heartbeat | bf.Revoked | bf.Leave
 SettleFrame = bf.Ack | bf.Nack | bf.Modack | bf.AckBatch
@@ -47,3 +51,26 @@ def check_settle(coordinator: Coordinator, consumer_id: str, frame: SettleFrame)
     coordinator.check_settle(
         consumer_id, frame.topic, frame.group, frame.partition, frame.generation
     )
+
+
+class MemberSession(Session, MemberLink, Protocol):
+    """The connection is also how the coordinator reaches the member."""
+
+
+async def on_membership(session: MemberSession, frame: MembershipFrame) -> None:
+    """Membership frames need the coordinator; without one they are unknown."""
+    if session.coordinator is None:
+        raise FrameError(
+            f"{type(frame).__name__} is not accepted here", code=ErrorCode.UNKNOWN_TYPE
+        )
+    await handle_membership(session.coordinator, session, frame, session.confirm)
+
+
+MEMBERSHIP_HANDLERS: HandlerTable = dict(
+    [
+        handles(bf.Join, on_membership),
+        handles(bf.Heartbeat, on_membership),
+        handles(bf.Revoked, on_membership),
+        handles(bf.Leave, on_membership),
+    ]
+)

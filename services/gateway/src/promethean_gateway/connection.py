@@ -22,7 +22,7 @@ from promethean.errors import FrameError, PrometheanError
 from promethean.frames import gateway as gf
 from promethean.frames.codec import encode, gw_error_frame, parse_gateway_request
 from promethean.frames.codes import ErrorCode
-from promethean.frames.envelope import EventBody
+from promethean.frames.envelope import event_body_of
 from promethean.frames.fields import Corr
 from promethean.names import MAX_HEADERS
 from promethean.runtime.tracing import TRACEPARENT, extract_context, inject_headers
@@ -369,17 +369,7 @@ class GatewayConnection:
         frame = gf.GwEvent(
             topic=message.topic,
             group=message.group,
-            event=EventBody(
-                id=message.id,
-                ts=message.ts,
-                topic=message.topic,
-                payload=msgspec.Raw(message.raw_payload),
-                key=message.key,
-                headers=message.headers,
-                caused_by=message.caused_by,
-                tags=message.tags,
-                sid=message.sid,
-            ),
+            event=event_body_of(message, msgspec.Raw(message.raw_payload)),
             ctx=gf.GwEventCtx(attempt=message.attempt, ack_deadline_ms=message.ack_deadline_ms),
         )
         self._metrics.events.inc()

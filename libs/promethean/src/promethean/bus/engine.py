@@ -1,5 +1,6 @@
 """The bus semantics in one place, with no transport: publish with group
-commit, consumer groups, delivery, acks, redelivery, DLQ and commits.
+commit, consumer groups, delivery and commits. How a delivery ends (acks,
+redelivery, DLQ, expiry) is `Settlement`'s, in bus/settlement.py.
 
 The broker service drives it from WebSocket connections with background
 tasks; the in-memory mock broker drives the very same engine inline with a
@@ -16,13 +17,12 @@ from contextlib import AbstractAsyncContextManager
 
 from promethean.bus.checks import PublishCheck, SchemaInvalidError
 from promethean.bus.config import EngineConfig
-from promethean.bus.cursor import InFlight, PartitionCursor
-from promethean.bus.dlq import dead_letter_event
 from promethean.bus.group import GroupTopic
 from promethean.bus.hooks import EngineHooks
 from promethean.bus.locks import KeyedLocks
 from promethean.bus.positions import load_cursors
 from promethean.bus.requests import AckRef, PublishRequest
+from promethean.bus.settlement import Settlement
 from promethean.bus.subscription import (
     Consumer,
     EventFilter,
@@ -35,7 +35,6 @@ from promethean.bus.writer import GroupCommitter, PartitionWriter
 from promethean.clock import Clock
 from promethean.errors import FrameError, OverloadedError
 from promethean.frames.codes import ErrorCode
-from promethean.names import DLQ_SUFFIX
 from promethean.partitioning import partition_for
 from promethean.store.port import Store
 from promethean.store.records import AppendResult, Fence, NewEvent, StoredEvent, TopicConfig
@@ -84,6 +83,16 @@ class BusEngine:
         self._dispatchers: dict[GroupTopic, asyncio.Task[None]] = {}
         self._group_locks: KeyedLocks[tuple[str, str]] = KeyedLocks()
         self._closed = False
+        self.settlement = Settlement(
+            self._groups,
+            store=store,
+            topics=self.topics,
+            config=config,
+            clock=clock,
+            hooks=self.hooks,
+            publish=self.publish,
+        )
+        """How deliveries of these groups end; dead letters go through `publish`."""
 
     # -- publish -----------------------------------------------------------
 
@@ -345,7 +354,7 @@ class BusEngine:
         if sub in state.subs:
             state.subs.remove(sub)
         held = state.held_by(sub)
-        await self._retry(state, held, reason=reason, backoff=False)
+        await self.settlement.retry(state, held, reason=reason, backoff=False)
         if state.subs:
             state.wake()
             return
@@ -401,175 +410,26 @@ class BusEngine:
     def subscriptions_of(self, consumer_id: str) -> list[Subscription]:
         return list(self._subs_by_consumer.get(consumer_id, ()))
 
-    # -- acks --------------------------------------------------------------
-
-    def _state_for(self, ref: AckRef) -> tuple[GroupTopic, PartitionCursor]:
-        state = self._groups.get((ref.group, ref.topic))
-        if state is None:
-            raise FrameError(
-                f"no subscription of {ref.group} on {ref.topic}", code=ErrorCode.NOT_SUBSCRIBED
-            )
-        cursor = state.cursors.get(ref.partition)
-        if cursor is None:
-            raise FrameError(
-                f"{ref.topic} has no partition {ref.partition}", code=ErrorCode.UNKNOWN_DELIVERY
-            )
-        return state, cursor
-
-    def _check_known(self, cursor: PartitionCursor, ref: AckRef) -> bool:
-        """True if the ack refers to live work; False if already done."""
-        if cursor.watermark.is_done(ref.offset):
-            return False
-        if not cursor.knows(ref.offset):
-            raise FrameError(
-                f"offset {ref.offset} of {ref.topic}/{ref.partition} "
-                f"was not delivered to {ref.group}",
-                code=ErrorCode.UNKNOWN_DELIVERY,
-            )
-        return True
+    # -- settlement (bus/settlement.py) -------------------------------------
 
     def ack(self, ref: AckRef) -> bool:
         """Mark a delivered offset done; acks of finished work are no-ops."""
-        state, cursor = self._state_for(ref)
-        if not self._check_known(cursor, ref):
-            return False
-        flight = cursor.inflight.get(ref.offset)
-        if flight is not None:
-            flight.sub.inflight -= 1
-            self.hooks.acked(
-                ref.topic, ref.group, ref.partition, flight.event.ts, self.clock.now_ms()
-            )
-        cursor.finish(ref.offset)
-        state.wake()
-        return True
+        return self.settlement.ack(ref)
 
     def ack_many(self, topic: str, group: str, items: Sequence[tuple[int, int]]) -> int:
-        done = 0
-        for partition, offset in items:
-            if self.ack(AckRef(topic, group, partition, offset)):
-                done += 1
-        return done
+        return self.settlement.ack_many(topic, group, items)
 
     async def nack(self, ref: AckRef, reason: str | None = None) -> None:
-        state, cursor = self._state_for(ref)
-        if not self._check_known(cursor, ref):
-            return
-        flight = cursor.inflight.get(ref.offset)
-        if flight is None:
-            return  # already waiting for redelivery
-        # The client's text goes to the DLQ record; observers only learn it was a NACK.
-        await self._retry(
-            state, [(cursor, flight)], reason=reason or "nack", backoff=True, kind="nack"
-        )
-        state.wake()
+        await self.settlement.nack(ref, reason)
 
     def modack(self, ref: AckRef, extend_ms: int) -> bool:
-        state, cursor = self._state_for(ref)
-        if not self._check_known(cursor, ref):
-            return False
-        flight = cursor.inflight.get(ref.offset)
-        if flight is None:
-            return False
-        if extend_ms == 0:
-            # MODACK 0 means "give it back now", as in Pub/Sub.
-            flight.deadline_ms = self.clock.now_ms()
-            state.wake()
-            return True
-        return cursor.extend(ref.offset, self.clock.now_ms() + extend_ms)
-
-    async def _retry(
-        self,
-        state: GroupTopic,
-        flights: Sequence[tuple[PartitionCursor, InFlight]],
-        *,
-        reason: str,
-        backoff: bool,
-        kind: str | None = None,
-    ) -> None:
-        """Count one more failed attempt for each flight (durably, before it
-        goes out again), then redeliver or dead-letter it. ``reason`` is
-        kept with a dead-lettered event; hooks see ``kind`` (default: the
-        reason), which never carries client text."""
-        by_partition: dict[int, list[tuple[PartitionCursor, InFlight]]] = {}
-        for cursor, flight in flights:
-            if cursor.take_back(flight.event.offset) is None:
-                continue
-            flight.sub.inflight -= 1
-            by_partition.setdefault(cursor.partition, []).append((cursor, flight))
-        if not by_partition:
-            return
-        settled: set[int] = set()
-        try:
-            config = await self.topics.ensure(state.topic, self.clock.now_ms())
-            now = self.clock.now_ms()
-            for partition, items in by_partition.items():
-                offsets = [f.event.offset for _, f in items]
-                totals = await self.store.add_attempts(state.group, state.topic, partition, offsets)
-                items[0][0].note_recorded_attempts(offsets)
-                for cursor, flight in items:
-                    failed = totals.get(flight.event.offset, flight.attempt)
-                    if failed >= config.max_attempts and not state.topic.endswith(DLQ_SUFFIX):
-                        await self._dead_letter(state, cursor, flight.event, failed, reason)
-                    else:
-                        delay = self._backoff_ms(failed) if backoff else 0
-                        cursor.schedule_retry(flight.event, failed, now + delay)
-                        self.hooks.redelivery(state.topic, state.group, partition, kind or reason)
-                    settled.add(id(flight))
-        except BaseException:
-            # The store failed before these were counted or dead-lettered:
-            # they go back in flight, already due, so the next timer pass
-            # retries them instead of the group stalling on a lost offset.
-            due = self.clock.now_ms()
-            for items in by_partition.values():
-                for cursor, flight in items:
-                    if id(flight) not in settled:
-                        self._give_back(cursor, flight, due)
-            raise
-
-    @staticmethod
-    def _give_back(cursor: PartitionCursor, flight: InFlight, due_ms: int) -> None:
-        offset = flight.event.offset
-        if cursor.watermark.is_done(offset) or cursor.knows(offset):
-            return
-        cursor.hand_out(flight.event, flight.sub, flight.attempt, min(flight.deadline_ms, due_ms))
-        flight.sub.inflight += 1
-
-    def _backoff_ms(self, failed_attempts: int) -> int:
-        base = self.config.redelivery_backoff_ms
-        if base <= 0:
-            return 0
-        return int(min(self.config.redelivery_backoff_max_ms, base * 2 ** (failed_attempts - 1)))
-
-    async def _dead_letter(
-        self,
-        state: GroupTopic,
-        cursor: PartitionCursor,
-        event: StoredEvent,
-        attempts: int,
-        reason: str,
-    ) -> None:
-        request = dead_letter_event(event, group=state.group, attempts=attempts, reason=reason)
-        await self.publish([request])
-        cursor.finish(event.offset)
-        self.hooks.dead_lettered(state.topic, state.group, cursor.partition, reason)
+        return self.settlement.modack(ref, extend_ms)
 
     # -- timers and commits ------------------------------------------------
 
     async def expire_due(self) -> int:
         """Take back every hand-out whose ack deadline passed; returns how many."""
-        now = self.clock.now_ms()
-        expired = 0
-        for state in list(self._groups.values()):
-            flights = [(c, f) for c in state.cursors.values() for f in c.expired(now)]
-            if flights:
-                expired += len(flights)
-                await self._retry(state, flights, reason="ack_timeout", backoff=True)
-            if flights or any(
-                (due := c.next_retry_due()) is not None and due <= now
-                for c in state.cursors.values()
-            ):
-                state.wake()
-        return expired
+        return await self.settlement.expire_due()
 
     async def sync_retention(self) -> None:
         """Align the in-memory tails with what retention left in the store."""

@@ -22,6 +22,7 @@ from promethean.client.process_span import process_span
 from promethean.client.types import Handler, Message
 from promethean.errors import PrometheanError
 from promethean.frames import broker as bf
+from promethean.frames.settle import SettleVerb
 
 log = logging.getLogger("promethean.client.partitioned")
 
@@ -194,11 +195,11 @@ class PartitionedSubscription:
             return
         await message.ack()
 
-    async def settle(self, message: Message, action: str, arg: Any) -> None:
+    async def settle(self, message: Message, action: SettleVerb, arg: Any) -> None:
         """The `Message` settle callback: acks leave batched, with the generation."""
         if message.epoch != self.port.epoch:
             return
-        if action == "ack":
+        if action is SettleVerb.ACK:
             self._acks.append((message.partition, message.offset))
             if self._ack_flush is None:
                 self._ack_flush = asyncio.get_running_loop().call_soon(self.flush_acks)
@@ -211,7 +212,7 @@ class PartitionedSubscription:
             message.offset,
         )
         frame: bf.Nack | bf.Modack
-        if action == "nack":
+        if action is SettleVerb.NACK:
             frame = bf.Nack(
                 topic=topic,
                 group=group,

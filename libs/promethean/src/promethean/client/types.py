@@ -9,6 +9,7 @@ from typing import Any
 import msgspec
 
 from promethean.frames.fields import StartKind
+from promethean.frames.settle import SettleVerb
 
 _decoder = msgspec.json.Decoder()
 
@@ -86,7 +87,7 @@ class Message:
         sid: str | None = None,
         ack_deadline_ms: int | None = None,
         epoch: int = 0,
-        settle: Callable[[Message, str, Any], Awaitable[None]] | None = None,
+        settle: Settle | None = None,
     ) -> None:
         self.topic = topic
         self.group = group
@@ -114,16 +115,16 @@ class Message:
         return self._payload
 
     async def ack(self) -> None:
-        await self._do("ack", None)
+        await self._do(SettleVerb.ACK, None)
 
     async def nack(self, reason: str | None = None) -> None:
-        await self._do("nack", reason)
+        await self._do(SettleVerb.NACK, reason)
 
     async def modack(self, extend_ms: int) -> None:
         if self._settle is not None and not self.settled:
-            await self._settle(self, "modack", extend_ms)
+            await self._settle(self, SettleVerb.MODACK, extend_ms)
 
-    async def _do(self, action: str, arg: Any) -> None:
+    async def _do(self, action: SettleVerb, arg: Any) -> None:
         if self.settled or self._settle is None:
             return
         self.settled = True
@@ -139,3 +140,5 @@ class Message:
 _UNSET: Any = object()
 
 Handler = Callable[[Message], Awaitable[None]]
+Settle = Callable[[Message, SettleVerb, Any], Awaitable[None]]
+"""How a `Message` hands its ack, nack or modack to whoever delivered it."""

@@ -17,7 +17,7 @@ import itertools
 import logging
 import uuid
 from collections import deque
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from typing import Any, Final
 
 import aiohttp
@@ -27,7 +27,7 @@ from promethean.client.partitioned import Hook, PartitionedSubscription
 from promethean.client.send_queue import PendingPublish, PublishDeadline, SendQueue, encoded_size
 from promethean.client.subscription import ClientSubscription
 from promethean.client.transport import ClientConfig, ClientState, WebSocketTransport
-from promethean.client.types import Handler, Message, Published, SubscribeOptions
+from promethean.client.types import Handler, Message, Published, Settle, SubscribeOptions
 from promethean.errors import ConnectionLostError, PrometheanError
 from promethean.frames import broker as bf
 from promethean.frames.checks import (
@@ -200,7 +200,7 @@ class WebSocketBusClient:
     def _message(
         self,
         frame: bf.Message | bf.Delivery,
-        settle: Callable[[Message, str, Any], Awaitable[None]],
+        settle: Settle,
     ) -> Message:
         env = frame.envelope
         return Message(
