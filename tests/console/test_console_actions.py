@@ -88,6 +88,10 @@ def test_create_and_edit_a_topic_from_the_console(actions: Console, browser: Bro
     browser.fill("form[aria-label='New topic'] input[name=partitions]", "3")
     browser.select("form[aria-label='New topic'] select[name=cleanup]", "compact")
     browser.click("form[aria-label='New topic'] input[name=validate]")
+    # The live snapshot re-renders the page under the open form: what was
+    # typed must survive it.
+    run(actions.admin().put_topic("appears-while-typing"))
+    browser.wait("tr[data-topic='appears-while-typing']")
     browser.screenshot(ARTIFACTS / "topic-new.png")
     browser.click("form[aria-label='New topic'] button[type=submit]")
     browser.wait("tr[data-topic='made-in-console'] [data-testid=validate]", "on", exact=True)
@@ -97,6 +101,8 @@ def test_create_and_edit_a_topic_from_the_console(actions: Console, browser: Bro
     browser.click("button:text('Edit settings')")
     form = "form[aria-label='Settings of made-in-console']"
     browser.fill(f"{form} input[name=retention_ms]", "86400000")
+    run(actions.admin().put_topic("made-in-console", partitions=3, cleanup="compact", max_attempts=7))
+    browser.wait("[data-testid=topic-settings]", "7")
     browser.click(f"{form} button[type=submit]")
     browser.wait("[data-testid=topic-settings] dd", "1d")
     edited = {t.name: t for t in run(actions.admin().topics())}["made-in-console"]

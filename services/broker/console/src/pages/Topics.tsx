@@ -93,7 +93,9 @@ function numberOrNull(value: string): number | null {
   return value.trim() === "" ? null : Number(value);
 }
 
-// Creates a topic, or (with `topic`) changes the settings of one.
+// Creates a topic, or (with `topic`) changes the settings of one. The fields
+// take their first values from `topic` and are then the operator's: the live
+// snapshot re-renders this form every second and must not undo what was typed.
 export function TopicForm(props: { topic?: TopicRow; onDone(): void }) {
   const t = props.topic;
   const [error, setError] = useState<Error | null>(null);
@@ -133,17 +135,17 @@ export function TopicForm(props: { topic?: TopicRow; onDone(): void }) {
       )}
       <label>
         Partitions
-        <input name="partitions" type="number" min={t?.partitions ?? 1} max={1024} value={t?.partitions} placeholder="default" />
+        <input name="partitions" type="number" min={t?.partitions ?? 1} max={1024} defaultValue={t?.partitions?.toString()} placeholder="default" />
       </label>
       <label>
         Max attempts
-        <input name="max_attempts" type="number" min={1} max={1000} value={t?.max_attempts} placeholder="default" />
+        <input name="max_attempts" type="number" min={1} max={1000} defaultValue={t?.max_attempts?.toString()} placeholder="default" />
       </label>
       <label>
         Cleanup
-        <select name="cleanup" value={t?.cleanup ?? "delete"}>
+        <select name="cleanup">
           {CLEANUPS.map((c) => (
-            <option key={c} value={c}>
+            <option key={c} value={c} selected={c === (t?.cleanup ?? "delete")}>
               {c}
             </option>
           ))}
@@ -151,14 +153,14 @@ export function TopicForm(props: { topic?: TopicRow; onDone(): void }) {
       </label>
       <label>
         Retention (ms)
-        <input name="retention_ms" type="number" min={0} value={t?.retention_ms ?? ""} placeholder="forever" />
+        <input name="retention_ms" type="number" min={0} defaultValue={t?.retention_ms?.toString() ?? ""} placeholder="forever" />
       </label>
       <label>
         Retention (events)
-        <input name="retention_events" type="number" min={0} value={t?.retention_events ?? ""} placeholder="no limit" />
+        <input name="retention_events" type="number" min={0} defaultValue={t?.retention_events?.toString() ?? ""} placeholder="no limit" />
       </label>
       <label class="check">
-        <input name="validate" type="checkbox" checked={t?.validate ?? false} />
+        <input name="validate" type="checkbox" defaultChecked={t?.validate ?? false} />
         Validate values against the schema
       </label>
       <div class="row end span">
