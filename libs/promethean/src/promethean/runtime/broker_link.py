@@ -221,7 +221,7 @@ class BrokerLink:
             raise ConnectionLostError(LINK_CLOSED)
         client = attempt.result()
         if self._closing.is_set():
-            await self._close_client(client)
+            await close_within(client)
             raise ConnectionLostError(LINK_CLOSED)
         return client
 
@@ -306,17 +306,18 @@ class BrokerLink:
             await asyncio.gather(task, return_exceptions=True)
         client, self._client = self._client, None
         if client is not None:
-            await self._close_client(client)
-
-    @staticmethod
-    async def _close_client(client: BusClient) -> None:
-        try:
-            await asyncio.wait_for(client.close(), CLOSE_TIMEOUT_S)
-        except TimeoutError:
-            log.warning("closing the broker connection timed out")
-        except Exception as exc:  # closing what already failed is not worth failing for
-            log.warning("closing the broker connection failed", extra={"error": repr(exc)})
+            await close_within(client)
 
     def _set_state(self, state: LinkState) -> None:
         if self.state is not LinkState.CLOSED:
             self.state = state
+
+
+async def close_within(client: BusClient, timeout_s: float = CLOSE_TIMEOUT_S) -> None:
+    """Close ``client``, waiting ``timeout_s`` at most; never raises."""
+    try:
+        await asyncio.wait_for(client.close(), timeout_s)
+    except TimeoutError:
+        log.warning("closing a broker connection timed out")
+    except Exception as exc:  # closing what already failed is not worth failing for
+        log.warning("closing a broker connection failed", extra={"error": repr(exc)})
