@@ -213,11 +213,12 @@ class BrokerLink:
         closing = asyncio.ensure_future(self._closing.wait())
         try:
             await asyncio.wait({attempt, closing}, return_when=asyncio.FIRST_COMPLETED)
-        finally:
+        finally:  # closed, or the caller cancelled: no attempt outlives the call
             closing.cancel()
-        if not attempt.done():
-            attempt.cancel()
-            await asyncio.gather(attempt, return_exceptions=True)
+            if not attempt.done():
+                attempt.cancel()
+                await asyncio.gather(attempt, return_exceptions=True)
+        if attempt.cancelled():
             raise ConnectionLostError(LINK_CLOSED)
         client = attempt.result()
         if self._closing.is_set():
