@@ -24,12 +24,12 @@ from promethean.runtime.broker_link import BrokerLink, Refusal
 from promethean.runtime.health import Dependency, JobTimer, Progress, Readiness
 from promethean.runtime.heartbeat import HeartbeatPublisher, HeartbeatStats
 from promethean.runtime.http import service_routes
+from promethean.runtime.leadership import Leadership, LeadershipLostError, Role
 from promethean.runtime.service import Lifecycle
 from promethean.runtime.watchdog import Watchdog
 from promethean.store import open_store
 from promethean.store.port import Store
 from promethean.store.records import TopicConfig
-from promethean_compactor.leadership import Leadership, LeadershipLostError, Role
 from promethean_compactor.metrics import CompactorMetrics
 from promethean_compactor.passes import PassOptions, TopicPasses
 from promethean_compactor.settings import CompactorSettings
@@ -37,6 +37,9 @@ from promethean_compactor.sink import BusSink
 from promethean_compactor.snapshots import Snapshots
 
 log = logging.getLogger("promethean.compactor")
+
+LEASE_NAME = "compactor"
+"""The store lease of the one compactor that runs passes."""
 
 
 class CompactorRuntime:
@@ -57,10 +60,12 @@ class CompactorRuntime:
         )
         self.leadership = Leadership(
             self.store,
+            LEASE_NAME,
             settings.compactor_id,
             settings.lease_ttl_ms,
             self.clock.now_ms,
             on_change=self._role_changed,
+            call_timeout_s=settings.lease_ttl_ms / 1000,
         )
         self.leading = asyncio.Event()
         self.passes = TopicPasses(
