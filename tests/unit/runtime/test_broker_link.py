@@ -5,7 +5,7 @@ ends a connection attempt at once. On the mock broker (``BROKER_IMPL=mock``)."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 
 import pytest
 
@@ -17,6 +17,7 @@ from promethean.runtime.broker_link import (
     NOT_CONNECTED,
     Backoff,
     BrokerLink,
+    Connector,
     LinkHealth,
     LinkState,
     Refusal,
@@ -33,7 +34,7 @@ def health() -> LinkHealth:
     return LinkHealth(Dependency(BROKER), Readiness(), Progress(60_000), kill_after_ms=30_000)
 
 
-def failing_then_mock(failures: int, error: Exception) -> Callable[[], asyncio.Future[BusClient]]:
+def failing_then_mock(failures: int, error: Exception) -> Connector:
     """A connector that fails ``failures`` times, then connects to a mock broker."""
     calls = 0
 
@@ -46,7 +47,7 @@ def failing_then_mock(failures: int, error: Exception) -> Callable[[], asyncio.F
         await broker.ensure_open()
         return broker
 
-    return connect  # type: ignore[return-value]
+    return connect
 
 
 @pytest.fixture
@@ -58,15 +59,21 @@ async def links() -> AsyncIterator[list[BrokerLink]]:
 
 
 def link_with(
-    links: list[BrokerLink], state: LinkHealth | None = None, **kwargs: object
+    links: list[BrokerLink],
+    state: LinkHealth | None = None,
+    *,
+    backoff: Backoff = FAST,
+    refusal: Refusal = Refusal.RAISE,
+    connector: Connector | None = None,
 ) -> BrokerLink:
     link = BrokerLink(
         "ws://127.0.0.1:1/ws",
         ClientConfig(),
         health=state,
-        backoff=kwargs.pop("backoff", FAST),  # type: ignore[arg-type]
+        backoff=backoff,
+        refusal=refusal,
         environ=MOCK,
-        **kwargs,  # type: ignore[arg-type]
+        connector=connector,
     )
     links.append(link)
     return link
