@@ -101,7 +101,11 @@ def test_create_and_edit_a_topic_from_the_console(actions: Console, browser: Bro
     browser.click("button:text('Edit settings')")
     form = "form[aria-label='Settings of made-in-console']"
     browser.fill(f"{form} input[name=retention_ms]", "86400000")
-    run(actions.admin().put_topic("made-in-console", partitions=3, cleanup="compact", max_attempts=7))
+    run(
+        actions.admin().put_topic(
+            "made-in-console", partitions=3, cleanup="compact", max_attempts=7
+        )
+    )
     browser.wait("[data-testid=topic-settings]", "7")
     browser.click(f"{form} button[type=submit]")
     browser.wait("[data-testid=topic-settings] dd", "1d")

@@ -33,6 +33,7 @@ from promethean.runtime.heartbeat import (
     heartbeat_key,
     heartbeat_record,
 )
+from promethean.runtime.leadership import Leadership
 from promethean.runtime.service import Lifecycle
 from promethean.runtime.watchdog import Watchdog
 from promethean.store import open_store
@@ -41,7 +42,6 @@ from promethean_broker.access import Access, access_control, with_caller
 from promethean_broker.admin import AdminApi, error_response, json_errors, json_response
 from promethean_broker.connection import BrokerConnection
 from promethean_broker.console import Console
-from promethean_broker.leadership import Leadership
 from promethean_broker.metrics import BrokerMetrics, EngineStateCollector
 from promethean_broker.registry import RegistryApi
 from promethean_broker.settings import BrokerSettings
@@ -53,6 +53,8 @@ TIMER_TICK_S = 0.05
 RETENTION_SYNC_S = 5.0
 """How often the in-memory tails drop what retention removed from the store."""
 EXIT_LOST_STORE = 70
+LEASE_NAME = "broker"
+"""The store lease the active broker holds; its token fences every append."""
 STORE_RETRY_S = 1.0
 """How often a broker whose store cannot be opened tries again."""
 STORE_OPEN_TIMEOUT_S = 5.0
@@ -80,7 +82,12 @@ class BrokerRuntime:
         self.store_health = StoreHealth(self.readiness, self.store_link)
         self.progress.excuse_while(lambda: not self.store_health.healthy)
         self.leadership = Leadership(
-            self.store, settings.broker_id, settings.lease_ttl_ms, self.clock, self.store_health
+            self.store,
+            LEASE_NAME,
+            settings.broker_id,
+            settings.lease_ttl_ms,
+            self.clock.now_ms,
+            health=self.store_health,
         )
         self.engine: BusEngine | None = None
         self.offline_lag: OfflineLag | None = None

@@ -16,19 +16,20 @@ from aiohttp import web
 from prometheus_client import CollectorRegistry
 
 from promethean.client.admin import AdminClient
-from promethean.client.factory import connect_bus
+from promethean.client.port import BusClient
 from promethean.client.ws import ClientConfig
 from promethean.clock import SystemClock
 from promethean.errors import PrometheanError, StoreUnavailableError
+from promethean.runtime.broker_link import BrokerLink, Refusal
 from promethean.runtime.health import Dependency, JobTimer, Progress, Readiness
 from promethean.runtime.heartbeat import HeartbeatPublisher, HeartbeatStats
 from promethean.runtime.http import service_routes
+from promethean.runtime.leadership import Leadership, LeadershipLostError, Role
 from promethean.runtime.service import Lifecycle
 from promethean.runtime.watchdog import Watchdog
 from promethean.store import open_store
 from promethean.store.port import Store
 from promethean.store.records import TopicConfig
-from promethean_compactor.leadership import Leadership, LeadershipLostError, Role
 from promethean_compactor.metrics import CompactorMetrics
 from promethean_compactor.passes import PassOptions, TopicPasses
 from promethean_compactor.settings import CompactorSettings
@@ -37,9 +38,8 @@ from promethean_compactor.snapshots import Snapshots
 
 log = logging.getLogger("promethean.compactor")
 
-BUS_RETRY_S = 1.0
-BUS_CLOSE_S = 2.0
-"""The broker may be draining too; the lease is already released by then."""
+LEASE_NAME = "compactor"
+"""The store lease of the one compactor that runs passes."""
 
 
 class CompactorRuntime:
@@ -60,10 +60,12 @@ class CompactorRuntime:
         )
         self.leadership = Leadership(
             self.store,
+            LEASE_NAME,
             settings.compactor_id,
             settings.lease_ttl_ms,
             self.clock.now_ms,
             on_change=self._role_changed,
+            call_timeout_s=settings.lease_ttl_ms / 1000,
         )
         self.leading = asyncio.Event()
         self.passes = TopicPasses(
@@ -75,6 +77,7 @@ class CompactorRuntime:
         )
         token = settings.common.broker_token
         self.sink = BusSink(AdminClient(settings.bus_url, token.reveal() if token else None))
+        self.bus_link = self._broker_link()
         self.snapshots = Snapshots(
             self.store,
             self.sink,
@@ -118,10 +121,8 @@ class CompactorRuntime:
         self._tasks = []
         with contextlib.suppress(PrometheanError):
             await self.leadership.release()
-        if self.sink.bus is not None:
-            bus, self.sink.bus = self.sink.bus, None
-            with contextlib.suppress(Exception):
-                await asyncio.wait_for(bus.close(), BUS_CLOSE_S)
+        self.sink.bus = None
+        await self.bus_link.close()  # bounded: the broker may be draining too
 
     async def close(self) -> None:
         await self.store.close()
@@ -196,30 +197,30 @@ class CompactorRuntime:
         if manifest is not None:
             self.metrics.snapshots.labels(config.name).inc()
 
-    async def _bus_loop(self) -> None:
-        """Connect to the broker (retrying), then publish heartbeats."""
+    def _broker_link(self) -> BrokerLink:
+        """Snapshots and heartbeats go out through it; the compactor's
+        readiness does not follow the broker (a pass needs only the store)."""
         token = self.settings.common.broker_token
         config = ClientConfig(token=token.reveal() if token else None)
-        attempt = 0
-        while self.sink.bus is None:
-            try:
-                self.sink.bus = await connect_bus(self.settings.bus_url, config=config)
-            except (PrometheanError, OSError) as exc:
-                attempt += 1
-                if attempt == 1 or attempt % 30 == 0:
-                    log.warning(
-                        "broker not reachable yet; snapshots wait",
-                        extra={"url": self.settings.bus_url, "error": repr(exc)},
-                    )
-                await asyncio.sleep(BUS_RETRY_S)
+        link = BrokerLink(self.settings.bus_url, config, refusal=Refusal.RETRY)
+        link.on_connected(self._bus_connected)
+        return link
+
+    def _bus_connected(self, bus: BusClient) -> None:
+        self.sink.bus = bus
+
+    async def _bus_loop(self) -> None:
+        """Connect to the broker (retrying), then follow the connection and
+        publish heartbeats."""
+        await self.bus_link.connect()
         heartbeat = HeartbeatPublisher(
-            self.sink.bus,
+            self.bus_link,
             "compactor",
             self.settings.common.heartbeat_ms,
             self._heartbeat_stats,
             self.clock.now_ms,
         )
-        await heartbeat.run()
+        await asyncio.gather(self.bus_link.follow(), heartbeat.run())
 
     def _heartbeat_stats(self) -> HeartbeatStats:
         return HeartbeatStats(

@@ -18,6 +18,7 @@ from prometheus_client import CollectorRegistry
 
 from promethean.frames.codec import encode, gw_error_frame
 from promethean.frames.codes import ErrorCode
+from promethean.runtime.broker_link import LinkHealth
 from promethean.runtime.health import Dependency, Progress, Readiness
 from promethean.runtime.heartbeat import HeartbeatPublisher, HeartbeatStats
 from promethean.runtime.http import service_routes
@@ -50,7 +51,10 @@ class GatewayRuntime:
         self.settings = settings
         self.registry = CollectorRegistry()
         self.metrics = GatewayMetrics(self.registry)
-        self.relay = BrokerRelay(settings, self.metrics)
+        self.progress = Progress(settings.common.liveness_max_stall_ms)
+        self.readiness = Readiness()
+        self.broker = Dependency("broker")
+        self.relay = BrokerRelay(settings, self.metrics, LinkHealth(self.broker, self.readiness))
         self.authenticator = Authenticator(settings, self.metrics)
         # Without an exporter the gateway still starts real spans: the trace
         # context it puts in event headers lets consumers join one trace.
@@ -61,13 +65,9 @@ class GatewayRuntime:
         self.http_publish = HttpPublish(
             self.authenticator, self.relay, self.metrics, self.tracer, settings.max_frame_bytes
         )
-        self.progress = Progress(settings.common.liveness_max_stall_ms)
-        self.readiness = Readiness()
-        self.readiness.fail("broker", "not connected to the broker yet")
         self.connections: set[GatewayConnection] = set()
         self.lifecycle = Lifecycle(self.readiness)
         self._watch: asyncio.Task[None] | None = None
-        self.broker = Dependency("broker")
         self.watchdog = Watchdog(
             self.progress, self.broker, disconnect_kill_ms=settings.common.disconnect_kill_ms
         )
@@ -98,13 +98,6 @@ class GatewayRuntime:
     async def _watch_loop(self) -> None:
         while True:
             self.progress.tick()
-            self.relay.ensure()
-            if self.relay.connected:
-                self.broker.up()
-                self.readiness.clear("broker")
-            else:
-                self.broker.down()
-                self.readiness.fail("broker", "not connected to the broker")
             if self.overloaded:
                 self.readiness.fail("load", "at the connection or publish limit")
             else:

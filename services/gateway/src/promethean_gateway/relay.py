@@ -1,18 +1,17 @@
 """The gateway's links to the broker.
 
 Publishes from every client (WebSocket and HTTP) go through **one shared**
-`WebSocketBusClient` per gateway process, which batches them into
-``PUBLISH_BATCH`` frames. Subscriptions do not: each client connection that
-subscribes gets **its own** broker connection (a "link"), opened on its first
-SUBSCRIBE and closed when the client leaves, so the broker releases that
+`BrokerLink` per gateway process, whose client batches them into
+``PUBLISH_BATCH`` frames; the link keeps the ``broker`` readiness.
+Subscriptions do not: each client connection that subscribes gets **its
+own** broker connection (a "link"), opened on its first SUBSCRIBE and
+closed when the client leaves, so the broker releases that
 client's in-flight events to the group the moment it disconnects, and two
 clients of one group stay two group members (docs/decisions.md).
 """
 
 from __future__ import annotations
 
-import asyncio
-import logging
 import time
 from typing import Final
 
@@ -20,21 +19,23 @@ import aiohttp
 import msgspec
 
 from promethean.client import ClientConfig, Published, WebSocketBusClient, new_session
-from promethean.errors import ConnectionLostError, PrometheanError
+from promethean.errors import ConnectionLostError
+from promethean.runtime.broker_link import BrokerLink, LinkHealth, Refusal, close_within
 from promethean.runtime.health import JobTimer
 from promethean_gateway.metrics import GatewayMetrics
 from promethean_gateway.settings import GatewaySettings
 
-log = logging.getLogger("promethean.gateway.relay")
-
-RECONNECT_MIN_S: Final = 0.1
 RECONNECT_MAX_S: Final = 2.0
 LINK_STOP_GRACE_S: Final = 0.5
-CLOSE_TIMEOUT_S: Final = 2.0
+NOT_CONNECTED: Final = "the gateway is not connected to the broker"
 
 
 class BrokerRelay:
-    def __init__(self, settings: GatewaySettings, metrics: GatewayMetrics) -> None:
+    def __init__(
+        self, settings: GatewaySettings, metrics: GatewayMetrics, health: LinkHealth
+    ) -> None:
+        """``health``: the ``broker`` dependency and readiness condition the
+        shared link keeps up to date."""
         token = settings.common.broker_token
         self.url = settings.bus_url
         self.max_pending = settings.max_pending_publishes
@@ -48,51 +49,26 @@ class BrokerRelay:
             stop_grace_s=LINK_STOP_GRACE_S,
             max_frame_bytes=max(settings.max_frame_bytes, 1024 * 1024),
         )
-        self._client: WebSocketBusClient | None = None
+        self._link = BrokerLink(self.url, self._config, health=health, refusal=Refusal.RETRY)
+        """The shared publishing connection, replaced if the broker refuses it."""
         self._link_session: aiohttp.ClientSession | None = None
         """One HTTP session (and connector) for every subscriber's link."""
-        self._connecting: asyncio.Task[None] | None = None
         self.pending = 0
         self.links = 0
         self.publish_timer = JobTimer()
 
     @property
     def connected(self) -> bool:
-        return self._client is not None and self._client.connected
+        return self._link.connected
 
     @property
     def overloaded(self) -> bool:
         return self.pending >= self.max_pending
 
     def start(self) -> None:
-        """Connect in the background until the broker answers; the SDK then
-        keeps the connection up. Called again if the client gave up."""
-        if self._connecting is None or self._connecting.done():
-            self._connecting = asyncio.create_task(self._connect(), name="relay-connect")
-
-    def ensure(self) -> None:
-        if self._client is not None and self._client.closed:
-            self._client = None
-        if self._client is None:
-            self.start()
-
-    async def _connect(self) -> None:
-        delay = RECONNECT_MIN_S
-        while True:
-            client = WebSocketBusClient(self.url, self._config)
-            try:
-                await client.connect()
-            except PrometheanError as exc:
-                log.warning(
-                    "cannot reach the broker; retrying",
-                    extra={"url": self.url, "error": str(exc), "retry_in_s": delay},
-                )
-                await asyncio.sleep(delay)
-                delay = min(RECONNECT_MAX_S, delay * 2)
-                continue
-            self._client = client
-            log.info("connected to the broker", extra={"url": self.url})
-            return
+        """Connect in the background until the broker answers, then follow
+        the connection (the SDK keeps it up)."""
+        self._link.start()
 
     async def publish(
         self,
@@ -103,9 +79,9 @@ class BrokerRelay:
         headers: dict[str, str] | None,
         id: str | None,
     ) -> Published:
-        client = self._client
-        if client is None or not client.connected:
-            raise ConnectionLostError("the gateway is not connected to the broker")
+        if not self._link.connected:
+            raise ConnectionLostError(NOT_CONNECTED)
+        client = self._link.client
         self.pending += 1
         self._metrics.pending_publishes.inc()
         started = time.perf_counter()
@@ -129,22 +105,9 @@ class BrokerRelay:
     async def close_link(self, link: WebSocketBusClient) -> None:
         self.links -= 1
         self._metrics.broker_links.dec()
-        await self._close_client(link)
-
-    @staticmethod
-    async def _close_client(client: WebSocketBusClient) -> None:
-        """Close within a bound: a broker that already went away never
-        answers the close handshake."""
-        try:
-            await asyncio.wait_for(client.close(), CLOSE_TIMEOUT_S)
-        except TimeoutError:
-            log.warning("closing a broker connection timed out")
+        await close_within(link)
 
     async def close(self) -> None:
-        if self._connecting is not None:
-            self._connecting.cancel()
-            await asyncio.gather(self._connecting, return_exceptions=True)
-        if self._client is not None:
-            await self._close_client(self._client)
+        await self._link.close()
         if self._link_session is not None:
             await self._link_session.close()

@@ -19,6 +19,7 @@ from prometheus_client import CollectorRegistry
 
 from promethean.client import ClientConfig
 from promethean.clock import SystemClock
+from promethean.runtime.broker_link import BrokerLink, LinkHealth
 from promethean.runtime.health import Dependency, JobTimer, Progress, Readiness
 from promethean.runtime.heartbeat import HeartbeatPublisher, HeartbeatStats
 from promethean.runtime.http import service_routes
@@ -27,7 +28,6 @@ from promethean.runtime.watchdog import Watchdog
 from promethean.store import open_store
 from promethean.store.port import Store
 from promethean_outbox_drainer.housekeeping import Housekeeping
-from promethean_outbox_drainer.link import BrokerLink
 from promethean_outbox_drainer.loop import PassLoop
 from promethean_outbox_drainer.metrics import DrainerMetrics
 from promethean_outbox_drainer.notify import Notifier, choose_notifier
@@ -61,10 +61,9 @@ class DrainerRuntime:
         self.link = BrokerLink(
             settings.bus_url,
             ClientConfig(token=token, publish_timeout_s=publish_timeout_s),
-            self.dependency,
-            self.readiness,
-            self.progress,
-            common.disconnect_kill_ms,
+            health=LinkHealth(
+                self.dependency, self.readiness, self.progress, common.disconnect_kill_ms
+            ),
         )
         self.watchdog = Watchdog(
             self.progress, self.dependency, disconnect_kill_ms=common.disconnect_kill_ms
@@ -98,7 +97,7 @@ class DrainerRuntime:
         )
         await self.notifier.start()
         self.watchdog.start_thread()
-        self._spawn(self.link.monitor(), "broker-link")
+        self._spawn(self.link.follow(), "broker-link")
         self._spawn(self.housekeeping.run(), "housekeeping")
         self._main = asyncio.create_task(self._drain(self.notifier), name="drain")
 

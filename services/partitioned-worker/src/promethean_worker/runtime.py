@@ -7,18 +7,16 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import random
 from collections.abc import Coroutine, Mapping
 from typing import Any, Final
 
 from prometheus_client import CollectorRegistry
 
-from promethean.client.factory import connect_bus
 from promethean.client.port import BusClient
 from promethean.client.ws import ClientConfig
 from promethean.clock import SystemClock
-from promethean.errors import ConnectionLostError
 from promethean.projectors.contract import HandlerContext
+from promethean.runtime.broker_link import BrokerLink
 from promethean.runtime.heartbeat import HeartbeatPublisher
 from promethean.runtime.service import Lifecycle
 from promethean.store import open_store
@@ -34,7 +32,6 @@ from promethean_worker.settings import SERVICE, WorkerSettings
 log = logging.getLogger("promethean.worker")
 
 EXIT_START_FAILED: Final = 1
-RECONNECT_MAX_S: Final = 5.0
 DRAIN_SHARE_FOR_HANDLERS: Final = 0.8
 """Share of PROMETHEAN_DRAIN_MS running handlers get to finish; the rest
 is for leaving the group and flushing acks."""
@@ -126,21 +123,10 @@ class WorkerRuntime:
 
     async def _connect(self) -> BusClient:
         """Connect, retrying while the broker is unreachable (the watchdog
-        ends the wait after PROMETHEAN_DISCONNECT_KILL_MS)."""
-        attempt = 0
-        while True:
-            try:
-                return await connect_bus(
-                    self.settings.bus_url, config=self._client_config(), environ=self.environ
-                )
-            except ConnectionLostError as exc:
-                attempt += 1
-                delay = min(RECONNECT_MAX_S, 0.1 * 2**attempt) * random.uniform(0.5, 1.0)
-                log.warning(
-                    "broker unreachable; retrying",
-                    extra={"attempt": attempt, "retry_in_s": round(delay, 3), "error": str(exc)},
-                )
-                await asyncio.sleep(delay)
+        ends the wait after PROMETHEAN_DISCONNECT_KILL_MS); the client then
+        re-subscribes and re-joins its groups after every loss itself."""
+        link = BrokerLink(self.settings.bus_url, self._client_config(), environ=self.environ)
+        return await link.connect()
 
     async def _start_handlers(self, bus: BusClient) -> Dispatcher:
         context = HandlerContext(
