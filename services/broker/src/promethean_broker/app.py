@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from typing import Any, Final
 
 from aiohttp import web
@@ -34,7 +34,7 @@ from promethean.runtime.heartbeat import (
     heartbeat_key,
     heartbeat_record,
 )
-from promethean.runtime.http import error_response
+from promethean.runtime.http import aborter, error_response
 from promethean.runtime.kit import service_kit
 from promethean.store import open_store
 from promethean.store.port import Store
@@ -346,7 +346,7 @@ async def websocket(request: web.Request) -> web.StreamResponse:
         store_health=runtime.store_health,
         max_inflight_cap=s.max_inflight_cap,
         send_stall_s=s.send_stall_ms / 1000,
-        abort=_aborter(request),
+        abort=aborter(request),
         coordinator=runtime.coordinator,
     )
     runtime.connections[conn.consumer_id] = conn
@@ -357,17 +357,6 @@ async def websocket(request: web.Request) -> web.StreamResponse:
     return ws
 
 
-def _aborter(request: web.Request) -> Callable[[], None]:
-    """Drops the connection at once, unsent data and all."""
-
-    def abort() -> None:
-        transport = request.transport
-        if transport is not None:
-            transport.abort()
-
-    return abort
-
-
 def create_app(settings: BrokerSettings, store: Store | None = None) -> web.Application:
     runtime = BrokerRuntime(settings, store)
     # Who may call the admin API is decided once, by `access` (routes get no token).
@@ -376,6 +365,8 @@ def create_app(settings: BrokerSettings, store: Store | None = None) -> web.Appl
     app = service_app(
         runtime,
         RUNTIME_KEY,
+        # A standby has no work loop yet; it is alive while it waits.
+        health=health_routes(runtime.kit, standby=lambda: runtime.engine is None),
         client_max_size=settings.max_frame_bytes,
         middlewares=[json_errors, guard],
     )
@@ -383,7 +374,6 @@ def create_app(settings: BrokerSettings, store: Store | None = None) -> web.Appl
         [
             web.get("/", websocket),
             web.get("/ws", websocket),
-            *health_routes(runtime.kit, standby=lambda: runtime.engine is None),
             *AdminApi(runtime.require_engine, lambda: runtime.coordinator, audit).routes(),
             *runtime.schemas.routes(),
         ]

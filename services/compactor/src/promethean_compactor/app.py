@@ -20,7 +20,6 @@ from promethean.client.ws import ClientConfig
 from promethean.clock import SystemClock
 from promethean.errors import PrometheanError, StoreUnavailableError
 from promethean.runtime.assembly import ServiceSpec, service_app
-from promethean.runtime.health_routes import health_routes
 from promethean.runtime.heartbeat import HeartbeatStats
 from promethean.runtime.kit import service_kit
 from promethean.store import open_store
@@ -209,10 +208,7 @@ RUNTIME_KEY: Final = web.AppKey("runtime", CompactorRuntime)
 
 
 def create_app(settings: CompactorSettings, store: Store | None = None) -> web.Application:
-    runtime = CompactorRuntime(settings, store)
-    app = service_app(runtime, RUNTIME_KEY)
-    app.add_routes(health_routes(runtime.kit))
-    return app
+    return service_app(CompactorRuntime(settings, store), RUNTIME_KEY)
 
 
 SERVICE: Final = ServiceSpec(CompactorSettings, create_app)

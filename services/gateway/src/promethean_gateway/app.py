@@ -8,7 +8,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from typing import Any, Final
 
 import msgspec
@@ -21,6 +21,7 @@ from promethean.frames.codes import ErrorCode
 from promethean.runtime.assembly import ServiceSpec, service_app
 from promethean.runtime.health_routes import health_routes
 from promethean.runtime.heartbeat import HeartbeatStats
+from promethean.runtime.http import aborter
 from promethean.runtime.kit import service_kit
 from promethean.runtime.tracing import configure_tracing, tracer
 from promethean.runtime.ws_release import release_websocket
@@ -136,15 +137,6 @@ class _RelayValues:
 RUNTIME_KEY: Final = web.AppKey("runtime", GatewayRuntime)
 
 
-def _aborter(request: web.Request) -> Callable[[], None]:
-    def abort() -> None:
-        transport = request.transport
-        if transport is not None:
-            transport.abort()
-
-    return abort
-
-
 async def websocket(request: web.Request) -> web.StreamResponse:
     runtime = request.app[RUNTIME_KEY]
     s = runtime.settings
@@ -169,7 +161,7 @@ async def websocket(request: web.Request) -> web.StreamResponse:
         relay=runtime.relay,
         metrics=runtime.metrics,
         tracer=runtime.tracer,
-        abort=_aborter(request),
+        abort=aborter(request),
     )
     runtime.connections.add(conn)
     runtime.metrics.connections.inc()
@@ -188,7 +180,12 @@ async def publish(request: web.Request) -> web.Response:
 
 def create_app(settings: GatewaySettings) -> web.Application:
     runtime = GatewayRuntime(settings)
-    app = service_app(runtime, RUNTIME_KEY, client_max_size=settings.max_frame_bytes)
+    app = service_app(
+        runtime,
+        RUNTIME_KEY,
+        health=public_routes(health_routes(runtime.kit), settings.metrics_port),
+        client_max_size=settings.max_frame_bytes,
+    )
 
     async def metrics_port(app: web.Application) -> AsyncIterator[None]:
         async with metrics_listener(
@@ -204,7 +201,6 @@ def create_app(settings: GatewaySettings) -> web.Application:
             web.get("/ws", websocket),
             web.post("/publish/{topic}", publish),
             gateway_openapi_route(),
-            *public_routes(health_routes(runtime.kit), settings.metrics_port),
         ]
     )
     return app

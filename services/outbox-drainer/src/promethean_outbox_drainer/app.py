@@ -19,7 +19,6 @@ from promethean.client import ClientConfig
 from promethean.clock import SystemClock
 from promethean.runtime.assembly import ServiceSpec, service_app
 from promethean.runtime.exit_codes import EXIT_FAILED
-from promethean.runtime.health_routes import health_routes
 from promethean.runtime.kit import service_kit
 from promethean.store import open_store
 from promethean.store.port import Store
@@ -149,10 +148,7 @@ RUNTIME_KEY: Final = web.AppKey("runtime", DrainerRuntime)
 
 
 def create_app(settings: DrainerSettings, store: Store | None = None) -> web.Application:
-    runtime = DrainerRuntime(settings, store)
-    app = service_app(runtime, RUNTIME_KEY)
-    app.add_routes(health_routes(runtime.kit))
-    return app
+    return service_app(DrainerRuntime(settings, store), RUNTIME_KEY)
 
 
 SERVICE: Final = ServiceSpec(DrainerSettings, create_app)

@@ -23,7 +23,6 @@ from promethean.errors import ConnectionLostError
 from promethean.projectors.contract import HandlerContext
 from promethean.runtime.assembly import ServiceSpec, service_app
 from promethean.runtime.exit_codes import EXIT_FAILED
-from promethean.runtime.health_routes import health_routes
 from promethean.runtime.http import json_response
 from promethean.runtime.kit import service_kit
 from promethean.runtime.tasks import TaskSet
@@ -245,7 +244,7 @@ def create_app(settings: WorkerSettings) -> web.Application:
     """The worker's app; `SettingsError` when a handler cannot be resolved."""
     runtime = WorkerRuntime(settings, resolve_all(settings), os.environ)
     app = service_app(runtime, RUNTIME_KEY)
-    app.add_routes([*health_routes(runtime.kit), web.get("/assignment", assignment)])
+    app.add_routes([web.get("/assignment", assignment)])
     return app
 
 

@@ -3,7 +3,7 @@
 Each service's ``app.py`` has a runtime class (everything the service holds
 while it runs, its `ServiceKit` among it, opened by ``start`` and released by
 ``close``), a ``create_app(settings)`` that builds the app with `service_app`,
-and ``SERVICE = ServiceSpec(<Settings class>, create_app)``, which
+and ``SERVICE = ServiceSpec(<settings class>, create_app)``, which
 `promethean.runtime.main.run_service` starts.
 """
 
@@ -16,6 +16,7 @@ from typing import Generic, Protocol, TypeVar
 from aiohttp import web
 from aiohttp.typedefs import Middleware
 
+from promethean.runtime.health_routes import health_routes
 from promethean.runtime.kit import KIT_KEY, ServiceKit
 from promethean.settings import CommonSettings
 from promethean.settings.loading import SettingsFactory
@@ -51,14 +52,17 @@ def service_app(
     runtime: R,
     key: web.AppKey[R],
     *,
+    health: Iterable[web.RouteDef] | None = None,
     client_max_size: int = DEFAULT_CLIENT_MAX_SIZE,
     middlewares: Iterable[Middleware] = (),
 ) -> web.Application:
     """An app holding ``runtime`` at ``key`` and its kit at `KIT_KEY`, whose
-    lifespan starts the runtime and closes it. Routes are the caller's."""
+    lifespan starts the runtime and closes it, serving ``health`` (by
+    default the kit's `health_routes`); the service adds its own routes."""
     app = web.Application(client_max_size=client_max_size, middlewares=middlewares)
     app[key] = runtime
     app[KIT_KEY] = runtime.kit
+    app.add_routes(health_routes(runtime.kit) if health is None else health)
 
     async def lifespan(app: web.Application) -> AsyncIterator[None]:
         await runtime.start()
