@@ -66,7 +66,7 @@ def create_app(settings):
     return service_app(ProbeRuntime(settings), KEY)
 
 
-SERVICE = ServiceSpec(ProbeSettings, create_app)
+SERVICE_SPEC = ServiceSpec(ProbeSettings, create_app)
 """
 
 

@@ -388,4 +388,4 @@ def create_app(settings: BrokerSettings, store: Store | None = None) -> web.Appl
     return app
 
 
-SERVICE: Final = ServiceSpec(BrokerSettings, create_app)
+SERVICE_SPEC: Final = ServiceSpec(BrokerSettings, create_app)

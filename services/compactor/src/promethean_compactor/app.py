@@ -211,4 +211,4 @@ def create_app(settings: CompactorSettings, store: Store | None = None) -> web.A
     return service_app(CompactorRuntime(settings, store), RUNTIME_KEY)
 
 
-SERVICE: Final = ServiceSpec(CompactorSettings, create_app)
+SERVICE_SPEC: Final = ServiceSpec(CompactorSettings, create_app)

@@ -206,4 +206,4 @@ def create_app(settings: GatewaySettings) -> web.Application:
     return app
 
 
-SERVICE: Final = ServiceSpec(GatewaySettings, create_app)
+SERVICE_SPEC: Final = ServiceSpec(GatewaySettings, create_app)

@@ -151,4 +151,4 @@ def create_app(settings: DrainerSettings, store: Store | None = None) -> web.App
     return service_app(DrainerRuntime(settings, store), RUNTIME_KEY)
 
 
-SERVICE: Final = ServiceSpec(DrainerSettings, create_app)
+SERVICE_SPEC: Final = ServiceSpec(DrainerSettings, create_app)

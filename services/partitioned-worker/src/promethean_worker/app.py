@@ -248,4 +248,4 @@ def create_app(settings: WorkerSettings) -> web.Application:
     return app
 
 
-SERVICE: Final = ServiceSpec(WorkerSettings, create_app)
+SERVICE_SPEC: Final = ServiceSpec(WorkerSettings, create_app)

@@ -3,7 +3,7 @@
 Each service's ``app.py`` has a runtime class (everything the service holds
 while it runs, its `ServiceKit` among it, opened by ``start`` and released by
 ``close``), a ``create_app(settings)`` that builds the app with `service_app`,
-and ``SERVICE = ServiceSpec(<settings class>, create_app)``, which
+and ``SERVICE_SPEC = ServiceSpec(<settings class>, create_app)``, which
 `promethean.runtime.main.run_service` starts.
 """
 

@@ -33,6 +33,9 @@ NowMs = Callable[[], int]
 
 @dataclass(eq=False)
 class ServiceKit:
+    """What one running service is made of besides its own work; the
+    service sets `drain`, `scheme` and `detail` where they apply."""
+
     name: str
     heartbeat_ms: int
     registry: CollectorRegistry

@@ -33,7 +33,7 @@ class EarlyStop:
 
 
 def run_service(package: str) -> NoReturn:
-    """Start the service whose ``<package>.app`` defines ``SERVICE`` (a
+    """Start the service whose ``<package>.app`` defines ``SERVICE_SPEC`` (a
     `ServiceSpec`): load its settings (a bad one: one line, exit 2),
     configure logs and tracing, serve until stopped, exit with its code."""
     early = EarlyStop()
@@ -46,7 +46,7 @@ def run_service(package: str) -> NoReturn:
     from promethean.runtime.tracing import configure_tracing_from_env
     from promethean.settings import load_settings
 
-    spec: ServiceSpec[Any] = importlib.import_module(f"{package}.app").SERVICE
+    spec: ServiceSpec[Any] = importlib.import_module(f"{package}.app").SERVICE_SPEC
     settings = load_settings(spec.settings, os.environ)
     configure_logging(spec.name, settings.common.log_level)
     provider = configure_tracing_from_env(spec.name, os.environ)
