@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 
 import pytest
 from aiohttp import web
@@ -23,22 +24,21 @@ def kit() -> ServiceKit:
     )
 
 
-async def client_for(routes: list[web.RouteDef]) -> TestClient[web.Request, web.Application]:
+@asynccontextmanager
+async def client_for(
+    routes: list[web.RouteDef],
+) -> AsyncIterator[TestClient[web.Request, web.Application]]:
     app = web.Application()
     app.add_routes(routes)
-    client = TestClient(TestServer(app))
-    await client.start_server()
-    return client
+    async with TestClient(TestServer(app)) as client:
+        yield client
 
 
 @pytest.fixture
 async def served() -> AsyncIterator[tuple[ServiceKit, TestClient[web.Request, web.Application]]]:
     service = kit()
-    client = await client_for(health_routes(service))
-    try:
+    async with client_for(health_routes(service)) as client:
         yield service, client
-    finally:
-        await client.close()
 
 
 async def test_ready_lists_the_failing_conditions(
@@ -71,15 +71,12 @@ async def test_a_standby_is_live_without_progress() -> None:
     service = kit()
     service.progress._last -= 5
     standing_by = True
-    client = await client_for(health_routes(service, standby=lambda: standing_by))
-    try:
+    async with client_for(health_routes(service, standby=lambda: standing_by)) as client:
         response = await client.get("/healthz/live")
         assert response.status == 200
         assert re.fullmatch(rb'\{"live":true,"stalled_ms":\d{4,}\}', await response.read())
         standing_by = False
         assert (await client.get("/healthz/live")).status == 503
-    finally:
-        await client.close()
 
 
 async def test_metrics_serve_the_kits_registry(
