@@ -69,9 +69,9 @@ class BrokerRuntime:
         self.settings = settings
         self.clock = SystemClock()
         self.store = store or open_store(settings.store_url)
-        self.kit = service_kit(settings.common, depends_on="store")
-        self.kit.scheme = "ws"
-        self.kit.detail = f"store {self.store.url}"
+        self.kit = service_kit(
+            settings.common, depends_on="store", scheme="ws", detail=f"store {self.store.url}"
+        )
         self.metrics = BrokerMetrics(self.kit.registry, settings.metrics_max_label_sets)
         self.kit.readiness.fail("lease", "standby: waiting for the store lease")
         self.store_health = StoreHealth(self.kit.readiness, self.kit.dependency)

@@ -44,9 +44,12 @@ class CompactorRuntime:
         self.settings = settings
         self.clock = SystemClock()
         self.store = store or open_store(settings.store_url)
-        self.kit = service_kit(settings.common, depends_on="store")
-        self.kit.drain = self.drain
-        self.kit.detail = f"compactor {settings.compactor_id} using store {self.store.url}"
+        self.kit = service_kit(
+            settings.common,
+            depends_on="store",
+            drain=self.drain,
+            detail=f"compactor {settings.compactor_id} using store {self.store.url}",
+        )
         self.metrics = CompactorMetrics(self.kit.registry)
         # A standby is Ready too (ARCHITECTURE.md, Health): readiness follows the store only.
         self.kit.readiness.fail("store", "the store is not open yet")

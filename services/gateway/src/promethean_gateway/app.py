@@ -48,9 +48,9 @@ class GatewayRuntime:
 
     def __init__(self, settings: GatewaySettings) -> None:
         self.settings = settings
-        self.kit = service_kit(settings.common, depends_on="broker")
-        self.kit.scheme = "ws"
-        self.kit.detail = f"broker {settings.bus_url}"
+        self.kit = service_kit(
+            settings.common, depends_on="broker", scheme="ws", detail=f"broker {settings.bus_url}"
+        )
         self.metrics = GatewayMetrics(self.kit.registry)
         self.relay = BrokerRelay(settings, self.metrics)
         self.authenticator = Authenticator(settings, self.metrics)

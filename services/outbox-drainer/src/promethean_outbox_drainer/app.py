@@ -44,8 +44,7 @@ class DrainerRuntime:
         common = settings.common
         self.clock = SystemClock()
         self.store = store or open_store(settings.store_url)
-        self.kit = service_kit(common, depends_on="broker")
-        self.kit.drain = self.drain
+        self.kit = service_kit(common, depends_on="broker", drain=self.drain)
         self.metrics = DrainerMetrics(self.kit.registry)
         token = common.broker_token.reveal() if common.broker_token is not None else None
         publish_timeout_s = max(1.0, settings.lease_ms * PUBLISH_TIMEOUT_SHARE / 1000)

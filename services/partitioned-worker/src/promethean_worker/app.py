@@ -55,8 +55,7 @@ class WorkerRuntime:
         self.handlers = handlers
         self.environ = environ
         self.clock = SystemClock()
-        self.kit = service_kit(settings.common, depends_on="broker")
-        self.kit.drain = self.drain
+        self.kit = service_kit(settings.common, depends_on="broker", drain=self.drain)
         self.metrics = WorkerMetrics(self.kit.registry)
         self.monitor = WorkerMonitor(self.kit, self.metrics)
         self.kit.readiness.fail("intake", "not subscribed yet")

@@ -33,8 +33,7 @@ NowMs = Callable[[], int]
 
 @dataclass(eq=False)
 class ServiceKit:
-    """What one running service is made of besides its own work; the
-    service sets `drain`, `scheme` and `detail` where they apply."""
+    """What one running service is made of besides its own work."""
 
     name: str
     heartbeat_ms: int
@@ -94,7 +93,14 @@ class ServiceKit:
         return HeartbeatPublisher(bus, self.name, self.heartbeat_ms, stats, now_ms)
 
 
-def service_kit(common: CommonSettings, *, depends_on: str) -> ServiceKit:
+def service_kit(
+    common: CommonSettings,
+    *,
+    depends_on: str,
+    drain: Drain | None = None,
+    scheme: str = "http",
+    detail: str = "",
+) -> ServiceKit:
     """The kit of the service ``common.service``, whose watchdog judges the
     dependency named ``depends_on`` (``store`` or ``broker``)."""
     progress = Progress(common.liveness_max_stall_ms)
@@ -115,6 +121,9 @@ def service_kit(common: CommonSettings, *, depends_on: str) -> ServiceKit:
             check_every_ms=min(WATCHDOG_CHECK_MAX_MS, common.liveness_max_stall_ms // 4),
         ),
         timer=JobTimer(),
+        drain=drain,
+        scheme=scheme,
+        detail=detail,
     )
 
 
