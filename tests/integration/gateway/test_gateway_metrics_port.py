@@ -8,8 +8,9 @@ import pytest
 from prometheus_client import CollectorRegistry, Counter
 
 from promethean.errors import SettingsError
-from promethean.runtime.health import Progress, Readiness
-from promethean.runtime.http import service_routes
+from promethean.runtime.health_routes import health_routes
+from promethean.runtime.kit import service_kit
+from promethean.settings import CommonSettings
 from promethean_gateway.metrics_listener import metrics_listener, public_routes
 from promethean_gateway.settings import GatewaySettings
 from tests.fixtures.ferretdb import free_port
@@ -35,7 +36,8 @@ def test_bad_metrics_port_names_the_variable(value: str, reason: str) -> None:
 
 
 def routes(metrics_port: int | None) -> set[str]:
-    every = service_routes(CollectorRegistry(), Progress(30_000), Readiness())
+    kit = service_kit(CommonSettings(service="gateway"), depends_on="broker")
+    every = health_routes(kit)
     return {route.path for route in public_routes(every, metrics_port)}
 
 

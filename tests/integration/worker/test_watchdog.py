@@ -11,7 +11,7 @@ import time
 import pytest
 
 from promethean.client import WebSocketBusClient
-from promethean.runtime.health import EXIT_DISCONNECTED, EXIT_STALLED
+from promethean.runtime.exit_codes import EXIT_DISCONNECTED, EXIT_STALLED
 from tests.fixtures.broker import BrokerFactory
 from tests.integration.worker.support import RECORD_HANDLER, WorkerFactory
 

@@ -15,12 +15,13 @@ from promethean.errors import SettingsError
 from promethean.projectors import HandlerSpec, handles
 from promethean.projectors.heartbeat import project as heartbeat_project
 from promethean.runtime.health import JobTimer, Progress
+from promethean.runtime.kit import service_kit
 from promethean.settings import CommonSettings
 from promethean.testing import InMemoryBroker
 from promethean_worker.dispatch import BoundHandler, Dispatcher
-from promethean_worker.health import WorkerHealth
 from promethean_worker.intake import Intake
 from promethean_worker.metrics import WorkerMetrics
+from promethean_worker.monitor import WorkerMonitor
 from promethean_worker.registry import resolve, resolve_all
 from promethean_worker.settings import HandlerEntry, WorkerSettings, parse_handlers
 
@@ -231,7 +232,8 @@ async def test_a_draining_dispatcher_gives_messages_back() -> None:
 
 async def test_progress_stops_while_a_handler_hangs() -> None:
     common = CommonSettings(service="worker", liveness_max_stall_ms=1_000)
-    health = WorkerHealth(common, WorkerMetrics(CollectorRegistry()))
+    kit = service_kit(common, depends_on="broker")
+    monitor = WorkerMonitor(kit, WorkerMetrics(CollectorRegistry()))
     release = asyncio.Event()
 
     class Hanging:
@@ -245,28 +247,28 @@ async def test_progress_stops_while_a_handler_hangs() -> None:
     dispatcher = Dispatcher(
         {"t": [BoundHandler("hanging", Hanging())]},
         WorkerMetrics(CollectorRegistry()),
-        health.progress,
-        health.timer,
+        kit.progress,
+        kit.timer,
     )
     message = Message(
         topic="t", group="g", partition=0, offset=0, attempt=1, id="x", ts=0, raw_payload=b"1"
     )
     running = asyncio.create_task(dispatcher(message))
-    await asyncio.sleep(health.round_s * 3)
-    health.observe(None, dispatcher)
-    stalled = health.progress.stalled_ms
-    await asyncio.sleep(health.round_s * 2)
-    health.observe(None, dispatcher)
-    assert health.progress.stalled_ms > stalled, "no tick while the handler hangs"
-    assert not health.dependency.connected
+    await asyncio.sleep(monitor.round_s * 3)
+    monitor.observe(None, dispatcher)
+    stalled = kit.progress.stalled_ms
+    await asyncio.sleep(monitor.round_s * 2)
+    monitor.observe(None, dispatcher)
+    assert kit.progress.stalled_ms > stalled, "no tick while the handler hangs"
+    assert not kit.dependency.connected
     release.set()
     await running
-    health.observe(None, dispatcher)
-    assert health.progress.stalled_ms < 50
+    monitor.observe(None, dispatcher)
+    assert kit.progress.stalled_ms < 50
 
 
 def test_heartbeat_stats_report_the_dispatcher() -> None:
-    health = WorkerHealth(CommonSettings(service="worker"), WorkerMetrics(CollectorRegistry()))
-    stats = health.heartbeat_stats(None)
+    kit = service_kit(CommonSettings(service="worker"), depends_on="broker")
+    stats = WorkerMonitor(kit, WorkerMetrics(CollectorRegistry())).heartbeat_stats(None)
     assert (stats.connected, stats.inflight) == (False, 0)
-    assert stats.last_progress_ts == health.progress.last_wall_ms
+    assert stats.last_progress_ts == kit.progress.last_wall_ms

@@ -7,7 +7,8 @@ from __future__ import annotations
 import asyncio
 import time
 
-from promethean.runtime.health import EXIT_DISCONNECTED, EXIT_STALLED, Dependency, Progress
+from promethean.runtime.exit_codes import EXIT_DISCONNECTED, EXIT_STALLED
+from promethean.runtime.health import Dependency, Progress
 from promethean.runtime.watchdog import Watchdog
 
 LIMIT_MS = 30

@@ -31,9 +31,10 @@ from promethean.auth import AuthError, JwtConfig, JwtVerifier
 from promethean.auth.jwt import HMAC_ALGORITHMS, default_algorithms
 from promethean.errors import SettingsError
 from promethean.frames.codes import ErrorCode
+from promethean.runtime.http import error_response, json_response
 from promethean.settings import EnvReader
 from promethean.settings.secret import Secret
-from promethean_broker.admin import Handler, error_response, json_response
+from promethean_broker.admin import Handler
 
 ADMIN_SCOPES: Final = frozenset({"admin:*", "admin:**"})
 READ_SCOPES: Final = frozenset({"read:*", "read:**"})

@@ -14,19 +14,12 @@ from promethean.bus.admin import AdminError, GroupAdmin, ResetTo
 from promethean.bus.coordinator import Coordinator
 from promethean.frames.codes import ErrorCode
 from promethean.names import is_valid_name
+from promethean.runtime.http import error_response, json_response
 from promethean.store.records import Cleanup, StoredEvent, TopicConfig
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 Audit = Callable[[dict[str, Any]], None]
 _json = msgspec.json.Encoder()
-
-
-def json_response(body: Any, status: int = 200) -> web.Response:
-    return web.Response(body=_json.encode(body), status=status, content_type="application/json")
-
-
-def error_response(status: int, code: str, msg: str) -> web.Response:
-    return json_response({"error": {"code": code, "msg": msg}}, status)
 
 
 _HTTP_ERROR_CODES: dict[int, str] = {

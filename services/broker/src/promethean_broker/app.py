@@ -11,12 +11,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Callable, Iterator
-from typing import Any
+from collections.abc import Iterator
+from typing import Any, Final
 
 from aiohttp import web
-from prometheus_client import CollectorRegistry, generate_latest
-from prometheus_client.exposition import CONTENT_TYPE_LATEST
 from prometheus_client.metrics_core import Metric
 
 from promethean.bus import BusEngine, EngineConfig
@@ -26,20 +24,23 @@ from promethean.bus.offline_lag import OfflineLag
 from promethean.clock import SystemClock
 from promethean.errors import FencedError, StoreError
 from promethean.names import MAX_FRAME_BYTES
-from promethean.runtime.health import Dependency, JobTimer, Progress, Readiness, StoreHealth
+from promethean.runtime.assembly import ServiceSpec, service_app
+from promethean.runtime.exit_codes import EXIT_DISCONNECTED
+from promethean.runtime.health import JobTimer, StoreHealth
+from promethean.runtime.health_routes import health_routes
 from promethean.runtime.heartbeat import (
     HEARTBEAT_TOPIC,
     HeartbeatStats,
     heartbeat_key,
     heartbeat_record,
 )
+from promethean.runtime.http import aborter, error_response
+from promethean.runtime.kit import service_kit
 from promethean.runtime.leadership import Leadership
-from promethean.runtime.service import Lifecycle
-from promethean.runtime.watchdog import Watchdog
 from promethean.store import open_store
 from promethean.store.port import Store
 from promethean_broker.access import Access, access_control, with_caller
-from promethean_broker.admin import AdminApi, error_response, json_errors, json_response
+from promethean_broker.admin import AdminApi, json_errors
 from promethean_broker.connection import BrokerConnection
 from promethean_broker.console import Console
 from promethean_broker.metrics import BrokerMetrics, EngineStateCollector
@@ -52,7 +53,6 @@ log = logging.getLogger("promethean.broker")
 TIMER_TICK_S = 0.05
 RETENTION_SYNC_S = 5.0
 """How often the in-memory tails drop what retention removed from the store."""
-EXIT_LOST_STORE = 70
 LEASE_NAME = "broker"
 """The store lease the active broker holds; its token fences every append."""
 STORE_RETRY_S = 1.0
@@ -63,8 +63,6 @@ client would otherwise wait its 30 s server selection in silence)."""
 CLOSE_CONNECTIONS_S = 1.0
 """How long a draining broker waits for its clients to answer the close."""
 
-RUNTIME_KEY: web.AppKey[BrokerRuntime] = web.AppKey("runtime")
-
 
 class BrokerRuntime:
     """Everything the broker holds while it runs."""
@@ -73,14 +71,13 @@ class BrokerRuntime:
         self.settings = settings
         self.clock = SystemClock()
         self.store = store or open_store(settings.store_url)
-        self.registry = CollectorRegistry()
-        self.metrics = BrokerMetrics(self.registry, settings.metrics_max_label_sets)
-        self.progress = Progress(settings.common.liveness_max_stall_ms)
-        self.readiness = Readiness()
-        self.readiness.fail("lease", "standby: waiting for the store lease")
-        self.store_link = Dependency("store")
-        self.store_health = StoreHealth(self.readiness, self.store_link)
-        self.progress.excuse_while(lambda: not self.store_health.healthy)
+        self.kit = service_kit(
+            settings.common, depends_on="store", scheme="ws", detail=f"store {self.store.url}"
+        )
+        self.metrics = BrokerMetrics(self.kit.registry, settings.metrics_max_label_sets)
+        self.kit.readiness.fail("lease", "standby: waiting for the store lease")
+        self.store_health = StoreHealth(self.kit.readiness, self.kit.dependency)
+        self.kit.progress.excuse_while(lambda: not self.store_health.healthy)
         self.leadership = Leadership(
             self.store,
             LEASE_NAME,
@@ -94,18 +91,12 @@ class BrokerRuntime:
         self.coordinator: Coordinator | None = None
         self.system = SystemPublisher(settings.broker_id)
         self.schemas = RegistryApi(self.store, self.clock)
-        self.write_timer = JobTimer()
-        self.watchdog = Watchdog(
-            self.progress,
-            self.store_link,
-            disconnect_kill_ms=settings.common.disconnect_kill_ms,
-        )
         self.leading = asyncio.Event()
         """Set once this broker holds the lease and its engine runs."""
         self.connections: dict[str, BrokerConnection] = {}
-        self.lifecycle = Lifecycle(self.readiness)
-        self._tasks: list[asyncio.Task[None]] = []
-        self.registry.register(_LazyCollector(self))
+        self.kit.registry.register(_LazyCollector(self))
+        if self.token is None:
+            log.warning("PROMETHEAN_BROKER_TOKEN is not set: the broker accepts any client")
 
     def engine_config(self) -> EngineConfig:
         s = self.settings
@@ -123,7 +114,7 @@ class BrokerRuntime:
         )
 
     async def start(self) -> None:
-        self._tasks.append(asyncio.create_task(self._lead(), name="lead"))
+        self.kit.tasks.spawn(self._lead(), "lead")
 
     async def _open_store(self) -> None:
         """Open the store, waiting (not ready) while it is unreachable or
@@ -138,7 +129,7 @@ class BrokerRuntime:
                 await asyncio.sleep(STORE_RETRY_S)
                 continue
             self.store_health.succeeded(settled=True)
-            self.store_link.up()
+            self.kit.dependency.up()
             return
 
     async def _lead(self) -> None:
@@ -152,64 +143,61 @@ class BrokerRuntime:
             hooks=FanoutHooks(
                 self.metrics,
                 AuditHooks(self.system, self.settings.audit_sample, self.clock.now_ms),
-                _WriteTiming(self.write_timer),
+                _WriteTiming(self.kit.timer),
             ),
             check=self.schemas.gate,
         )
-        self.readiness.clear("lease")
+        self.kit.readiness.clear("lease")
         self.leading.set()
-        self.progress.tick()
+        self.kit.progress.tick()
         self.system.attach(self.engine)
-        self._tasks.append(asyncio.create_task(self.system.run(), name="system-topics"))
+        tasks = self.kit.tasks
+        tasks.spawn(self.system.run(), "system-topics")
         if self.settings.system_metrics_ms > 0:
-            self._tasks.append(
-                asyncio.create_task(
-                    self.system.publish_metrics_every(
-                        self.settings.system_metrics_ms, self.connections
-                    ),
-                    name="system-metrics",
-                )
+            tasks.spawn(
+                self.system.publish_metrics_every(
+                    self.settings.system_metrics_ms, self.connections
+                ),
+                "system-metrics",
             )
-        self._tasks.append(asyncio.create_task(self._heartbeats(), name="heartbeats"))
+        tasks.spawn(self._heartbeats(), "heartbeats")
         self.offline_lag = OfflineLag(
             self.store,
             self.engine,
             max_groups=self.settings.lag_offline_groups_max,
             refresh_ms=self.settings.lag_refresh_ms,
         )
-        self._tasks.append(
-            asyncio.create_task(self._offline_lag(self.engine, self.offline_lag), name="lag")
-        )
-        self.watchdog.start_thread()
-        self._tasks.append(asyncio.create_task(self._timers(self.engine), name="timers"))
-        self._tasks.append(asyncio.create_task(self._commits(self.engine), name="commits"))
+        tasks.spawn(self._offline_lag(self.engine, self.offline_lag), "lag")
+        self.kit.start_watchdog()
+        tasks.spawn(self._timers(self.engine), "timers")
+        tasks.spawn(self._commits(self.engine), "commits")
         self.coordinator = Coordinator(
             self.engine,
             heartbeat_ms=self.settings.common.heartbeat_ms,
             session_timeout_ms=self.settings.session_timeout_ms,
         )
-        self._tasks.append(asyncio.create_task(self._sessions(self.coordinator), name="sessions"))
+        tasks.spawn(self._sessions(self.coordinator), "sessions")
         await self.leadership.keep()
         if self.leadership.lost.is_set():
-            self.readiness.fail("lease", "lost the store lease")
-            self.stop(EXIT_LOST_STORE)
+            self.kit.readiness.fail("lease", "lost the store lease")
+            self.kit.stop(EXIT_DISCONNECTED)
 
     async def _timers(self, engine: BusEngine) -> None:
         while True:
             try:
                 await engine.expire_due()
-                self.readiness.clear("timers")
+                self.kit.readiness.clear("timers")
             except FencedError:
-                self.stop(EXIT_LOST_STORE)
+                self.kit.stop(EXIT_DISCONNECTED)
                 return
             except StoreError as exc:
                 # Expired work stays in flight and is retried next pass.
                 self.store_health.failed(f"redelivery failed: {exc}")
             except Exception as exc:
                 # A dead timer loop would stop every redelivery for good.
-                self.readiness.fail("timers", f"redelivery failed: {exc}")
+                self.kit.readiness.fail("timers", f"redelivery failed: {exc}")
                 log.exception("expiring deliveries failed")
-            self.progress.tick()
+            self.kit.progress.tick()
             await asyncio.sleep(TIMER_TICK_S)
 
     async def _commits(self, engine: BusEngine) -> None:
@@ -225,7 +213,7 @@ class BrokerRuntime:
                     await engine.sync_retention()
                 self.store_health.succeeded()
             except FencedError:
-                self.stop(EXIT_LOST_STORE)
+                self.kit.stop(EXIT_DISCONNECTED)
                 return
             except StoreError as exc:
                 self.store_health.failed(f"commit failed: {exc}")
@@ -257,7 +245,7 @@ class BrokerRuntime:
             try:
                 await coordinator.expire()
             except FencedError:
-                self.stop(EXIT_LOST_STORE)
+                self.kit.stop(EXIT_DISCONNECTED)
                 return
             except Exception:
                 log.exception("member session check failed")
@@ -279,17 +267,12 @@ class BrokerRuntime:
         """Admin changes always go to system.bus.audit (not sampled)."""
         self.system.offer(AUDIT_TOPIC, record)
 
-    def stop(self, exit_code: int = 0) -> None:
-        self.lifecycle.stop(exit_code)
-
     def heartbeat_stats(self) -> HeartbeatStats:
         engine = self.engine
-        return HeartbeatStats(
-            connected=self.store_link.connected,
+        return self.kit.heartbeat_stats(
+            connected=self.kit.dependency.connected,
             queue=engine.queued_publishes if engine is not None else 0,
             inflight=sum(g.inflight for g in engine.groups()) if engine is not None else 0,
-            last_progress_ts=self.progress.last_wall_ms,
-            avg_job_ms=self.write_timer.avg_ms,
         )
 
     async def _heartbeats(self) -> None:
@@ -301,8 +284,8 @@ class BrokerRuntime:
             self.system.offer(HEARTBEAT_TOPIC, record, key=heartbeat_key("broker"))
 
     async def close(self) -> None:
-        self.readiness.fail("drain", "shutting down")
-        self.watchdog.paused = True
+        self.kit.readiness.fail("drain", "shutting down")
+        self.kit.pause_watchdog()
         closing = [asyncio.ensure_future(c.ws.close()) for c in list(self.connections.values())]
         if closing:
             # All at once and bounded: a client that never answers the close
@@ -311,14 +294,15 @@ class BrokerRuntime:
             for unanswered in late:
                 unanswered.cancel()
             await asyncio.gather(*closing, return_exceptions=True)
-        for task in self._tasks:
-            task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
+        await self.kit.tasks.cancel()
         if self.engine is not None:
             await self.engine.close()
         with contextlib.suppress(Exception):
             await self.leadership.release()
         await self.store.close()
+
+
+RUNTIME_KEY: Final = web.AppKey("runtime", BrokerRuntime)
 
 
 class _WriteTiming(EngineHooks):
@@ -369,7 +353,7 @@ async def websocket(request: web.Request) -> web.StreamResponse:
         store_health=runtime.store_health,
         max_inflight_cap=s.max_inflight_cap,
         send_stall_s=s.send_stall_ms / 1000,
-        abort=_aborter(request),
+        abort=aborter(request),
         coordinator=runtime.coordinator,
     )
     runtime.connections[conn.consumer_id] = conn
@@ -380,62 +364,23 @@ async def websocket(request: web.Request) -> web.StreamResponse:
     return ws
 
 
-def _aborter(request: web.Request) -> Callable[[], None]:
-    """Drops the connection at once, unsent data and all."""
-
-    def abort() -> None:
-        transport = request.transport
-        if transport is not None:
-            transport.abort()
-
-    return abort
-
-
-async def metrics(request: web.Request) -> web.Response:
-    runtime = request.app[RUNTIME_KEY]
-    return web.Response(
-        body=generate_latest(runtime.registry), headers={"Content-Type": CONTENT_TYPE_LATEST}
-    )
-
-
-async def live(request: web.Request) -> web.Response:
-    progress = request.app[RUNTIME_KEY].progress
-    runtime = request.app[RUNTIME_KEY]
-    if runtime.engine is None or progress.live:
-        # A standby has no work loop yet; it is alive while it waits.
-        return json_response({"live": True, "stalled_ms": progress.stalled_ms})
-    return json_response({"live": False, "stalled_ms": progress.stalled_ms}, 503)
-
-
-async def ready(request: web.Request) -> web.Response:
-    readiness = request.app[RUNTIME_KEY].readiness
-    body = {"ready": readiness.ready, "reasons": readiness.reasons}
-    return json_response(body, 200 if readiness.ready else 503)
-
-
 def create_app(settings: BrokerSettings, store: Store | None = None) -> web.Application:
     runtime = BrokerRuntime(settings, store)
     # Who may call the admin API is decided once, by `access` (routes get no token).
     guard = access_control(Access(settings.common.broker_token, settings.jwt))
     audit = with_caller(runtime.audit_admin)
-    app = web.Application(
-        client_max_size=settings.max_frame_bytes, middlewares=[json_errors, guard]
+    app = service_app(
+        runtime,
+        RUNTIME_KEY,
+        # A standby has no work loop yet; it is alive while it waits.
+        health=health_routes(runtime.kit, standby=lambda: runtime.engine is None),
+        client_max_size=settings.max_frame_bytes,
+        middlewares=[json_errors, guard],
     )
-    app[RUNTIME_KEY] = runtime
-
-    async def lifespan(app: web.Application) -> AsyncIterator[None]:
-        await runtime.start()
-        yield
-        await runtime.close()
-
-    app.cleanup_ctx.append(lifespan)
     app.add_routes(
         [
             web.get("/", websocket),
             web.get("/ws", websocket),
-            web.get("/metrics", metrics),
-            web.get("/healthz/live", live),
-            web.get("/healthz/ready", ready),
             *AdminApi(runtime.require_engine, lambda: runtime.coordinator, audit).routes(),
             *runtime.schemas.routes(),
         ]
@@ -448,3 +393,6 @@ def create_app(settings: BrokerSettings, store: Store | None = None) -> web.Appl
         audit=audit,
     ).install(app)
     return app
+
+
+SERVICE_SPEC: Final = ServiceSpec(BrokerSettings, create_app)

@@ -29,8 +29,8 @@ from prometheus_client import Counter
 from promethean.bus import BusEngine
 from promethean.frames.codes import ErrorCode
 from promethean.names import is_valid_name
+from promethean.runtime.http import error_response, json_response
 from promethean_broker.access import AuditSink, caller_of
-from promethean_broker.admin import error_response, json_response
 from promethean_broker.dlq_admin import DlqAdmin
 from promethean_broker.metrics import BrokerMetrics
 from promethean_broker.sse import Shared, Streams, snapshots

@@ -35,8 +35,9 @@ from promethean.bus.dlq import (
 )
 from promethean.frames.codes import ErrorCode
 from promethean.names import DLQ_SUFFIX, dlq_topic, is_valid_name
+from promethean.runtime.http import error_response, json_response
 from promethean.store.records import StoredEvent, TopicConfig
-from promethean_broker.admin import error_response, event_json, json_response
+from promethean_broker.admin import event_json
 
 DEFAULT_LIMIT: Final = 200
 MAX_LIMIT: Final = 500

@@ -9,11 +9,11 @@ from typing import Final
 
 from aiohttp import web
 
+from promethean.runtime.http import json_response
 from promethean.schemas.documents.asyncapi import TopicDoc, asyncapi_document
 from promethean.schemas.documents.openapi import broker_openapi
 from promethean.schemas.subjects import value_subject
 from promethean.store.port import Store
-from promethean_broker.admin import json_response
 
 VERSION: Final = version("promethean")
 

@@ -9,80 +9,68 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
 
-from prometheus_client import CollectorRegistry, Counter, Histogram
+from prometheus_client import CollectorRegistry
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
 from promethean.bus import BusEngine, EngineHooks, PublishRequest
 from promethean.bus.offline_lag import OfflineLag
+from promethean.runtime.metrics import LATENCY_BUCKETS, MetricSet
 from promethean.store.records import AppendResult
 from promethean_broker.labels import DEFAULT_MAX_SETS, LabelCap, classify_reason
 
-LATENCY_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10)
 BATCH_BUCKETS = (1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024)
 
 
-class BrokerMetrics(EngineHooks):
+class BrokerMetrics(MetricSet, EngineHooks):
     def __init__(self, registry: CollectorRegistry, max_label_sets: int = DEFAULT_MAX_SETS) -> None:
-        self.registry = registry
+        super().__init__(registry)
         self.cap = LabelCap(registry, max_label_sets)
-        self.published_total = Counter(
-            "promethean_published", "Events appended to the log", ["topic"], registry=registry
+        self.published_total = self.counter(
+            "promethean_published", "Events appended to the log", ["topic"]
         )
-        self.duplicates_total = Counter(
+        self.duplicates_total = self.counter(
             "promethean_publish_duplicates",
             "Publishes whose id was already stored (idempotent replays)",
             ["topic"],
-            registry=registry,
         )
-        self.delivered_total = Counter(
-            "promethean_delivered",
-            "Events handed to consumers",
-            ["topic", "group"],
-            registry=registry,
+        self.delivered_total = self.counter(
+            "promethean_delivered", "Events handed to consumers", ["topic", "group"]
         )
-        self.acked_total = Counter(
-            "promethean_acked", "Deliveries acknowledged", ["topic", "group"], registry=registry
+        self.acked_total = self.counter(
+            "promethean_acked", "Deliveries acknowledged", ["topic", "group"]
         )
-        self.redelivered_total = Counter(
+        self.redelivered_total = self.counter(
             "promethean_redelivered",
             "Deliveries that failed and will go out again",
             ["topic", "group", "reason"],
-            registry=registry,
         )
-        self.dead_lettered_total = Counter(
-            "promethean_dead_lettered",
-            "Events moved to the DLQ",
-            ["topic", "group"],
-            registry=registry,
+        self.dead_lettered_total = self.counter(
+            "promethean_dead_lettered", "Events moved to the DLQ", ["topic", "group"]
         )
-        self.publish_latency = Histogram(
+        self.publish_latency = self.histogram(
             "promethean_publish_latency_seconds",
             "From receiving a publish to its durable acknowledgement",
             buckets=LATENCY_BUCKETS,
-            registry=registry,
         )
-        self.ack_latency = Histogram(
+        self.ack_latency = self.histogram(
             "promethean_end_to_end_ack_seconds",
             "From an event's append to its acknowledgement by a group",
             ["topic"],
             buckets=LATENCY_BUCKETS,
-            registry=registry,
         )
-        self.store_batch_size = Histogram(
+        self.store_batch_size = self.histogram(
             "promethean_store_write_batch_size",
             "Events per group-committed store write",
             buckets=BATCH_BUCKETS,
-            registry=registry,
         )
-        self.store_write_seconds = Histogram(
+        self.store_write_seconds = self.histogram(
             "promethean_store_write_seconds",
             "Duration of one group-committed store write",
             buckets=LATENCY_BUCKETS,
-            registry=registry,
         )
-        self.frame_errors = Counter(
-            "promethean_frame_errors", "ERR frames sent, by code", ["code"], registry=registry
+        self.frame_errors = self.counter(
+            "promethean_frame_errors", "ERR frames sent, by code", ["code"]
         )
 
     def published(

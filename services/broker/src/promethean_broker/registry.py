@@ -20,6 +20,7 @@ from aiohttp import web
 
 from promethean.clock import Clock
 from promethean.errors import StoreError
+from promethean.runtime.http import json_response
 from promethean.schemas import SchemaGate, SchemaRegistry
 from promethean.schemas.errors import RegistryCode, RegistryError
 from promethean.schemas.registry import (
@@ -30,7 +31,6 @@ from promethean.schemas.registry import (
 )
 from promethean.store.port import Store
 from promethean.store.records import SchemaVersion
-from promethean_broker.admin import json_response
 from promethean_broker.documents import DocumentsApi
 
 log = logging.getLogger("promethean.broker.registry")

@@ -12,7 +12,7 @@ from typing import Any, Final
 import msgspec
 from aiohttp import web
 
-from promethean_broker.admin import error_response
+from promethean.runtime.http import error_response
 
 MAX_STREAMS: Final = 64
 KEEPALIVE_S: Final = 15.0

@@ -21,8 +21,9 @@ from aiohttp import web
 from promethean.bus import BusEngine
 from promethean.frames.codes import ErrorCode
 from promethean.names import is_valid_name
+from promethean.runtime.http import error_response
 from promethean.store.records import TopicConfig
-from promethean_broker.admin import error_response, event_json
+from promethean_broker.admin import event_json
 from promethean_broker.sse import EventStream, Streams
 
 BATCH: Final = 100

@@ -10,23 +10,20 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import AsyncIterator
+from typing import Final
 
 from aiohttp import web
-from prometheus_client import CollectorRegistry
 
 from promethean.client.admin import AdminClient
 from promethean.client.port import BusClient
 from promethean.client.ws import ClientConfig
 from promethean.clock import SystemClock
 from promethean.errors import PrometheanError, StoreUnavailableError
+from promethean.runtime.assembly import ServiceSpec, service_app
 from promethean.runtime.broker_link import BrokerLink, Refusal
-from promethean.runtime.health import Dependency, JobTimer, Progress, Readiness
-from promethean.runtime.heartbeat import HeartbeatPublisher, HeartbeatStats
-from promethean.runtime.http import service_routes
+from promethean.runtime.heartbeat import HeartbeatStats
+from promethean.runtime.kit import service_kit
 from promethean.runtime.leadership import Leadership, LeadershipLostError, Role
-from promethean.runtime.service import Lifecycle
-from promethean.runtime.watchdog import Watchdog
 from promethean.store import open_store
 from promethean.store.port import Store
 from promethean.store.records import TopicConfig
@@ -47,17 +44,15 @@ class CompactorRuntime:
         self.settings = settings
         self.clock = SystemClock()
         self.store = store or open_store(settings.store_url)
-        self.registry = CollectorRegistry()
-        self.metrics = CompactorMetrics(self.registry)
-        self.progress = Progress(settings.common.liveness_max_stall_ms)
-        self.readiness = Readiness()
-        # A standby is Ready too (ARCHITECTURE.md, Health): readiness follows the store only.
-        self.readiness.fail("store", "the store is not open yet")
-        self.lifecycle = Lifecycle(self.readiness)
-        self.store_link = Dependency("store")
-        self.watchdog = Watchdog(
-            self.progress, self.store_link, disconnect_kill_ms=settings.common.disconnect_kill_ms
+        self.kit = service_kit(
+            settings.common,
+            depends_on="store",
+            drain=self.drain,
+            detail=f"compactor {settings.compactor_id} using store {self.store.url}",
         )
+        self.metrics = CompactorMetrics(self.kit.registry)
+        # A standby is Ready too (ARCHITECTURE.md, Health): readiness follows the store only.
+        self.kit.readiness.fail("store", "the store is not open yet")
         self.leadership = Leadership(
             self.store,
             LEASE_NAME,
@@ -85,9 +80,7 @@ class CompactorRuntime:
             chunk_bytes=settings.snapshot_chunk_bytes,
             confirm=self.leadership.confirm,
         )
-        self.pass_timer = JobTimer()
         self.passing = False
-        self._tasks: list[asyncio.Task[None]] = []
 
     def _role_changed(self, role: Role) -> None:
         self.passes.forget()
@@ -102,42 +95,36 @@ class CompactorRuntime:
 
     async def start(self) -> None:
         await self.store.open()
-        self.store_link.up()
-        self._tasks = [
-            asyncio.create_task(self._lease_loop(), name="compactor-lease"),
-            asyncio.create_task(self._pass_loop(), name="compactor-passes"),
-            asyncio.create_task(self._bus_loop(), name="compactor-bus"),
-        ]
-        self.watchdog.start_thread()
+        self.kit.dependency.up()
+        self.kit.tasks.spawn(self._lease_loop(), "compactor-lease")
+        self.kit.tasks.spawn(self._pass_loop(), "compactor-passes")
+        self.kit.tasks.spawn(self._bus_loop(), "compactor-bus")
+        self.kit.start_watchdog()
 
     async def drain(self) -> None:
         """Stop the loops, then hand the lease over instead of letting it lapse."""
-        self.watchdog.paused = True
-        for task in self._tasks:
-            task.cancel()
-        for task in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
-        self._tasks = []
+        self.kit.pause_watchdog()
+        await self.kit.tasks.cancel()
         with contextlib.suppress(PrometheanError):
             await self.leadership.release()
         self.sink.bus = None
         await self.bus_link.close()  # bounded: the broker may be draining too
 
     async def close(self) -> None:
+        await self.drain()
         await self.store.close()
 
     async def _lease_loop(self) -> None:
         while True:
             try:
                 await self.leadership.step()
-                self.store_link.up()
-                self.readiness.clear("store")
+                self.kit.dependency.up()
+                self.kit.readiness.clear("store")
             except StoreUnavailableError as exc:
-                self.store_link.down()
-                self.readiness.fail("store", f"store unreachable: {exc}")
+                self.kit.dependency.down()
+                self.kit.readiness.fail("store", f"store unreachable: {exc}")
                 log.warning("store unreachable", extra={"error": str(exc)})
-            self.progress.tick()
+            self.kit.progress.tick()
             await asyncio.sleep(self.settings.renew_every_ms / 1000)
 
     async def _pass_loop(self) -> None:
@@ -167,12 +154,12 @@ class CompactorRuntime:
                         },
                     )
                 await self._snapshot(config)
-                self.progress.tick()
+                self.kit.progress.tick()
         except LeadershipLostError:
             log.warning("pass interrupted: leadership lost")
             return "interrupted"
         except StoreUnavailableError as exc:
-            self.store_link.down()
+            self.kit.dependency.down()
             log.warning("pass failed: store unreachable", extra={"error": str(exc)})
             return "failed"
         except PrometheanError as exc:
@@ -182,7 +169,7 @@ class CompactorRuntime:
             self.passing = False
         elapsed = time.monotonic() - started
         self.metrics.pass_duration.observe(elapsed)
-        self.pass_timer.observe(elapsed * 1000)
+        self.kit.timer.observe(elapsed * 1000)
         return "done"
 
     async def _snapshot(self, config: TopicConfig) -> None:
@@ -213,39 +200,20 @@ class CompactorRuntime:
         """Connect to the broker (retrying), then follow the connection and
         publish heartbeats."""
         await self.bus_link.connect()
-        heartbeat = HeartbeatPublisher(
-            self.bus_link,
-            "compactor",
-            self.settings.common.heartbeat_ms,
-            self._heartbeat_stats,
-            self.clock.now_ms,
-        )
+        heartbeat = self.kit.heartbeat(self.bus_link, self._heartbeat_stats, self.clock.now_ms)
         await asyncio.gather(self.bus_link.follow(), heartbeat.run())
 
     def _heartbeat_stats(self) -> HeartbeatStats:
-        return HeartbeatStats(
-            connected=self.store_link.connected,
-            queue=0,
-            inflight=1 if self.passing else 0,
-            last_progress_ts=self.progress.last_wall_ms,
-            avg_job_ms=self.pass_timer.avg_ms,
+        return self.kit.heartbeat_stats(
+            connected=self.kit.dependency.connected, inflight=1 if self.passing else 0
         )
 
 
-RUNTIME_KEY: web.AppKey[CompactorRuntime] = web.AppKey("runtime", CompactorRuntime)
+RUNTIME_KEY: Final = web.AppKey("runtime", CompactorRuntime)
 
 
 def create_app(settings: CompactorSettings, store: Store | None = None) -> web.Application:
-    runtime = CompactorRuntime(settings, store)
-    app = web.Application()
-    app[RUNTIME_KEY] = runtime
+    return service_app(CompactorRuntime(settings, store), RUNTIME_KEY)
 
-    async def lifespan(app: web.Application) -> AsyncIterator[None]:
-        await runtime.start()
-        yield
-        await runtime.drain()
-        await runtime.close()
 
-    app.cleanup_ctx.append(lifespan)
-    app.add_routes(service_routes(runtime.registry, runtime.progress, runtime.readiness))
-    return app
+SERVICE_SPEC: Final = ServiceSpec(CompactorSettings, create_app)

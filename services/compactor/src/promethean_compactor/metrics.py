@@ -2,57 +2,48 @@
 
 from __future__ import annotations
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client import CollectorRegistry
+
+from promethean.runtime.metrics import MetricSet
 
 PASS_BUCKETS = (0.01, 0.05, 0.1, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 900)
 
 
-class CompactorMetrics:
+class CompactorMetrics(MetricSet):
     def __init__(self, registry: CollectorRegistry) -> None:
-        self.registry = registry
-        self.scanned = Counter(
+        super().__init__(registry)
+        self.scanned = self.counter(
             "promethean_compactor_events_scanned",
             "Events stored in a partition when a compaction of it started",
             ["topic"],
-            registry=registry,
         )
-        self.removed = Counter(
+        self.removed = self.counter(
             "promethean_compactor_events_removed",
             "Events removed, by reason: compaction, tombstone, retention",
             ["topic", "reason"],
-            registry=registry,
         )
-        self.retention_skipped = Counter(
+        self.retention_skipped = self.counter(
             "promethean_compactor_retention_skipped_events",
             "Events a group had not consumed when forced retention removed them",
             ["topic", "group"],
-            registry=registry,
         )
-        self.snapshots = Counter(
-            "promethean_compactor_snapshots",
-            "Snapshots published",
-            ["topic"],
-            registry=registry,
+        self.snapshots = self.counter(
+            "promethean_compactor_snapshots", "Snapshots published", ["topic"]
         )
-        self.pass_duration = Histogram(
+        self.pass_duration = self.histogram(
             "promethean_compactor_pass_seconds",
             "Duration of one pass over every topic",
             buckets=PASS_BUCKETS,
-            registry=registry,
         )
-        self.passes = Counter(
+        self.passes = self.counter(
             "promethean_compactor_passes",
             "Passes by result: done, failed, interrupted (leadership lost)",
             ["result"],
-            registry=registry,
         )
-        self.leader = Gauge(
-            "promethean_compactor_leader",
-            "1 while this replica holds the compactor lease",
-            registry=registry,
+        self.leader = self.gauge(
+            "promethean_compactor_leader", "1 while this replica holds the compactor lease"
         )
-        self.lease_token = Gauge(
+        self.lease_token = self.gauge(
             "promethean_compactor_lease_token",
             "Fencing token of the lease this replica holds (0 on a standby)",
-            registry=registry,
         )

@@ -7,24 +7,24 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from typing import Any, Final
 
 import msgspec
 from aiohttp import web
-from prometheus_client import CollectorRegistry
+from opentelemetry import trace
+from opentelemetry.sdk.trace import TracerProvider
 
 from promethean.frames.codec import encode, gw_error_frame
 from promethean.frames.codes import ErrorCode
+from promethean.runtime.assembly import ServiceSpec, service_app
 from promethean.runtime.broker_link import LinkHealth
-from promethean.runtime.health import Dependency, Progress, Readiness
-from promethean.runtime.heartbeat import HeartbeatPublisher, HeartbeatStats
-from promethean.runtime.http import service_routes
-from promethean.runtime.service import Lifecycle
-from promethean.runtime.tracing import configure_tracing, configure_tracing_from_env, tracer
-from promethean.runtime.watchdog import Watchdog
+from promethean.runtime.health_routes import health_routes
+from promethean.runtime.heartbeat import HeartbeatStats
+from promethean.runtime.http import aborter
+from promethean.runtime.kit import service_kit
+from promethean.runtime.tracing import configure_tracing, tracer
 from promethean.runtime.ws_release import release_websocket
 from promethean.schemas.documents.http import gateway_openapi_route
 from promethean_gateway.authn import Authenticator
@@ -32,7 +32,7 @@ from promethean_gateway.connection import CLOSE_TRY_AGAIN, GatewayConnection
 from promethean_gateway.errors import RefusalError
 from promethean_gateway.http_publish import HttpPublish
 from promethean_gateway.metrics import GatewayMetrics
-from promethean_gateway.metrics_listener import public_routes
+from promethean_gateway.metrics_listener import metrics_listener, public_routes
 from promethean_gateway.relay import BrokerRelay
 from promethean_gateway.settings import GatewaySettings
 
@@ -49,59 +49,54 @@ class GatewayRuntime:
 
     def __init__(self, settings: GatewaySettings) -> None:
         self.settings = settings
-        self.registry = CollectorRegistry()
-        self.metrics = GatewayMetrics(self.registry)
-        self.progress = Progress(settings.common.liveness_max_stall_ms)
-        self.readiness = Readiness()
-        self.broker = Dependency("broker")
-        self.relay = BrokerRelay(settings, self.metrics, LinkHealth(self.broker, self.readiness))
+        self.kit = service_kit(
+            settings.common, depends_on="broker", scheme="ws", detail=f"broker {settings.bus_url}"
+        )
+        self.metrics = GatewayMetrics(self.kit.registry)
+        self.relay = BrokerRelay(
+            settings, self.metrics, LinkHealth(self.kit.dependency, self.kit.readiness)
+        )
         self.authenticator = Authenticator(settings, self.metrics)
         # Without an exporter the gateway still starts real spans: the trace
         # context it puts in event headers lets consumers join one trace.
-        self.tracer_provider = configure_tracing_from_env(
-            "gateway", os.environ
-        ) or configure_tracing("gateway", None)
-        self.tracer = tracer(self.tracer_provider)
+        self.own_tracer_provider: TracerProvider | None = None
+        provider = trace.get_tracer_provider()
+        if not isinstance(provider, TracerProvider):
+            provider = self.own_tracer_provider = configure_tracing("gateway", None)
+        self.tracer = tracer(provider)
         self.http_publish = HttpPublish(
             self.authenticator, self.relay, self.metrics, self.tracer, settings.max_frame_bytes
         )
+        self.kit.readiness.fail("broker", "not connected to the broker yet")
         self.connections: set[GatewayConnection] = set()
-        self.lifecycle = Lifecycle(self.readiness)
-        self._watch: asyncio.Task[None] | None = None
-        self.watchdog = Watchdog(
-            self.progress, self.broker, disconnect_kill_ms=settings.common.disconnect_kill_ms
-        )
-        self._background: list[asyncio.Task[None]] = []
+        if settings.ws_token is not None:
+            log.warning("WS_TOKEN is set: a static dev token grants every topic (PROMETHEAN_DEV=1)")
 
     async def start(self) -> None:
         self.relay.start()
-        self._watch = asyncio.create_task(self._watch_loop(), name="gateway-watch")
-        heartbeat = HeartbeatPublisher(
-            _RelayValues(self.relay),
-            "gateway",
-            self.settings.common.heartbeat_ms,
-            self.heartbeat_stats,
-            lambda: time.time_ns() // 1_000_000,
+        self.kit.tasks.spawn(self._watch_loop(), "gateway-watch")
+        heartbeat = self.kit.heartbeat(
+            _RelayValues(self.relay), self.heartbeat_stats, lambda: time.time_ns() // 1_000_000
         )
-        self._background = [asyncio.create_task(heartbeat.run(), name="gateway-heartbeat")]
-        self.watchdog.start_thread()
+        self.kit.tasks.spawn(heartbeat.run(), "gateway-heartbeat")
+        self.kit.start_watchdog()
 
     def heartbeat_stats(self) -> HeartbeatStats:
-        return HeartbeatStats(
+        return self.kit.heartbeat_stats(
             connected=self.relay.connected,
             queue=self.relay.pending,
             inflight=sum(conn.inflight for conn in self.connections),
-            last_progress_ts=self.progress.last_wall_ms,
-            avg_job_ms=self.relay.publish_timer.avg_ms,
+            timer=self.relay.publish_timer,
         )
 
     async def _watch_loop(self) -> None:
+        readiness = self.kit.readiness
         while True:
-            self.progress.tick()
+            self.kit.progress.tick()
             if self.overloaded:
-                self.readiness.fail("load", "at the connection or publish limit")
+                readiness.fail("load", "at the connection or publish limit")
             else:
-                self.readiness.clear("load")
+                readiness.clear("load")
             await asyncio.sleep(WATCH_TICK_S)
 
     @property
@@ -112,23 +107,16 @@ class GatewayRuntime:
             or self.relay.pending >= s.max_pending_publishes * OVERLOAD_FRACTION
         )
 
-    def stop(self, exit_code: int = 0) -> None:
-        self.lifecycle.stop(exit_code)
-
     async def close(self) -> None:
-        self.readiness.fail("drain", "shutting down")
-        self.watchdog.paused = True
-        for task in self._background:
-            task.cancel()
-        await asyncio.gather(*self._background, return_exceptions=True)
-        if self._watch is not None:
-            self._watch.cancel()
-            await asyncio.gather(self._watch, return_exceptions=True)
+        self.kit.readiness.fail("drain", "shutting down")
+        self.kit.pause_watchdog()
+        await self.kit.tasks.cancel()
         for conn in list(self.connections):
             await conn.ws.close()
         await self.relay.close()
         await self.authenticator.close()
-        self.tracer_provider.shutdown()
+        if self.own_tracer_provider is not None:
+            self.own_tracer_provider.shutdown()
 
 
 class _RelayValues:
@@ -142,16 +130,7 @@ class _RelayValues:
         return await self._relay.publish(topic, raw, key=key, headers=None, id=None)
 
 
-RUNTIME_KEY: web.AppKey[GatewayRuntime] = web.AppKey("runtime")
-
-
-def _aborter(request: web.Request) -> Callable[[], None]:
-    def abort() -> None:
-        transport = request.transport
-        if transport is not None:
-            transport.abort()
-
-    return abort
+RUNTIME_KEY: Final = web.AppKey("runtime", GatewayRuntime)
 
 
 async def websocket(request: web.Request) -> web.StreamResponse:
@@ -178,7 +157,7 @@ async def websocket(request: web.Request) -> web.StreamResponse:
         relay=runtime.relay,
         metrics=runtime.metrics,
         tracer=runtime.tracer,
-        abort=_aborter(request),
+        abort=aborter(request),
     )
     runtime.connections.add(conn)
     runtime.metrics.connections.inc()
@@ -197,25 +176,30 @@ async def publish(request: web.Request) -> web.Response:
 
 def create_app(settings: GatewaySettings) -> web.Application:
     runtime = GatewayRuntime(settings)
-    app = web.Application(client_max_size=settings.max_frame_bytes)
-    app[RUNTIME_KEY] = runtime
+    app = service_app(
+        runtime,
+        RUNTIME_KEY,
+        health=public_routes(health_routes(runtime.kit), settings.metrics_port),
+        client_max_size=settings.max_frame_bytes,
+    )
 
-    async def lifespan(app: web.Application) -> AsyncIterator[None]:
-        await runtime.start()
-        yield
-        await runtime.close()
+    async def metrics_port(app: web.Application) -> AsyncIterator[None]:
+        async with metrics_listener(
+            runtime.kit.registry, settings.common.host, settings.metrics_port
+        ):
+            yield
 
-    app.cleanup_ctx.append(lifespan)
+    # Before the runtime's lifespan, so /metrics answers until the gateway has closed.
+    app.cleanup_ctx.insert(0, metrics_port)
     app.add_routes(
         [
             web.get("/", websocket),
             web.get("/ws", websocket),
             web.post("/publish/{topic}", publish),
             gateway_openapi_route(),
-            *public_routes(
-                service_routes(runtime.registry, runtime.progress, runtime.readiness),
-                settings.metrics_port,
-            ),
         ]
     )
     return app
+
+
+SERVICE_SPEC: Final = ServiceSpec(GatewaySettings, create_app)

@@ -3,64 +3,50 @@ explicit registry so tests read a fresh one."""
 
 from __future__ import annotations
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client import CollectorRegistry
 
-LATENCY_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10)
+from promethean.runtime.metrics import LATENCY_BUCKETS, MetricSet
 
 
-class GatewayMetrics:
+class GatewayMetrics(MetricSet):
     def __init__(self, registry: CollectorRegistry) -> None:
-        self.registry = registry
-        self.connections = Gauge(
-            "promethean_gateway_connections", "Open client WebSocket connections", registry=registry
+        super().__init__(registry)
+        self.connections = self.gauge(
+            "promethean_gateway_connections", "Open client WebSocket connections"
         )
-        self.connections_refused = Counter(
-            "promethean_gateway_connections_refused",
-            "Connections refused at the connection limit",
-            registry=registry,
+        self.connections_refused = self.counter(
+            "promethean_gateway_connections_refused", "Connections refused at the connection limit"
         )
-        self.auth_failures = Counter(
+        self.auth_failures = self.counter(
             "promethean_gateway_auth_failures",
             "Refused AUTH frames and HTTP tokens, by reason",
             ["reason"],
-            registry=registry,
         )
-        self.frames = Counter(
+        self.frames = self.counter(
             "promethean_gateway_frames",
             "Client frames received, by op (`invalid` when they did not parse)",
             ["op"],
-            registry=registry,
         )
-        self.errors = Counter(
-            "promethean_gateway_errors",
-            "ERR frames and HTTP errors sent, by code",
-            ["code"],
-            registry=registry,
+        self.errors = self.counter(
+            "promethean_gateway_errors", "ERR frames and HTTP errors sent, by code", ["code"]
         )
-        self.events = Counter(
-            "promethean_gateway_events_delivered",
-            "EVENT frames handed to clients",
-            registry=registry,
+        self.events = self.counter(
+            "promethean_gateway_events_delivered", "EVENT frames handed to clients"
         )
-        self.slow_consumers = Counter(
+        self.slow_consumers = self.counter(
             "promethean_gateway_slow_consumer_disconnects",
             "Clients disconnected because their send buffer was full",
-            registry=registry,
         )
-        self.relay_latency = Histogram(
+        self.relay_latency = self.histogram(
             "promethean_gateway_relay_latency_seconds",
             "From a client's PUBLISH to the broker's PUBLISHED, by transport",
             ["transport"],
             buckets=LATENCY_BUCKETS,
-            registry=registry,
         )
-        self.pending_publishes = Gauge(
+        self.pending_publishes = self.gauge(
             "promethean_gateway_pending_publishes",
             "Publishes relayed to the broker and not yet answered",
-            registry=registry,
         )
-        self.broker_links = Gauge(
-            "promethean_gateway_broker_links",
-            "Broker connections held for subscribing clients",
-            registry=registry,
+        self.broker_links = self.gauge(
+            "promethean_gateway_broker_links", "Broker connections held for subscribing clients"
         )

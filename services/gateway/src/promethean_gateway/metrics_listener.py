@@ -8,9 +8,8 @@ from contextlib import asynccontextmanager
 
 from aiohttp import web
 from prometheus_client import CollectorRegistry
-from prometheus_client.exposition import CONTENT_TYPE_LATEST, generate_latest
 
-METRICS_PATH = "/metrics"
+from promethean.runtime.health_routes import METRICS_PATH, metrics_route
 
 
 def public_routes(routes: list[web.RouteDef], metrics_port: int | None) -> list[web.RouteDef]:
@@ -30,14 +29,8 @@ async def metrics_listener(
     if port is None:
         yield
         return
-
-    async def metrics(request: web.Request) -> web.Response:
-        return web.Response(
-            body=generate_latest(registry), headers={"Content-Type": CONTENT_TYPE_LATEST}
-        )
-
     app = web.Application()
-    app.add_routes([web.get(METRICS_PATH, metrics)])
+    app.add_routes([metrics_route(registry)])
     runner = web.AppRunner(app, handle_signals=False, access_log=None)
     await runner.setup()
     try:

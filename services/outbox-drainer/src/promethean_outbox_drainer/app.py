@@ -11,20 +11,16 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Coroutine
-from typing import Any, Final
+from typing import Final
 
 from aiohttp import web
-from prometheus_client import CollectorRegistry
 
 from promethean.client import ClientConfig
 from promethean.clock import SystemClock
+from promethean.runtime.assembly import ServiceSpec, service_app
 from promethean.runtime.broker_link import BrokerLink, LinkHealth
-from promethean.runtime.health import Dependency, JobTimer, Progress, Readiness
-from promethean.runtime.heartbeat import HeartbeatPublisher, HeartbeatStats
-from promethean.runtime.http import service_routes
-from promethean.runtime.service import Lifecycle
-from promethean.runtime.watchdog import Watchdog
+from promethean.runtime.exit_codes import EXIT_FAILED
+from promethean.runtime.kit import service_kit
 from promethean.store import open_store
 from promethean.store.port import Store
 from promethean_outbox_drainer.housekeeping import Housekeeping
@@ -32,11 +28,10 @@ from promethean_outbox_drainer.loop import PassLoop
 from promethean_outbox_drainer.metrics import DrainerMetrics
 from promethean_outbox_drainer.notify import Notifier, choose_notifier
 from promethean_outbox_drainer.passes import OutboxPass, PassConfig
-from promethean_outbox_drainer.settings import SERVICE, DrainerSettings
+from promethean_outbox_drainer.settings import DrainerSettings
 
 log = logging.getLogger("promethean.outbox_drainer")
 
-EXIT_FAILED: Final = 1
 PUBLISH_TIMEOUT_SHARE: Final = 0.8
 """A publish gives up (the row waits for the broker) before its lease lapses."""
 
@@ -49,32 +44,26 @@ class DrainerRuntime:
         common = settings.common
         self.clock = SystemClock()
         self.store = store or open_store(settings.store_url)
-        self.registry = CollectorRegistry()
-        self.metrics = DrainerMetrics(self.registry)
-        self.progress = Progress(common.liveness_max_stall_ms)
-        self.readiness = Readiness()
-        self.lifecycle = Lifecycle(self.readiness)
-        self.dependency = Dependency("broker")
-        self.timer = JobTimer()
+        self.kit = service_kit(common, depends_on="broker", drain=self.drain)
+        self.metrics = DrainerMetrics(self.kit.registry)
         token = common.broker_token.reveal() if common.broker_token is not None else None
         publish_timeout_s = max(1.0, settings.lease_ms * PUBLISH_TIMEOUT_SHARE / 1000)
         self.link = BrokerLink(
             settings.bus_url,
             ClientConfig(token=token, publish_timeout_s=publish_timeout_s),
             health=LinkHealth(
-                self.dependency, self.readiness, self.progress, common.disconnect_kill_ms
+                self.kit.dependency,
+                self.kit.readiness,
+                self.kit.progress,
+                common.disconnect_kill_ms,
             ),
         )
-        self.watchdog = Watchdog(
-            self.progress, self.dependency, disconnect_kill_ms=common.disconnect_kill_ms
-        )
         self.housekeeping = Housekeeping(
-            self.store, self.metrics, self.clock, self.readiness, settings.retention_ms
+            self.store, self.metrics, self.clock, self.kit.readiness, settings.retention_ms
         )
         self.notifier: Notifier | None = None
         self.loop: PassLoop | None = None
         self._main: asyncio.Task[None] | None = None
-        self._tasks: list[asyncio.Task[None]] = []
 
     def drain_config(self) -> PassConfig:
         s = self.settings
@@ -96,13 +85,10 @@ class DrainerRuntime:
             extra={"mode": self.notifier.mode, "store": self.store.url},
         )
         await self.notifier.start()
-        self.watchdog.start_thread()
-        self._spawn(self.link.follow(), "broker-link")
-        self._spawn(self.housekeeping.run(), "housekeeping")
-        self._main = asyncio.create_task(self._drain(self.notifier), name="drain")
-
-    def _spawn(self, work: Coroutine[Any, Any, None], name: str) -> None:
-        self._tasks.append(asyncio.create_task(work, name=name))
+        self.kit.start_watchdog()
+        self.kit.tasks.spawn(self.link.follow(), "broker-link")
+        self.kit.tasks.spawn(self.housekeeping.run(), "housekeeping")
+        self._main = self.kit.tasks.spawn(self._drain(self.notifier), "drain")
 
     async def _drain(self, notifier: Notifier) -> None:
         try:
@@ -111,7 +97,7 @@ class DrainerRuntime:
             raise
         except Exception:
             log.exception("the drain loop failed; stopping")
-            self.lifecycle.stop(EXIT_FAILED)
+            self.kit.stop(EXIT_FAILED)
 
     async def _connect_and_drain(self, notifier: Notifier) -> None:
         bus = await self.link.connect()
@@ -121,29 +107,25 @@ class DrainerRuntime:
             notifier,
             lambda: self.link.connected,
             poll_ms=self.settings.poll_ms,
-            progress=self.progress,
-            readiness=self.readiness,
-            timer=self.timer,
+            progress=self.kit.progress,
+            readiness=self.kit.readiness,
+            timer=self.kit.timer,
         )
-        heartbeat = HeartbeatPublisher(
+        heartbeat = self.kit.heartbeat(
             bus,
-            SERVICE,
-            self.settings.common.heartbeat_ms,
-            lambda: HeartbeatStats(
+            lambda: self.kit.heartbeat_stats(
                 connected=self.link.connected,
                 queue=self.housekeeping.pending,
                 inflight=drainer.inflight,
-                last_progress_ts=self.progress.last_wall_ms,
-                avg_job_ms=self.timer.avg_ms,
             ),
             self.clock.now_ms,
         )
-        self._spawn(heartbeat.run(), "heartbeat")
+        self.kit.tasks.spawn(heartbeat.run(), "heartbeat")
         await self.loop.run()
 
     async def drain(self) -> None:
         """SIGTERM: finish the pass under way (publish and mark), claim no more."""
-        self.watchdog.paused = True
+        self.kit.pause_watchdog()
         if self.loop is not None:
             self.loop.stop()
         main = self._main
@@ -155,11 +137,8 @@ class DrainerRuntime:
             await main
 
     async def close(self) -> None:
-        self.readiness.fail("drain", "shutting down")
-        tasks = [*self._tasks, *([self._main] if self._main is not None else [])]
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
+        self.kit.readiness.fail("drain", "shutting down")
+        await self.kit.tasks.cancel()
         if self.notifier is not None:
             await self.notifier.close()
         await self.link.close()
@@ -170,15 +149,7 @@ RUNTIME_KEY: Final = web.AppKey("runtime", DrainerRuntime)
 
 
 def create_app(settings: DrainerSettings, store: Store | None = None) -> web.Application:
-    runtime = DrainerRuntime(settings, store)
-    app = web.Application()
-    app[RUNTIME_KEY] = runtime
+    return service_app(DrainerRuntime(settings, store), RUNTIME_KEY)
 
-    async def lifespan(app: web.Application) -> AsyncIterator[None]:
-        await runtime.start()
-        yield
-        await runtime.close()
 
-    app.cleanup_ctx.append(lifespan)
-    app.add_routes(service_routes(runtime.registry, runtime.progress, runtime.readiness))
-    return app
+SERVICE_SPEC: Final = ServiceSpec(DrainerSettings, create_app)

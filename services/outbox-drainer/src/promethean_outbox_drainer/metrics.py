@@ -7,68 +7,53 @@ and the latency histograms describe what this replica did.
 
 from __future__ import annotations
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client import CollectorRegistry
 
+from promethean.runtime.metrics import JOB_BUCKETS, MetricSet
 from promethean.store.records import OutboxStats
 
-LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30)
 DELAY_BUCKETS = (0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900, 3600)
 
 
-class DrainerMetrics:
+class DrainerMetrics(MetricSet):
     def __init__(self, registry: CollectorRegistry) -> None:
-        self.rows = Gauge(
+        super().__init__(registry)
+        self.rows = self.gauge(
             "promethean_outbox_rows",
             "Outbox rows by status (claimed: pending rows under a live lease)",
             ["status"],
-            registry=registry,
         )
-        self.oldest_pending_age = Gauge(
+        self.oldest_pending_age = self.gauge(
             "promethean_outbox_oldest_pending_age_seconds",
             "Age of the oldest row not yet published (0 when none)",
-            registry=registry,
         )
-        self.published = Counter(
-            "promethean_outbox_published",
-            "Rows this drainer published and marked published",
-            registry=registry,
+        self.published = self.counter(
+            "promethean_outbox_published", "Rows this drainer published and marked published"
         )
-        self.retried = Counter(
+        self.retried = self.counter(
             "promethean_outbox_retries",
             "Publishes the broker refused, to be retried after a backoff",
-            registry=registry,
         )
-        self.failed = Counter(
-            "promethean_outbox_failed",
-            "Rows this drainer gave up on and sent to outbox.DLQ",
-            registry=registry,
+        self.failed = self.counter(
+            "promethean_outbox_failed", "Rows this drainer gave up on and sent to outbox.DLQ"
         )
-        self.claimed = Counter(
-            "promethean_outbox_claimed",
-            "Rows this drainer claimed",
-            registry=registry,
-        )
-        self.unavailable = Counter(
+        self.claimed = self.counter("promethean_outbox_claimed", "Rows this drainer claimed")
+        self.unavailable = self.counter(
             "promethean_outbox_broker_unavailable",
             "Publishes that failed because the broker could not be reached",
-            registry=registry,
         )
-        self.publish_latency = Histogram(
+        self.publish_latency = self.histogram(
             "promethean_outbox_publish_latency_seconds",
             "Time from sending a claimed batch to the broker until it was durable",
-            buckets=LATENCY_BUCKETS,
-            registry=registry,
+            buckets=JOB_BUCKETS,
         )
-        self.delivery_delay = Histogram(
+        self.delivery_delay = self.histogram(
             "promethean_outbox_delay_seconds",
             "Time from a row's creation until it was published",
             buckets=DELAY_BUCKETS,
-            registry=registry,
         )
-        self.purged = Counter(
-            "promethean_outbox_purged",
-            "Published rows deleted after PROMETHEAN_OUTBOX_RETENTION",
-            registry=registry,
+        self.purged = self.counter(
+            "promethean_outbox_purged", "Published rows deleted after PROMETHEAN_OUTBOX_RETENTION"
         )
 
     def observe_stats(self, stats: OutboxStats, now_ms: int) -> None:

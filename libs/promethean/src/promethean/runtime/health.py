@@ -63,12 +63,6 @@ class Readiness:
         return dict(self._failing)
 
 
-EXIT_DISCONNECTED = 70
-"""Exit code after the broker/store was unreachable longer than allowed."""
-EXIT_STALLED = 71
-"""Exit code after a work loop made no progress longer than allowed."""
-
-
 class Dependency:
     """Connection state of what a service depends on (store or broker)."""
 

@@ -16,12 +16,8 @@ import sys
 import threading
 from collections.abc import Callable
 
-from promethean.runtime.health import (
-    EXIT_DISCONNECTED,
-    EXIT_STALLED,
-    Dependency,
-    Progress,
-)
+from promethean.runtime.exit_codes import EXIT_DISCONNECTED, EXIT_STALLED
+from promethean.runtime.health import Dependency, Progress
 
 log = logging.getLogger("promethean.watchdog")
 
