@@ -69,8 +69,13 @@ async def session() -> AsyncIterator[FakeSession]:
     await store.close()
 
 
+NOT_YET_ANSWERED = {bf.Metadata}
+"""Routing metadata is answered once brokers own partitions (scale-out);
+until then a METADATA gets ERR unknown_type, which the SDK reads as one broker."""
+
+
 def test_every_request_type_has_its_own_handler() -> None:
-    assert set(HANDLERS) == set(bf.BROKER_REQUEST_TYPES)
+    assert set(HANDLERS) == set(bf.BROKER_REQUEST_TYPES) - NOT_YET_ANSWERED
     assert on_unknown not in HANDLERS.values()
 
 
