@@ -50,6 +50,10 @@ class Cluster:
     """topic → owning broker id per partition."""
     partition_epochs: dict[tuple[str, int], int] = field(default_factory=dict)
     brokers: dict[str, FakeBroker] = field(default_factory=dict)
+    down: set[str] = field(default_factory=set)
+    """Broker ids left out of ``METADATA_RESPONSE.brokers``."""
+    moving: set[tuple[str, int]] = field(default_factory=set)
+    """(topic, partition) shown without an owner."""
     events: dict[tuple[str, str], StoredEvent] = field(default_factory=dict)
     """(topic, id) → where it was stored."""
     received: list[tuple[str, str]] = field(default_factory=list)
@@ -71,7 +75,11 @@ class Cluster:
     def metadata(self) -> bf.MetadataResponse:
         return bf.MetadataResponse(
             epoch=self.epoch,
-            brokers=[BrokerAddress(id=b.id, address=b.url) for b in self.brokers.values()],
+            brokers=[
+                BrokerAddress(id=b.id, address=b.url)
+                for b in self.brokers.values()
+                if b.id not in self.down
+            ],
             topics=[
                 TopicRoutes(
                     topic=topic,
@@ -79,7 +87,9 @@ class Cluster:
                         PartitionRoute(
                             partition=p,
                             epoch=self.partition_epochs.get((topic, p), 1),
-                            owner=BrokerAddress(id=o, address=self.brokers[o].url),
+                            owner=None
+                            if (topic, p) in self.moving
+                            else BrokerAddress(id=o, address=self.brokers[o].url),
                         )
                         for p, o in enumerate(owners)
                     ],

@@ -85,12 +85,9 @@ async def test_each_publish_goes_to_its_partitions_owner(cluster: Cluster) -> No
 
 
 async def test_keyless_publish_lands_where_an_owner_is_known(cluster: Cluster) -> None:
+    cluster.moving.add((TOPIC, 1))
     client = await client_of(cluster)
     try:
-        # Partition 1's owner goes away from the client's view of the table.
-        routes = client._route_book.routes
-        assert routes is not None
-        routes._routes[TOPIC][1] = routes._routes[TOPIC][1].__class__(partition=1, epoch=1)
         results = await asyncio.gather(*(client.publish(TOPIC, n) for n in range(40)))
     finally:
         await client.close()
@@ -139,6 +136,19 @@ async def test_a_publish_that_landed_before_the_move_is_answered_as_duplicate(
     assert len(cluster.stored_on(TOPIC, 0)) == 1
 
 
+async def test_a_topic_created_after_connecting_is_routed(cluster: Cluster) -> None:
+    client = await client_of(cluster)
+    try:
+        cluster.topics["users"] = ["b1", "b2"]
+        results = await asyncio.gather(
+            *(client.publish("users", n, key=key_for(p, 2)) for n, p in enumerate([0, 1, 0]))
+        )
+    finally:
+        await client.close()
+    assert [r.partition for r in results] == [0, 1, 0]
+    assert [cluster.events[("users", r.id)].broker for r in results] == ["b1", "b2", "b1"]
+
+
 async def test_refused_too_often_fails_with_a_typed_error(cluster: Cluster) -> None:
     client = await client_of(cluster)
     try:
@@ -165,6 +175,7 @@ async def test_a_lost_link_refreshes_routes_and_moves_in_flight_publishes(
         await asyncio.wait_for(b1.held.wait(), WAIT_S)
         requests_before = cluster.metadata_requests
         cluster.assign(TOPIC, 1, "b0")
+        cluster.down.add("b1")
         await b1.stop()
         result = await asyncio.wait_for(publishing, WAIT_S)
     finally:
@@ -173,6 +184,7 @@ async def test_a_lost_link_refreshes_routes_and_moves_in_flight_publishes(
     assert result.id == "in-flight"
     assert cluster.events[(TOPIC, "in-flight")].broker == "b0"
     assert [b for b, i in cluster.received if i == "in-flight"] == ["b1", "b0"]
+    assert b1.url not in client.brokers, "no connection kept to a broker that left"
 
 
 async def test_a_subscription_spans_every_owner_and_acks_return_to_each(

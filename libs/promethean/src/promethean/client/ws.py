@@ -233,8 +233,25 @@ class WebSocketBusClient:
         if delay_s > 0:
             await asyncio.sleep(delay_s)
         await self._route_book.refresh()
+        self._prune_links()
         self._spread_subscriptions()
         then()
+
+    def _prune_links(self) -> None:
+        """Close the connections to brokers the routes no longer list (gone,
+        or the cluster shrank to one broker); their unanswered publishes go
+        to the new owners with the same ids."""
+        routes = self._route_book.routes
+        live = set(routes.brokers.values()) if routes is not None else set()
+        for link in list(self._links.values()):
+            if link is self._primary or link.address in live:
+                continue
+            del self._links[link.address]
+            for addresses in self._sub_links.values():
+                addresses.discard(link.address)
+            link.send_queue.connection_lost()
+            self._dispatch_all(link.send_queue.take_unsent(lambda _: False))
+            self._in_background(link.transport.close(), f"bus-client-close:{link.address}")
 
     def _address_for(self, pending: PendingPublish) -> str:
         """The owner of the partition ``pending`` goes to (the first broker
@@ -268,8 +285,7 @@ class WebSocketBusClient:
         ``owner`` when the refusal named one, else after refreshing the
         routes; a publish refused too often fails with `NotOwnerError`."""
         retry: list[PendingPublish] = []
-        routes = self._route_book.routes
-        refresh = owner is None or routes is None
+        refresh = False
         for item in pending:
             if item.future.done():
                 continue
@@ -280,9 +296,7 @@ class WebSocketBusClient:
                 )
                 continue
             retry.append(item)
-            if owner is not None and routes is not None and item.partition is not None:
-                routes.learn_owner(item.item.topic, item.partition, owner)
-                refresh = refresh or routes.owner(item.item.topic, item.partition) is None
+            refresh = refresh or not self._learn_owner(item, owner)
         if not retry:
             return
         delay = reroute_delay_s(max(item.reroutes for item in retry))
@@ -290,6 +304,14 @@ class WebSocketBusClient:
             self._refresh_then(lambda: self._dispatch_all(retry), delay)
         else:
             asyncio.get_running_loop().call_later(delay, self._dispatch_all, retry)
+
+    def _learn_owner(self, pending: PendingPublish, owner: PartitionOwnerRef | None) -> bool:
+        """Whether the routes now send ``pending`` to ``owner``."""
+        routes = self._route_book.routes
+        if owner is None or routes is None or pending.partition is None:
+            return False
+        routes.learn_owner(pending.item.topic, pending.partition, owner)
+        return routes.owner(pending.item.topic, pending.partition) == owner.address
 
     def _move_unsent(self, link: BrokerConnection) -> None:
         """After ``link`` was lost and the routes refreshed: its publishes
