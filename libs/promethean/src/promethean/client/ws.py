@@ -13,8 +13,9 @@ answer it is the only one, and the client stays on its one connection. With
 several brokers the client opens one connection per partition owner it needs
 (`BrokerConnection`), sends each publish to its partition's owner, subscribes
 on every owner of a topic, and settles each delivery on the connection that
-brought it. A publish refused with ``not_owner`` goes to the owner the error
-names (or the owner after a refresh) with the same id; see `reroute`.
+brought it. Connections live in `BrokerLinks`, routes in `RouteBook`; which
+connection a publish takes, and where a ``not_owner`` refusal goes next
+(same id), is `PublishRouter`'s.
 """
 
 from __future__ import annotations
@@ -25,16 +26,16 @@ import itertools
 import logging
 import uuid
 from collections import deque
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Coroutine
 from typing import Any, Final
 
 import aiohttp
 import msgspec
 
-from promethean.client.links import MAX_BROKER_LINKS, BrokerConnection
+from promethean.client.links import BrokerConnection, BrokerLinks
 from promethean.client.metadata import RouteBook
 from promethean.client.partitioned import Hook, PartitionedSubscription
-from promethean.client.reroute import gave_up_error, gives_up, reroute_delay_s
+from promethean.client.publish_router import PublishRouter
 from promethean.client.send_queue import PendingPublish, PublishDeadline, SendQueue, encoded_size
 from promethean.client.subscription import ClientSubscription
 from promethean.client.transport import ClientConfig, ClientState, WebSocketTransport
@@ -51,7 +52,6 @@ from promethean.frames.checks import (
 from promethean.frames.codec import encode
 from promethean.frames.codes import REROUTE, ErrorCode
 from promethean.frames.fields import Filter
-from promethean.frames.routing import PartitionOwnerRef
 from promethean.frames.settle import SettleVerb
 
 __all__ = ["ClientConfig", "ClientState", "WebSocketBusClient"]
@@ -88,9 +88,14 @@ class WebSocketBusClient:
         self._primary = self._new_link(url, session)
         self._send_queue = self._primary.send_queue
         self._transport = self._primary.transport
-        self._links: dict[str, BrokerConnection] = {url: self._primary}
-        """address → connection; the first one is the URL the client was given."""
+        self._links = BrokerLinks(
+            self._primary,
+            make=lambda address: self._new_link(address, self._transport.session),
+            spawn=self._in_background,
+            on_unreachable=self._link_unreachable,
+        )
         self._route_book = RouteBook(self._fetch_metadata)
+        self._router = PublishRouter(self._links, self._route_book, self._refresh_then)
         self._background: set[asyncio.Task[None]] = set()
         self._requests: dict[int, tuple[asyncio.Future[Any], BrokerConnection]] = {}
         self._subs: dict[tuple[str, str], ClientSubscription] = {}
@@ -152,7 +157,7 @@ class WebSocketBusClient:
     @property
     def brokers(self) -> list[str]:
         """Addresses of the brokers this client has a connection to."""
-        return list(self._links)
+        return self._links.addresses
 
     async def connect(self) -> None:
         """Open the first connection and ask it for the routes. Raises
@@ -177,54 +182,19 @@ class WebSocketBusClient:
         for task in list(self._background):
             task.cancel()
         await asyncio.gather(*self._background, return_exceptions=True)
-        for link in list(self._links.values()):
-            if link is not self._primary:
-                await link.transport.close()
+        for link in self._links.others():
+            await link.transport.close()
         await self._transport.close()
 
-    def _in_background(self, coro: Any, name: str) -> None:
+    def _in_background(self, coro: Coroutine[Any, Any, None], name: str) -> None:
         task = asyncio.create_task(coro, name=name)
         self._background.add(task)
         task.add_done_callback(self._background.discard)
 
-    # -- connections to brokers ------------------------------------------
-
-    def _link(self, address: str) -> BrokerConnection:
-        """The connection to ``address``, opened in the background when new."""
-        link = self._links.get(address)
-        if link is not None:
-            return link
-        if len(self._links) >= MAX_BROKER_LINKS or self.closed:
-            return self._primary
-        link = self._new_link(address, self._transport.session)
-        self._links[address] = link
-        self._in_background(self._open_link(link), f"bus-client-link:{address}")
-        return link
-
-    async def _open_link(self, link: BrokerConnection) -> None:
-        try:
-            await link.transport.open()
-        except PrometheanError as exc:
-            log.warning(
-                "cannot reach a partition owner; refreshing routes",
-                extra={"url": link.address, "error": str(exc)},
-            )
-            self._links.pop(link.address, None)
-            for addresses in self._sub_links.values():
-                addresses.discard(link.address)
-            self._resend(link.send_queue.take_unsent(lambda _: False), owner=None)
-
-    def _connected_link(self) -> BrokerConnection:
-        """A connection to ask for routes: the first one unless it is down."""
-        if self._primary.connected:
-            return self._primary
-        for link in self._links.values():
-            if link.connected:
-                return link
-        return self._primary
+    # -- routes ------------------------------------------------------------
 
     async def _fetch_metadata(self) -> Any:
-        return await self._request(lambda corr: bf.Metadata(corr=corr), self._connected_link())
+        return await self._request(lambda corr: bf.Metadata(corr=corr), self._links.connected_one())
 
     def _refresh_then(self, then: Callable[[], None], delay_s: float = 0.0) -> None:
         self._in_background(self._refresh_and(then, delay_s), "bus-client-reroute")
@@ -242,84 +212,18 @@ class WebSocketBusClient:
         or the cluster shrank to one broker); their unanswered publishes go
         to the new owners with the same ids."""
         routes = self._route_book.routes
-        live = set(routes.brokers.values()) if routes is not None else set()
-        for link in list(self._links.values()):
-            if link is self._primary or link.address in live:
-                continue
-            del self._links[link.address]
-            for addresses in self._sub_links.values():
-                addresses.discard(link.address)
-            link.send_queue.connection_lost()
-            self._dispatch_all(link.send_queue.take_unsent(lambda _: False))
+        for link in self._links.prune(set(routes.brokers.values()) if routes else set()):
+            self._forget_link(link)
+            self._router.evacuate(link)
             self._in_background(link.transport.close(), f"bus-client-close:{link.address}")
 
-    def _address_for(self, pending: PendingPublish) -> str:
-        """The owner of the partition ``pending`` goes to (the first broker
-        while no owner is known)."""
-        routes = self._route_book.routes
-        if routes is None:
-            return self.url
-        item = pending.item
-        pending.partition = routes.partition_of(item.topic, item.key, item.id or "")
-        if pending.partition is None:
-            return self.url
-        return routes.owner(item.topic, pending.partition) or self.url
+    def _link_unreachable(self, link: BrokerConnection) -> None:
+        self._forget_link(link)
+        self._router.resend(link.send_queue.take_unsent(lambda _: False), owner=None)
 
-    def _dispatch(self, pending: PendingPublish) -> None:
-        link = self._primary
-        if self._route_book.routes is not None:
-            link = self._link(self._address_for(pending))
-        link.send_queue.add_publish(pending)
-        link.transport.schedule_flush()
-
-    def _dispatch_all(self, pending: Iterable[PendingPublish]) -> None:
-        for item in pending:
-            if not item.future.done():
-                self._dispatch(item)
-
-    def _reroute(self, link: BrokerConnection, owner: PartitionOwnerRef | None) -> None:
-        self._resend(link.send_queue.take_rerouted(), owner)
-
-    def _resend(self, pending: list[PendingPublish], owner: PartitionOwnerRef | None) -> None:
-        """Send publishes refused with ``not_owner`` again, same ids: to
-        ``owner`` when the refusal named one, else after refreshing the
-        routes; a publish refused too often fails with `NotOwnerError`."""
-        retry: list[PendingPublish] = []
-        refresh = False
-        for item in pending:
-            if item.future.done():
-                continue
-            item.reroutes += 1
-            if gives_up(item.reroutes):
-                item.future.set_exception(
-                    gave_up_error(item.item.id or "", item.item.topic, item.reroutes)
-                )
-                continue
-            retry.append(item)
-            refresh = refresh or not self._learn_owner(item, owner)
-        if not retry:
-            return
-        delay = reroute_delay_s(max(item.reroutes for item in retry))
-        if refresh:
-            self._refresh_then(lambda: self._dispatch_all(retry), delay)
-        else:
-            asyncio.get_running_loop().call_later(delay, self._dispatch_all, retry)
-
-    def _learn_owner(self, pending: PendingPublish, owner: PartitionOwnerRef | None) -> bool:
-        """Whether the routes now send ``pending`` to ``owner``."""
-        routes = self._route_book.routes
-        if owner is None or routes is None or pending.partition is None:
-            return False
-        routes.learn_owner(pending.item.topic, pending.partition, owner)
-        return routes.owner(pending.item.topic, pending.partition) == owner.address
-
-    def _move_unsent(self, link: BrokerConnection) -> None:
-        """After ``link`` was lost and the routes refreshed: its publishes
-        whose partition has another owner now go there, same ids."""
-        if link.connected:
-            return
-        moved = link.send_queue.take_unsent(lambda p: self._address_for(p) == link.address)
-        self._dispatch_all(moved)
+    def _forget_link(self, link: BrokerConnection) -> None:
+        for addresses in self._sub_links.values():
+            addresses.discard(link.address)
 
     def _spread_subscriptions(self) -> None:
         """Subscribe on every owner of each subscribed topic not yet asked."""
@@ -329,7 +233,7 @@ class WebSocketBusClient:
         for key, sub in self._subs.items():
             subscribed = self._sub_links.setdefault(key, set())
             for address in routes.owners(sub.topic) - subscribed:
-                link = self._link(address)
+                link = self._links.get(address)
                 subscribed.add(link.address)
                 if link.connected:
                     link.transport.send_ordered(encode(sub.subscribe_frame(None)))
@@ -356,11 +260,12 @@ class WebSocketBusClient:
             for member in self._members.values():
                 member.connection_lost()
         if self._route_book.routes is not None and not link.transport.closed:
-            self._refresh_then(lambda: self._move_unsent(link))
+            self._refresh_then(lambda: self._router.move_unsent(link))
 
     def _on_refused(self, link: BrokerConnection, error: PrometheanError) -> None:
         if link is not self._primary:
-            self._links.pop(link.address, None)
+            self._links.drop(link)
+            self._forget_link(link)
             return
         for sub in self._subs.values():
             sub.end()
@@ -377,7 +282,7 @@ class WebSocketBusClient:
             if send_queue.resolve(frame.corr, results):
                 link.transport.schedule_flush()
             if send_queue.rerouted:
-                self._reroute(link, None)
+                self._router.reroute(link, None)
         elif isinstance(frame, bf.Err):
             self._on_error(link, frame)
         elif isinstance(frame, bf.Assignment | bf.Revoke):
@@ -444,7 +349,7 @@ class WebSocketBusClient:
             if pause is not None:
                 loop.call_later(pause, link.transport.schedule_flush)
             if frame.code in REROUTE:
-                self._reroute(link, frame.owner)
+                self._router.reroute(link, frame.owner)
             return
         entry = self._requests.pop(corr, None) if isinstance(corr, int) else None
         if entry is not None and not entry[0].done():
@@ -510,7 +415,7 @@ class WebSocketBusClient:
         future: asyncio.Future[Published] = loop.create_future()
         pending = PendingPublish(item, encoded_size(item), future)
         self._deadline(loop).add(pending)
-        self._dispatch(pending)
+        self._router.dispatch(pending)
         return await future
 
     def _new_id(self) -> str:
@@ -615,7 +520,7 @@ class WebSocketBusClient:
         connected now; the others subscribe it when they connect."""
         routes = self._route_book.routes
         owners = routes.owners(sub.topic) if routes is not None else set()
-        links = [self._link(address) for address in owners] or [self._primary]
+        links = [self._links.get(address) for address in owners] or [self._primary]
         self._sub_links[(sub.topic, sub.group)] = {link.address for link in links}
         return [link for link in links if link is self._primary or link.connected]
 
@@ -628,7 +533,7 @@ class WebSocketBusClient:
 
     def _subscribed_links(self, topic: str, group: str) -> list[BrokerConnection]:
         addresses = self._sub_links.pop((topic, group), {self.url})
-        return [self._links[a] for a in addresses if a in self._links]
+        return [link for a in addresses if (link := self._links.known(a)) is not None]
 
     async def _stop_subscription(self, sub: ClientSubscription) -> None:
         await self.unsubscribe(sub.topic, sub.group)
