@@ -187,6 +187,20 @@ async def test_a_lost_link_refreshes_routes_and_moves_in_flight_publishes(
     assert b1.url not in client.brokers, "no connection kept to a broker that left"
 
 
+async def test_an_unreachable_owner_refreshes_the_routes(cluster: Cluster) -> None:
+    client = await client_of(cluster)
+    try:
+        await cluster.brokers["b2"].stop()
+        cluster.assign(TOPIC, 2, "b0")  # the client still routes partition 2 to b2
+        result = await asyncio.wait_for(
+            client.publish(TOPIC, 1, key=key_for(2, 6), id="detour"), WAIT_S
+        )
+    finally:
+        await client.close()
+    assert result.partition == 2
+    assert cluster.events[(TOPIC, "detour")].broker == "b0"
+
+
 async def test_a_subscription_spans_every_owner_and_acks_return_to_each(
     cluster: Cluster,
 ) -> None:
