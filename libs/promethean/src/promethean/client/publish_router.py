@@ -17,6 +17,8 @@ from promethean.client.links import BrokerConnection, BrokerLinks
 from promethean.client.metadata import RouteBook
 from promethean.client.reroute import gave_up_error, gives_up, reroute_delay_s
 from promethean.client.send_queue import PendingPublish
+from promethean.client.transport import MSG_CLOSED
+from promethean.errors import ConnectionLostError
 from promethean.frames.routing import PartitionOwnerRef
 
 RefreshThen = Callable[[Callable[[], None], float], None]
@@ -48,6 +50,12 @@ class PublishRouter:
         link = self._links.primary
         if self._route_book.routes is not None:
             link = self._links.get(self.address_for(pending))
+        if link.transport.closed:  # a resend after the client closed
+            if not pending.future.done():
+                pending.future.set_exception(
+                    link.transport.fatal or ConnectionLostError(MSG_CLOSED)
+                )
+            return
         link.send_queue.add_publish(pending)
         link.transport.schedule_flush()
 

@@ -187,6 +187,9 @@ class WebSocketBusClient:
         await self._transport.close()
 
     def _in_background(self, coro: Coroutine[Any, Any, None], name: str) -> None:
+        if self.closed:
+            coro.close()
+            return
         task = asyncio.create_task(coro, name=name)
         self._background.add(task)
         task.add_done_callback(self._background.discard)
