@@ -13,9 +13,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import enum
+import itertools
 import logging
 import random
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Final
 
@@ -81,7 +82,10 @@ class WebSocketTransport:
         on_lost: Callable[[], None],
         on_refused: Callable[[PrometheanError], None],
         session: aiohttp.ClientSession | None = None,
+        epochs: Iterator[int] | None = None,
     ) -> None:
+        """``epochs``: numbers for new connections, shared by every transport
+        of one client so a connection's epoch names it among all brokers'."""
         self.url = url
         self.config = config
         self.send_queue = send_queue
@@ -93,7 +97,8 @@ class WebSocketTransport:
         self.fatal: PrometheanError | None = None
         """Why the broker refused us for good, if it did."""
         self.epoch = 0
-        """Counts connections; a delivery is settled only on its own."""
+        """Names the current connection; a delivery is settled only on its own."""
+        self._epochs = epochs if epochs is not None else itertools.count(1)
         self._session: aiohttp.ClientSession | None = session
         self._owns_session = session is None
         """A session given by the caller is shared with other clients and
@@ -111,6 +116,11 @@ class WebSocketTransport:
     @property
     def closed(self) -> bool:
         return self.state is ClientState.CLOSED
+
+    @property
+    def session(self) -> aiohttp.ClientSession | None:
+        """The HTTP session, once open; other connections of the client share it."""
+        return self._session
 
     def check_usable(self) -> None:
         if self.closed:
@@ -160,7 +170,7 @@ class WebSocketTransport:
             await ws.close()
             raise
         self._ws = ws
-        self.epoch += 1
+        self.epoch = next(self._epochs)
         self.state = ClientState.CONNECTED
         self._connected.set()
         self._on_open()
