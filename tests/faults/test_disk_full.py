@@ -57,8 +57,11 @@ async def wait_status(
 
 
 class Publisher:
-    """Publishes 4 KiB events one after another; records what was acked and
-    what was refused."""
+    """Publishes 4 KiB events one after another while `publishing` is set;
+    records what was acked and what was refused. The test pauses it while the
+    filler takes the disk: on a loaded machine the fill is slow, and events
+    published meanwhile would leave the filler (the space given back later)
+    too small for the test's own final read of the store."""
 
     def __init__(self, client: WireClient) -> None:
         self.client = client
@@ -66,6 +69,8 @@ class Publisher:
         self.refused: list[str] = []
         self.n = 0
         self._acked = asyncio.Event()
+        self.publishing = asyncio.Event()
+        self.publishing.set()
 
     async def wait_acked(self, count: int, within: float = 30) -> None:
         async with asyncio.timeout(within):
@@ -75,6 +80,7 @@ class Publisher:
 
     async def run(self) -> None:
         while True:
+            await self.publishing.wait()
             self.n += 1
             event_id = f"e{self.n}"
             reply = await self.client.request(
@@ -132,7 +138,9 @@ async def test_full_disk_turns_readiness_off_and_recovers(
         task = asyncio.create_task(publisher.run())
         try:
             await publisher.wait_acked(20)
+            publisher.publishing.clear()
             filler = await asyncio.to_thread(fill, disk)
+            publisher.publishing.set()
             flip_s = await wait_status(session, broker, 503, FLIP_WITHIN_S)
             print(f"not ready {flip_s:.2f}s after the disk filled")
             deadline = time.monotonic() + FULL_FOR_S
@@ -146,6 +154,7 @@ async def test_full_disk_turns_readiness_off_and_recovers(
             back_s = await wait_status(session, broker, 200, RECOVER_WITHIN_S)
             print(f"ready again {back_s:.2f}s after space came back")
             await publisher.wait_acked(acked_while_full + 20)
+            publisher.publishing.clear()
         finally:
             task.cancel()
             await asyncio.gather(task, return_exceptions=True)
