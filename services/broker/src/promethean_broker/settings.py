@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from functools import partial
-from typing import ClassVar, Final
+from typing import Final
 
 from promethean.auth import JwtConfig
 from promethean.bus import EngineConfig
@@ -310,10 +310,7 @@ VARIABLES: Final = VariableTable(
 
 
 @dataclass(frozen=True, slots=True, repr=False)
-class BrokerSettings(ServiceSettings):
-    SERVICE: ClassVar[str] = SERVICE
-    VARIABLES: ClassVar[VariableTable] = VARIABLES
-
+class BrokerSettings(ServiceSettings, service=SERVICE, variables=VARIABLES):
     common: CommonSettings = field(default_factory=partial(CommonSettings, service=SERVICE))
     port: int = DEFAULT_BUS_PORT
     store_url: str = DEFAULT_SQLITE_URL

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from functools import partial
-from typing import ClassVar, Final
+from typing import Final
 
 from promethean.outbox import DEFAULT_DRAINER_PORT, DRAINER_PORT_VAR
 from promethean.settings import (
@@ -119,10 +119,7 @@ VARIABLES: Final = VariableTable(
 
 
 @dataclass(frozen=True, slots=True, repr=False)
-class DrainerSettings(ServiceSettings):
-    SERVICE: ClassVar[str] = SERVICE
-    VARIABLES: ClassVar[VariableTable] = VARIABLES
-
+class DrainerSettings(ServiceSettings, service=SERVICE, variables=VARIABLES):
     common: CommonSettings = field(default_factory=partial(CommonSettings, service=SERVICE))
     port: int = DEFAULT_PORT
     store_url: str = DEFAULT_SQLITE_URL
