@@ -328,10 +328,7 @@ VARIABLES: Final = VariableTable(
 
 
 @dataclass(frozen=True, slots=True, repr=False)
-class GatewaySettings(ServiceSettings):
-    SERVICE: ClassVar[str] = SERVICE
-    VARIABLES: ClassVar[VariableTable] = VARIABLES
-
+class GatewaySettings(ServiceSettings, service=SERVICE, variables=VARIABLES):
     common: CommonSettings = field(default_factory=partial(CommonSettings, service=SERVICE))
     port: int = DEFAULT_WS_PORT
     metrics_port: int | None = None

@@ -15,7 +15,6 @@ import contextlib
 import enum
 import itertools
 import logging
-import random
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Final
@@ -23,6 +22,7 @@ from typing import Final
 import aiohttp
 
 from promethean import names
+from promethean.backoff import Backoff
 from promethean.client.send_queue import SendQueue
 from promethean.errors import ConnectionLostError, PrometheanError
 from promethean.frames import broker as bf
@@ -88,6 +88,7 @@ class WebSocketTransport:
         of one client so a connection's epoch names it among all brokers'."""
         self.url = url
         self.config = config
+        self._backoff = Backoff(config.reconnect_base_s, config.reconnect_max_s)
         self.send_queue = send_queue
         self._on_open = on_open
         self._on_frame = on_frame
@@ -190,10 +191,6 @@ class WebSocketTransport:
         if not isinstance(reply, bf.Ok):
             raise PrometheanError(f"unexpected reply to AUTH: {type(reply).__name__}")
 
-    def _backoff_s(self, failures: int) -> float:
-        cap = min(self.config.reconnect_max_s, self.config.reconnect_base_s * 2.0**failures)
-        return cap * random.uniform(0.5, 1.0)
-
     async def _run(self, first: asyncio.Future[None]) -> None:
         failures = 0
         while not self.closed:
@@ -208,7 +205,9 @@ class WebSocketTransport:
                     first.set_exception(ConnectionLostError(error))
                     return
                 failures += 1
-                delay = self._backoff_s(failures)
+                # Attempt 1 was the connection that was lost: the first
+                # failed reconnect already waits twice the base.
+                delay = self._backoff.delay_s(failures + 1)
                 log.warning(
                     "reconnect failed; retrying",
                     extra={"attempt": failures, "retry_in_s": round(delay, 3), "error": str(exc)},
