@@ -70,6 +70,7 @@ run prints the longest collection pause up to the end of the warm-up
 READY_TIMEOUT_S: Final = 60.0
 CONNECT_BATCH: Final = 100
 METRICS_TIMEOUT_S: Final = 30.0
+ERRORS_SHOWN: Final = 5
 SUBSCRIBED_TIMEOUT_S: Final = 300.0
 DEFAULT_MULTI_PROC_PUBLISHERS: Final = 8
 _json = msgspec.json.Encoder()
@@ -197,6 +198,8 @@ class Totals:
     sent_at: dict[int, float] = field(default_factory=dict)
     received: int = 0
     measuring: bool = False
+    errors: int = 0
+    """ERR replies and publishes the gateway's socket no longer took."""
 
 
 async def client(
@@ -255,7 +258,9 @@ async def client(
                 if oks == (2 if subscribe else 1):
                     ready.set()
             elif op == "ERR":
-                print("ERR", frame, file=sys.stderr)
+                totals.errors += 1
+                if totals.errors <= ERRORS_SHOWN:
+                    print("ERR", frame, file=sys.stderr)
 
     asyncio.get_running_loop().create_task(read())
     return ws
@@ -403,17 +408,17 @@ async def one_run(
                     ws = sockets[sent % publishers]
                     corr = next(corrs)
                     totals.sent_at[corr] = time.perf_counter()
-                    await ws.send_bytes(
-                        _json.encode(
-                            {
-                                "op": "PUBLISH",
-                                "topic": TOPIC,
-                                "corr": corr,
-                                "payload": {"t": time.perf_counter(), "n": sent},
-                            }
-                        )
-                    )
                     sent += 1
+                    frame = {
+                        "op": "PUBLISH",
+                        "topic": TOPIC,
+                        "corr": corr,
+                        "payload": {"t": time.perf_counter(), "n": sent},
+                    }
+                    try:
+                        await ws.send_bytes(_json.encode(frame))
+                    except (aiohttp.ClientError, ConnectionError):
+                        totals.errors += 1  # the gateway closed this publisher
                 await asyncio.sleep(tick if per_tick >= 1 else 1 / rate)
             return sent
 
@@ -463,6 +468,7 @@ async def one_run(
             "ramp_gc_longest_pause_le_ms": gc_pauses(GcReading({}), gc_before)[2],
             "gc_sweep_reclaimed": gc_after.reclaimed - gc_before.reclaimed,
             "broker_links": links,
+            "errors": totals.errors,
         }
     finally:
         await session.close()
