@@ -62,6 +62,9 @@ class SharedSubscription:
             # gives them to the group again.
             self._epoch = message.epoch
             self._waiting = deque(m for m in self._waiting if m.epoch >= message.epoch)
+            self._waiting.append(message)
+            self._requeue_members()  # what they held lapsed with the connection
+            return
         self._waiting.append(message)
         self.dispatch()
 
@@ -101,6 +104,9 @@ class SharedSubscription:
 
     def _recheck_members(self) -> None:
         self._recheck = None
+        self._requeue_members()
+
+    def _requeue_members(self) -> None:
         for member in self.members:
             if not member.queued:
                 member.queued = True
