@@ -90,8 +90,7 @@ class LinkPool:
             except BaseException as exc:
                 if self._by_key.get(key) is shared:
                     del self._by_key[key]
-                shared.opened.set_exception(exc)
-                shared.opened.exception()  # retrieved: joiners that wait re-raise it
+                fail(shared.opened, exc)
                 raise
             shared.opened.set_result(None)
         else:
@@ -181,3 +180,10 @@ class LinkPool:
                 await close_within(link.client)
         if self._session is not None:
             await self._session.close()
+
+
+def fail(opened: asyncio.Future[None], exc: BaseException) -> None:
+    """Clients waiting for a broker subscription that failed to open fail too."""
+    # A cancelled opener (its client left) must not cancel the others.
+    opened.set_exception(broker_down() if isinstance(exc, asyncio.CancelledError) else exc)
+    opened.exception()  # retrieved here, so an unawaited failure logs nothing
