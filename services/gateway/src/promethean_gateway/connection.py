@@ -13,7 +13,7 @@ from collections.abc import Callable
 from typing import Any, Final
 
 import msgspec
-from aiohttp import WSMsgType, web
+from aiohttp import web
 from opentelemetry import trace
 
 from promethean.auth import Action, AuthError, Identity
@@ -26,6 +26,7 @@ from promethean.frames.envelope import event_body_of
 from promethean.frames.fields import Corr
 from promethean.names import MAX_HEADERS
 from promethean.runtime.tracing import TRACEPARENT, extract_context, inject_headers
+from promethean.runtime.ws_frames import received_frames
 from promethean.runtime.ws_release import release_websocket
 from promethean.runtime.ws_sender import BoundedSender
 from promethean_gateway.authn import Authenticator
@@ -92,11 +93,8 @@ class GatewayConnection:
         loop = asyncio.get_running_loop()
         auth_timer = loop.call_later(self._settings.auth_timeout_ms / 1000, self._auth_timeout)
         try:
-            async for msg in self.ws:
-                if msg.type in (WSMsgType.TEXT, WSMsgType.BINARY):
-                    await self._handle(msg.data)
-                elif msg.type is WSMsgType.ERROR:
-                    break
+            async for data in received_frames(self.ws):
+                await self._handle(data)
                 if self._closing:
                     break
         finally:
