@@ -32,6 +32,9 @@ FLIP_WITHIN_S: Final = 2.0
 RECOVER_WITHIN_S: Final = 5.0
 FULL_FOR_S: Final = 4.0
 PAYLOAD: Final = "x" * 4096
+PROBE_TIMEOUT: Final = aiohttp.ClientTimeout(total=5)
+"""A readiness probe that gets no answer fails, like the kubelet's, instead of
+aiohttp's default 5 minutes."""
 
 
 @pytest.fixture
@@ -104,7 +107,7 @@ def store_health_lines(broker: BrokerProcess) -> list[dict[str, Any]]:
     return [r for r in records if r.get("logger") == "promethean.store.health"]
 
 
-def assert_quiet_log(broker: BrokerProcess, refused: int) -> None:
+def assert_quiet_log(broker: BrokerProcess, refused: int | None = None) -> None:
     """While the store fails, one line per `STORE_LOG_EVERY_S` of one outage
     (plus its first), not one per failure. While the filler takes the last
     bytes a write may still fit now and then, which ends an outage (logged
@@ -113,7 +116,8 @@ def assert_quiet_log(broker: BrokerProcess, refused: int) -> None:
     records = store_health_lines(broker)
     unavailable = [r for r in records if r["msg"].startswith("store unavailable")]
     assert unavailable, records
-    assert len(unavailable) < refused, "one line per refused publish"
+    if refused is not None:
+        assert len(unavailable) < refused, "one line per refused publish"
     previous_down_ms: int | None = None
     for record in records:
         if record["msg"].startswith("store available again"):
@@ -132,7 +136,7 @@ async def test_full_disk_turns_readiness_off_and_recovers(
     broker_process: BrokerFactory, disk: Path
 ) -> None:
     broker = broker_process(store_url=f"sqlite:///{disk}/bus.db")
-    async with aiohttp.ClientSession() as session:
+    async with aiohttp.ClientSession(timeout=PROBE_TIMEOUT) as session:
         client = await WireClient.connect(broker.url)
         publisher = Publisher(client)
         task = asyncio.create_task(publisher.run())
@@ -176,7 +180,7 @@ async def test_broker_started_on_a_full_disk_waits_then_recovers(
     broker.kill()
     filler = await asyncio.to_thread(fill, disk)
     broker.start(standby=True)
-    async with aiohttp.ClientSession() as session:
+    async with aiohttp.ClientSession(timeout=PROBE_TIMEOUT) as session:
         deadline = time.monotonic() + FULL_FOR_S
         while time.monotonic() < deadline:
             assert await ready_status(session, broker) == 503
