@@ -17,6 +17,7 @@ from contextlib import AbstractAsyncContextManager
 
 from promethean.bus.checks import PublishCheck, SchemaInvalidError
 from promethean.bus.config import EngineConfig
+from promethean.bus.grants import PartitionGrants
 from promethean.bus.group import GroupTopic
 from promethean.bus.hooks import EngineHooks
 from promethean.bus.locks import KeyedLocks
@@ -33,13 +34,15 @@ from promethean.bus.tail import PartitionTail, TailBudget
 from promethean.bus.topics import DefaultRetention, TopicRegistry
 from promethean.bus.writer import GroupCommitter, PartitionWriter
 from promethean.clock import Clock
-from promethean.errors import FrameError, OverloadedError
+from promethean.errors import FencedError, FrameError, NotOwnerError, OverloadedError
 from promethean.frames.codes import ErrorCode
 from promethean.partitioning import partition_for
 from promethean.store.port import Store
 from promethean.store.records import AppendResult, Fence, NewEvent, StoredEvent, TopicConfig
 
 log = logging.getLogger("promethean.bus")
+
+QUIESCE_POLL_S = 0.01
 
 
 class BusEngine:
@@ -53,8 +56,11 @@ class BusEngine:
         hooks: EngineHooks | None = None,
         background: bool = True,
         check: PublishCheck | None = None,
+        grants: PartitionGrants | None = None,
     ) -> None:
         self.store = store
+        self.grants = grants
+        """Set on a broker of a cluster: only partitions it holds are written."""
         self.config = config
         self.clock = clock
         self.fence = fence
@@ -74,6 +80,7 @@ class BusEngine:
             fence=fence,
             batch_max=config.append_batch_max,
             observe_batch=self.hooks.append_batch,
+            grants=grants,
         )
         self._groups: dict[tuple[str, str], GroupTopic] = {}
         self._groups_by_topic: dict[str, set[GroupTopic]] = {}
@@ -168,6 +175,8 @@ class BusEngine:
             config = await self.topics.ensure(request.topic, now)
             event_id = request.id if request.id is not None else uuid.uuid4().hex
             partition = partition_for(request.key, event_id, config.partitions)
+            if self.grants is not None and not self.grants.admits(request.topic, partition):
+                await self.grants.claim(request.topic, partition)
             writer = await self._writer(request.topic, partition)
             event = NewEvent(
                 id=event_id,
@@ -203,6 +212,27 @@ class BusEngine:
             existing = self._writers.setdefault((topic, partition), writer)
             writer = existing
         return writer
+
+    async def quiesce(self, topic: str, partition: int, timeout_s: float) -> bool:
+        """Wait (at most ``timeout_s``) until the publishes queued for the
+        partition are written, then persist every moved commit; True when
+        nothing was left queued. Called before the partition is released."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout_s
+        writer = self._writers.get((topic, partition))
+        while writer is not None and (writer.queued or not self._committer.idle):
+            if loop.time() >= deadline:
+                return False
+            await asyncio.sleep(QUIESCE_POLL_S)
+        await self.flush_commits()
+        return True
+
+    def forget_partition(self, topic: str, partition: int) -> None:
+        """Drop the partition's writer and tail: another broker may append
+        to it now, so the next writer reloads the high watermark."""
+        writer = self._writers.pop((topic, partition), None)
+        if writer is not None:
+            writer.refuse(NotOwnerError(f"partition {partition} of {topic!r} moved"))
 
     def _on_appended(self, topic: str, partition: int, events: list[StoredEvent]) -> None:
         for group in self._groups_by_topic.get(topic, ()):
@@ -447,13 +477,38 @@ class BusEngine:
         commits = state.pending_commits()
         if not commits:
             return 0
-        await self.store.commit(state.group, state.topic, commits, generation=state.generation)
+        if self.grants is None:
+            await self.store.commit(state.group, state.topic, commits, generation=state.generation)
+        else:
+            commits = await self._commit_owned(self.grants, state, commits)
         state.mark_persisted(commits)
         for partition, offset in commits.items():
             cursor = state.cursors.get(partition)
             if cursor is not None and cursor.attempts_to_clear(offset):
                 await self.store.clear_attempts(state.group, state.topic, partition, offset)
         return len(commits)
+
+    async def _commit_owned(
+        self, grants: PartitionGrants, state: GroupTopic, commits: dict[int, int]
+    ) -> dict[int, int]:
+        """Commit the partitions this engine holds, under their tokens; the
+        others are left to their owners. The commits written."""
+        tokens = {p: grants.token(state.topic, p) for p in commits}
+        owned = {p: o for p, o in commits.items() if tokens[p] is not None}
+        if not owned:
+            return {}
+        try:
+            await self.store.commit_owned(
+                state.group,
+                state.topic,
+                owned,
+                tokens={p: t for p, t in tokens.items() if t is not None},
+                generation=state.generation,
+            )
+        except FencedError:
+            grants.fenced((state.topic, p) for p in owned)
+            return {}
+        return owned
 
     # -- scheduling --------------------------------------------------------
 

@@ -1,0 +1,68 @@
+"""Three broker processes on one SQLite file: every one is Ready, the
+partitions are spread evenly, METADATA agrees across brokers, and a publish
+sent to a non-owner is refused with the owner to send it to."""
+
+from __future__ import annotations
+
+from promethean.partitioning import partition_for
+from tests.crash.support import opened
+from tests.fixtures.broker import BrokerFactory
+from tests.fixtures.cluster import (
+    SETTLE_TIMEOUT_S,
+    assert_fenced_history,
+    by_id,
+    key_for,
+    metadata,
+    start_cluster,
+    wait_settled,
+)
+from tests.fixtures.wire import WireClient
+
+TOPIC = "orders"
+PARTITIONS = 12
+
+
+async def test_three_brokers_share_the_partitions(broker_process: BrokerFactory) -> None:
+    brokers = start_cluster(broker_process, 3)
+    for broker in brokers:
+        assert broker.get("/healthz/ready")[0] == 200
+    status, _ = brokers[0].post("/topics", {"name": TOPIC, "partitions": PARTITIONS})
+    assert status in (200, 201)
+    owners, _ = await wait_settled(
+        brokers[0].store_url, TOPIC, PARTITIONS, by_id(brokers), SETTLE_TIMEOUT_S
+    )
+
+    replies = []
+    for broker in brokers:
+        async with await WireClient.connect(broker.url) as client:
+            replies.append(await metadata(client, [TOPIC]))
+    assert all(r["topics"] == replies[0]["topics"] for r in replies), "METADATA agrees"
+    assert all(r["epoch"] == replies[0]["epoch"] for r in replies)
+    assert sorted(b["id"] for b in replies[0]["brokers"]) == ["b0", "b1", "b2"]
+    (routes,) = replies[0]["topics"]
+    for route in routes["partitions"]:
+        owner, token = owners[(TOPIC, route["partition"])]
+        assert (route["owner"]["id"], route["epoch"]) == (owner, token)
+
+    named = by_id(brokers)
+    partition = next(p for (t, p), (b, _) in sorted(owners.items()) if t == TOPIC and b == "b1")
+    key = key_for(partition, PARTITIONS)
+    assert partition_for(key, "", PARTITIONS) == partition
+    async with await WireClient.connect(named["b0"].url) as client:
+        refused = await client.request(
+            {"type": "PUBLISH", "topic": TOPIC, "key": key, "payload": 1, "id": "routed-1"}
+        )
+    assert refused["type"] == "ERR"
+    assert refused["code"] == "not_owner"
+    assert refused["owner"] == {
+        "id": "b1",
+        "address": f"ws://127.0.0.1:{named['b1'].port}",
+        "epoch": owners[(TOPIC, partition)][1],
+    }
+    async with await WireClient.connect(refused["owner"]["address"]) as client:
+        published = await client.publish(TOPIC, 1, key=key, id="routed-1")
+    assert published["partition"] == partition
+
+    async with opened(brokers[0].store_url) as store:
+        assert await store.find_ids(TOPIC, ["routed-1"]) != {}
+        await assert_fenced_history(store, TOPIC, PARTITIONS)
