@@ -63,6 +63,11 @@ async def on_membership(session: MemberSession, frame: MembershipFrame) -> None:
         raise FrameError(
             f"{type(frame).__name__} is not accepted here", code=ErrorCode.UNKNOWN_TYPE
         )
+    if isinstance(frame, bf.Join) and session.engine.grants is not None:
+        # A partitioned group's coordinator is the owner of partition 0 of
+        # the first of its topics by name (docs/decisions.md); any other
+        # broker sends the member there.
+        await session.engine.grants.claim(min(frame.topics), 0)
     await handle_membership(session.coordinator, session, frame, session.confirm)
 
 

@@ -22,8 +22,8 @@ from collections.abc import Callable, Iterable
 from typing import Final, Protocol
 
 from promethean.broker_assignment import TopicPartition
+from promethean.bus.locks import KeyedLocks
 from promethean.errors import NotOwnerError
-from promethean.store.ownership_records import PartitionOwner
 from promethean.store.port import Store
 from promethean_broker.target import Target, read_target
 
@@ -40,6 +40,8 @@ class PartitionWriters(Protocol):
 
     async def quiesce(self, topic: str, partition: int, timeout_s: float) -> bool: ...
 
+    async def adopt_partition(self, topic: str, partition: int) -> None: ...
+
     def forget_partition(self, topic: str, partition: int) -> None: ...
 
 
@@ -54,6 +56,7 @@ class PartitionOwnership:
         self._held: dict[TopicPartition, int] = {}
         self._releasing: set[TopicPartition] = set()
         self._suspect: set[TopicPartition] = set()
+        self._acquiring: KeyedLocks[TopicPartition] = KeyedLocks()
         self.target = Target()
         self.writers: PartitionWriters | None = None
         self.wake = asyncio.Event()
@@ -85,13 +88,10 @@ class PartitionOwnership:
         elsewhere = planned is not None and planned != self.broker_id
         if elsewhere or tp in self._releasing or tp in self._suspect:
             raise await self.not_owner(topic, partition)
-        grant = await self._store.acquire_partition(
-            topic, partition, self.broker_id, self.ttl_ms, self._now_ms()
-        )
-        if grant is None:
+        token = await self._acquire(tp)
+        if token is None:
             raise await self.not_owner(topic, partition)
-        self._adopt(grant)
-        return grant.token
+        return token
 
     def fenced(self, partitions: Iterable[TopicPartition]) -> None:
         self._suspect.update(tp for tp in partitions if tp in self._held)
@@ -137,11 +137,7 @@ class PartitionOwnership:
             await self._renew(tp)
         for tp, broker in sorted(self.target.owners.items()):
             if broker == mine and tp not in self._held:
-                grant = await self._store.acquire_partition(
-                    tp[0], tp[1], mine, self.ttl_ms, self._now_ms()
-                )
-                if grant is not None:
-                    self._adopt(grant)
+                await self._acquire(tp)
 
     async def run(self) -> None:
         while True:
@@ -161,14 +157,25 @@ class PartitionOwnership:
 
     # -- transitions --------------------------------------------------------
 
-    def _adopt(self, grant: PartitionOwner) -> None:
-        tp = (grant.topic, grant.partition)
-        if self._held.get(tp) != grant.token:
-            log.info(
-                "partition acquired",
-                extra={"topic": grant.topic, "partition": grant.partition, "token": grant.token},
+    async def _acquire(self, tp: TopicPartition) -> int | None:
+        """Take the grant if it is free (one acquire per partition at a
+        time, so the engine adopts it once); its token, or None."""
+        async with self._acquiring.hold(tp):
+            held = self._held.get(tp)
+            if held is not None:
+                return held
+            grant = await self._store.acquire_partition(
+                tp[0], tp[1], self.broker_id, self.ttl_ms, self._now_ms()
             )
-        self._held[tp] = grant.token
+            if grant is None:
+                return None
+            if self.writers is not None:
+                await self.writers.adopt_partition(*tp)
+            self._held[tp] = grant.token
+        log.info(
+            "partition acquired", extra={"topic": tp[0], "partition": tp[1], "token": grant.token}
+        )
+        return grant.token
 
     def _drop(self, tp: TopicPartition, why: str) -> None:
         token = self._held.pop(tp, None)

@@ -17,6 +17,7 @@ from contextlib import AbstractAsyncContextManager
 
 from promethean.bus.checks import PublishCheck, SchemaInvalidError
 from promethean.bus.config import EngineConfig
+from promethean.bus.cursor import PartitionCursor
 from promethean.bus.grants import PartitionGrants
 from promethean.bus.group import GroupTopic
 from promethean.bus.hooks import EngineHooks
@@ -227,6 +228,22 @@ class BusEngine:
         await self.flush_commits()
         return True
 
+    async def adopt_partition(self, topic: str, partition: int) -> None:
+        """The partition was just granted to this engine: reload its high
+        watermark, and restart each group's cursor there from the group's
+        stored commit (the previous owner delivered and committed
+        meanwhile; what it left unacked is delivered again from there)."""
+        self.forget_partition(topic, partition)
+        await self._writer(topic, partition)
+        for state in list(self._groups_by_topic.get(topic, ())):
+            if partition not in state.cursors:
+                continue
+            row = (await self.store.get_commits(state.group, topic)).get(partition)
+            committed = row.offset if row is not None else state.cursors[partition].committed
+            attempts = await self.store.get_attempts(state.group, topic, partition, committed + 1)
+            state.cursors[partition] = PartitionCursor(partition, committed, attempts)
+            state.wake()
+
     def forget_partition(self, topic: str, partition: int) -> None:
         """Drop the partition's writer and tail: another broker may append
         to it now, so the next writer reloads the high watermark."""
@@ -240,6 +257,10 @@ class BusEngine:
 
     # LogSource for GroupTopic
     def high_watermark(self, topic: str, partition: int) -> int:
+        """-1 (nothing to deliver) for a partition another broker owns: its
+        owner delivers it."""
+        if self.grants is not None and self.grants.token(topic, partition) is None:
+            return -1
         writer = self._writers.get((topic, partition))
         return -1 if writer is None else writer.high_watermark
 

@@ -14,6 +14,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Protocol
 
+from promethean.errors import NotOwnerError
+
 
 class PartitionGrants(Protocol):
     def admits(self, topic: str, partition: int) -> bool:
@@ -31,6 +33,11 @@ class PartitionGrants(Protocol):
         """The token to write under, acquiring the grant first when nobody
         else may hold it; `promethean.errors.NotOwnerError` naming the owner
         otherwise."""
+        ...
+
+    async def not_owner(self, topic: str, partition: int) -> NotOwnerError:
+        """The refusal of a request for a partition this engine does not
+        hold, naming its owner when known."""
         ...
 
     def fenced(self, partitions: Iterable[tuple[str, int]]) -> None:

@@ -1,0 +1,93 @@
+"""The controller's target and each broker's ownership loop on one memory
+store: the spread is balanced, a move is cooperative (release, then acquire
+with token + 1), a request for another broker's partition names its owner,
+and a grant the store will not renew is dropped."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import pytest
+
+from promethean.errors import NotOwnerError
+from promethean.store.memory import MemoryStore
+from promethean.store.records import TopicConfig
+from promethean_broker.controller import Controller
+from promethean_broker.ownership import PartitionOwnership
+from promethean_broker.target import read_target
+
+TTL_MS = 3_000
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1_000_000
+
+    def __call__(self) -> int:
+        return self.now
+
+
+@pytest.fixture
+async def store() -> AsyncIterator[MemoryStore]:
+    store = MemoryStore("memory://ownership-tests")
+    await store.open()
+    await store.create_topic(TopicConfig(name="t", partitions=4))
+    yield store
+    await store.close()
+
+
+async def settle(controller: Controller, *owners: PartitionOwnership) -> None:
+    await controller.step()
+    for _ in range(2):  # releases in the first round, acquires in the second
+        for owner in owners:
+            await owner.step()
+
+
+async def test_two_brokers_split_the_partitions_and_refuse_each_others(
+    store: MemoryStore,
+) -> None:
+    clock = Clock()
+    for broker in ("b1", "b2"):
+        await store.register_broker(broker, f"ws://{broker}:7070", TTL_MS, clock())
+    controller = Controller(store, "b1", TTL_MS, clock)
+    b1 = PartitionOwnership(store, "b1", TTL_MS, clock)
+    b2 = PartitionOwnership(store, "b2", TTL_MS, clock)
+    await settle(controller, b1, b2)
+
+    assert len(b1.held()) == len(b2.held()) == 2
+    assert set(b1.held()) | set(b2.held()) == {("t", p) for p in range(4)}
+    (topic, partition) = sorted(b2.held())[0]
+    with pytest.raises(NotOwnerError) as refused:
+        await b1.claim(topic, partition)
+    assert (refused.value.owner_id, refused.value.owner_address) == ("b2", "ws://b2:7070")
+    assert refused.value.epoch == b2.held()[(topic, partition)]
+
+
+async def test_a_new_broker_takes_its_share_cooperatively(store: MemoryStore) -> None:
+    clock = Clock()
+    await store.register_broker("b1", "ws://b1:7070", TTL_MS, clock())
+    controller = Controller(store, "b1", TTL_MS, clock)
+    b1 = PartitionOwnership(store, "b1", TTL_MS, clock)
+    await settle(controller, b1)
+    assert len(b1.held()) == 4
+    before = b1.held()
+
+    await store.register_broker("b2", "ws://b2:7070", TTL_MS, clock())
+    b2 = PartitionOwnership(store, "b2", TTL_MS, clock)
+    await settle(controller, b1, b2)
+    assert len(b1.held()) == len(b2.held()) == 2
+    for slot, token in b2.held().items():
+        assert token == before[slot] + 1, "the new owner acquires with token + 1"
+    assert (await read_target(store)).epoch > 0
+
+
+async def test_a_grant_the_store_refuses_to_renew_is_dropped(store: MemoryStore) -> None:
+    clock = Clock()
+    await store.register_broker("b1", "ws://b1:7070", TTL_MS, clock())
+    b1 = PartitionOwnership(store, "b1", TTL_MS, clock)
+    token = await b1.claim("t", 0)
+    assert b1.admits("t", 0)
+    clock.now += TTL_MS + 1  # paused past its lease
+    await b1.step()
+    assert b1.token("t", 0) is None
+    assert await b1.claim("t", 0) == token + 1, "nobody else took it: acquired again"
