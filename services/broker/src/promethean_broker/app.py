@@ -65,7 +65,7 @@ STORE_RETRY_S = 1.0
 STORE_OPEN_TIMEOUT_S = 5.0
 """An attempt to open the store taking longer counts as failed (a MongoDB
 client would otherwise wait its 30 s server selection in silence)."""
-STARTING = "starting: opening the store and registering the broker"
+STARTING = "starting: opening the store, registering, taking this broker's partitions"
 CLOSE_CONNECTIONS_S = 1.0
 """How long a draining broker waits for its clients to answer the close."""
 
@@ -170,7 +170,6 @@ class BrokerRuntime:
             check=self.schemas.gate,
         )
         self.ownership.writers = self.engine
-        self.kit.readiness.clear("cluster")
         self.serving.set()
         self.kit.progress.tick()
         self.system.attach(self.engine)
@@ -178,6 +177,7 @@ class BrokerRuntime:
         tasks.spawn(self.presence.run(), "presence")
         tasks.spawn(self.controller.run(self.ownership.every_s), "controller")
         tasks.spawn(self.ownership.run(), "ownership")
+        tasks.spawn(self._ready_once_settled(), "settled")
         tasks.spawn(self.system.run(), "system-topics")
         if self.settings.system_metrics_ms > 0:
             tasks.spawn(
@@ -203,6 +203,12 @@ class BrokerRuntime:
             session_timeout_ms=self.settings.session_timeout_ms,
         )
         tasks.spawn(self._sessions(self.coordinator), "sessions")
+
+    async def _ready_once_settled(self) -> None:
+        """Ready once this broker holds its share of the partitions (at
+        once on a fresh store or when it is the only broker)."""
+        await self.ownership.settled.wait()
+        self.kit.readiness.clear("cluster")
 
     async def _timers(self, engine: BusEngine) -> None:
         while True:

@@ -26,9 +26,9 @@ CONTROLLER_LEASE: Final = "controller"
 """The store lease of the controller role (not a write fence: every broker writes)."""
 
 
-async def plan_target(store: Store, previous: Target, now_ms: int) -> Ownership:
-    """The spread the cluster should have now: balanced over the live
-    brokers, sticky to ``previous`` and, for partitions it does not place,
+async def plan_target(store: Store, previous: Target, now_ms: int) -> tuple[Ownership, list[str]]:
+    """The spread the cluster should have now, and the live brokers: balanced
+    over them, sticky to ``previous`` and, for partitions it does not place,
     to their live owners (a broker may take a new topic's partition on its
     first publish)."""
     brokers = [b.broker_id for b in await store.list_brokers(now_ms)]
@@ -39,7 +39,7 @@ async def plan_target(store: Store, previous: Target, now_ms: int) -> Ownership:
         if o.live(now_ms)
     }
     current.update(previous.owners)
-    return spread_partitions(brokers, counts, current)
+    return spread_partitions(brokers, counts, current), brokers
 
 
 class Controller:
@@ -68,10 +68,10 @@ class Controller:
         if self.leadership.lease is None:
             return None
         previous = await read_target(self._store)
-        owners = await plan_target(self._store, previous, self._now_ms())
-        if owners == previous.owners:
+        owners, brokers = await plan_target(self._store, previous, self._now_ms())
+        if owners == previous.owners and frozenset(brokers) == previous.brokers:
             return None
-        target = Target(previous.next_epoch(self.leadership.token), owners)
+        target = Target(previous.next_epoch(self.leadership.token), owners, frozenset(brokers))
         if not await publish_target(self._store, target):
             return None
         self.published += 1

@@ -61,6 +61,11 @@ class PartitionOwnership:
         self.writers: PartitionWriters | None = None
         self.wake = asyncio.Event()
         """Set to run the next pass at once (a write was fenced)."""
+        self.settled = asyncio.Event()
+        """Set once this broker holds its share: there is no target yet, or
+        the target counts this broker and every partition it gives it is
+        held. A broker restarted under a new id waits here while its old
+        grants expire, as a standby once waited for the lease."""
 
     @property
     def every_s(self) -> float:
@@ -135,9 +140,12 @@ class PartitionOwnership:
                 await self._release(tp)
         for tp in list(self._held):
             await self._renew(tp)
+        missing = 0
         for tp, broker in sorted(self.target.owners.items()):
-            if broker == mine and tp not in self._held:
-                await self._acquire(tp)
+            if broker == mine and tp not in self._held and await self._acquire(tp) is None:
+                missing += 1
+        if self.target.epoch == 0 or (mine in self.target.brokers and not missing):
+            self.settled.set()
 
     async def run(self) -> None:
         while True:

@@ -14,8 +14,9 @@ from promethean_broker.session import HandlerTable, Session, handles
 
 
 async def _checked(session: Session, frame: bf.Ack | bf.Nack | bf.Modack | bf.AckBatch) -> None:
-    """``ERR not_owner`` for a partition another broker owns, then the
-    coordinator's generation check."""
+    """``ERR not_owner`` for a partition another live broker owns (one that
+    nobody owns is left to the engine, which answers as a single broker
+    did), then the coordinator's generation check."""
     grants = session.engine.grants
     if grants is not None:
         partitions = (
@@ -24,8 +25,11 @@ async def _checked(session: Session, frame: bf.Ack | bf.Nack | bf.Modack | bf.Ac
             else [frame.partition]
         )
         for partition in partitions:
-            if grants.token(frame.topic, partition) is None:
-                raise await grants.not_owner(frame.topic, partition)
+            if grants.token(frame.topic, partition) is not None:
+                continue
+            refusal = await grants.not_owner(frame.topic, partition)
+            if refusal.owner_id is not None:
+                raise refusal
     if session.coordinator is not None:
         check_settle(session.coordinator, session.consumer_id, frame)
 

@@ -25,30 +25,35 @@ EPOCH_TOKEN_SHIFT: Final = 32
 
 @dataclass(frozen=True, slots=True)
 class Target:
-    """Which broker each (topic, partition) should belong to, as of ``epoch``."""
+    """Which broker each (topic, partition) should belong to, as of
+    ``epoch``, and the live ``brokers`` the controller spread them over."""
 
     epoch: int = 0
     owners: Ownership = field(default_factory=dict)
+    brokers: frozenset[str] = frozenset()
 
     def next_epoch(self, controller_token: int) -> int:
         first = controller_token << EPOCH_TOKEN_SHIFT
         return max(first, self.epoch + 1)
 
 
-def _encode(target: Target) -> list[list[Any]]:
-    return [[topic, partition, broker] for (topic, partition), broker in target.owners.items()]
+def _encode(target: Target) -> dict[str, Any]:
+    return {
+        "brokers": sorted(target.brokers),
+        "owners": [[t, p, broker] for (t, p), broker in target.owners.items()],
+    }
 
 
 async def read_target(store: ViewStore) -> Target:
     """The newest published target; empty (epoch 0) before the first."""
     row = await store.view_get(TARGET_VIEW, TARGET_KEY)
-    if row is None or not isinstance(row.value, list):
+    if row is None or not isinstance(row.value, dict):
         return Target()
     owners: Ownership = {}
-    for entry in row.value:
-        topic, partition, broker = entry
+    for topic, partition, broker in row.value.get("owners", []):
         owners[(str(topic), int(partition))] = str(broker)
-    return Target(row.offset, owners)
+    brokers = frozenset(str(b) for b in row.value.get("brokers", []))
+    return Target(row.offset, owners, brokers)
 
 
 async def publish_target(store: ViewStore, target: Target) -> bool:
