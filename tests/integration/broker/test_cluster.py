@@ -66,3 +66,51 @@ async def test_three_brokers_share_the_partitions(broker_process: BrokerFactory)
     async with opened(brokers[0].store_url) as store:
         assert await store.find_ids(TOPIC, ["routed-1"]) != {}
         await assert_fenced_history(store, TOPIC, PARTITIONS)
+
+
+async def test_scaling_one_to_three_to_two_moves_partitions_with_nothing_lost(
+    broker_process: BrokerFactory,
+) -> None:
+    """Graceful moves only: each step ends balanced, and every publish sent
+    to the owner named by METADATA is stored once."""
+    (first,) = start_cluster(broker_process, 1)
+    assert first.post("/topics", {"name": TOPIC, "partitions": PARTITIONS})[0] in (200, 201)
+    owners, _ = await wait_settled(first.store_url, TOPIC, PARTITIONS, ["b0"], SETTLE_TIMEOUT_S)
+    assert {b for (t, _), (b, _) in owners.items() if t == TOPIC} == {"b0"}
+    acked = await publish_via_metadata(first.url, "one")
+
+    env = {"PROMETHEAN_LEASE_TTL_MS": first.env["PROMETHEAN_LEASE_TTL_MS"]}
+    more = [
+        broker_process({**env, "PROMETHEAN_BROKER_ID": f"b{i}"}, store_url=first.store_url)
+        for i in (1, 2)
+    ]
+    brokers = [first, *more]
+    await wait_settled(first.store_url, TOPIC, PARTITIONS, by_id(brokers), SETTLE_TIMEOUT_S)
+    acked |= await publish_via_metadata(first.url, "three")
+
+    assert more[1].terminate() == 0
+    survivors = [first, more[0]]
+    await wait_settled(first.store_url, TOPIC, PARTITIONS, by_id(survivors), SETTLE_TIMEOUT_S)
+    acked |= await publish_via_metadata(first.url, "two")
+
+    async with opened(first.store_url) as store:
+        found = await store.find_ids(TOPIC, list(acked))
+        assert {i: tuple(p) for i, p in found.items()} == acked, "nothing lost"
+        await assert_fenced_history(store, TOPIC, PARTITIONS)
+
+
+async def publish_via_metadata(any_broker: str, prefix: str) -> dict[str, tuple[int, int]]:
+    """One event per partition, each sent to the owner METADATA names."""
+    async with await WireClient.connect(any_broker) as client:
+        reply = await metadata(client, [TOPIC])
+    (routes,) = reply["topics"]
+    acked: dict[str, tuple[int, int]] = {}
+    for route in routes["partitions"]:
+        partition = route["partition"]
+        async with await WireClient.connect(route["owner"]["address"]) as owner:
+            event_id = f"{prefix}-{partition}"
+            published = await owner.publish(
+                TOPIC, {"p": partition}, key=key_for(partition, PARTITIONS), id=event_id
+            )
+        acked[event_id] = (published["partition"], published["offset"])
+    return acked
