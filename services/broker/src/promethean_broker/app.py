@@ -93,7 +93,9 @@ class BrokerRuntime:
             now_ms,
             health=self.store_health,
         )
-        self.ownership = PartitionOwnership(self.store, settings.broker_id, ttl_ms, now_ms)
+        self.ownership = PartitionOwnership(
+            self.store, settings.broker_id, ttl_ms, now_ms, health=self.store_health
+        )
         self.controller = Controller(
             self.store, settings.broker_id, ttl_ms, now_ms, health=self.store_health
         )

@@ -15,6 +15,7 @@ from collections.abc import Callable
 from typing import Final
 
 from promethean.broker_assignment import Ownership, TopicPartition, plan_moves, spread_partitions
+from promethean.errors import StoreError
 from promethean.runtime.health import StoreHealth
 from promethean.runtime.leadership import Leadership
 from promethean.store.port import Store
@@ -54,6 +55,7 @@ class Controller:
     ) -> None:
         self._store = store
         self._now_ms = now_ms
+        self._health = health
         self.leadership = Leadership(
             store, CONTROLLER_LEASE, broker_id, ttl_ms, now_ms, health=health
         )
@@ -87,6 +89,9 @@ class Controller:
         while True:
             try:
                 await self.step()
+            except StoreError as exc:
+                if self._health is not None:
+                    self._health.failed(f"controller: {exc}")
             except Exception:
                 log.exception("controller pass failed")
             await asyncio.sleep(every_s)

@@ -23,7 +23,8 @@ from typing import Final, Protocol
 
 from promethean.broker_assignment import TopicPartition
 from promethean.bus.locks import KeyedLocks
-from promethean.errors import NotOwnerError
+from promethean.errors import NotOwnerError, StoreError
+from promethean.runtime.health import StoreHealth
 from promethean.store.port import Store
 from promethean_broker.target import Target, read_target
 
@@ -47,9 +48,16 @@ class PartitionWriters(Protocol):
 
 class PartitionOwnership:
     def __init__(
-        self, store: Store, broker_id: str, ttl_ms: int, now_ms: Callable[[], int]
+        self,
+        store: Store,
+        broker_id: str,
+        ttl_ms: int,
+        now_ms: Callable[[], int],
+        *,
+        health: StoreHealth | None = None,
     ) -> None:
         self._store = store
+        self._health = health
         self.broker_id = broker_id
         self.ttl_ms = ttl_ms
         self._now_ms = now_ms
@@ -151,6 +159,10 @@ class PartitionOwnership:
         while True:
             try:
                 await self.step()
+            except StoreError as exc:
+                # Grants are kept and tried again; their writes stay fenced.
+                if self._health is not None:
+                    self._health.failed(f"ownership: {exc}")
             except Exception:
                 log.exception("ownership pass failed")
             self.wake.clear()
@@ -197,12 +209,24 @@ class PartitionOwnership:
         token = self._held.get(tp)
         if token is None:
             return
+        now = self._now_ms()
         grant = await self._store.renew_partition(
-            tp[0], tp[1], self.broker_id, token, self.ttl_ms, self._now_ms()
+            tp[0], tp[1], self.broker_id, token, self.ttl_ms, now
         )
+        if grant is None and tp not in self._releasing:
+            # Renewed too late (a slow pass): when nobody took the partition
+            # meanwhile, the next token is ours and nothing else was written,
+            # so the writer and the groups' cursors stay as they are.
+            grant = await self._store.acquire_partition(
+                tp[0], tp[1], self.broker_id, self.ttl_ms, now
+            )
+            if grant is not None and grant.token != token + 1:
+                await self._store.release_partition(tp[0], tp[1], self.broker_id, grant.token)
+                grant = None
         if grant is None:
             self._drop(tp, "partition lost: the store refused the renewal")
         else:
+            self._held[tp] = grant.token
             self._suspect.discard(tp)
 
     async def _release(self, tp: TopicPartition) -> None:

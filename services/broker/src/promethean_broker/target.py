@@ -38,9 +38,10 @@ class Target:
 
 
 def _encode(target: Target) -> dict[str, Any]:
+    """Objects in arrays, not nested arrays (FerretDB refuses those)."""
     return {
         "brokers": sorted(target.brokers),
-        "owners": [[t, p, broker] for (t, p), broker in target.owners.items()],
+        "owners": [{"t": t, "p": p, "b": broker} for (t, p), broker in target.owners.items()],
     }
 
 
@@ -50,8 +51,8 @@ async def read_target(store: ViewStore) -> Target:
     if row is None or not isinstance(row.value, dict):
         return Target()
     owners: Ownership = {}
-    for topic, partition, broker in row.value.get("owners", []):
-        owners[(str(topic), int(partition))] = str(broker)
+    for entry in row.value.get("owners", []):
+        owners[(str(entry["t"]), int(entry["p"]))] = str(entry["b"])
     brokers = frozenset(str(b) for b in row.value.get("brokers", []))
     return Target(row.offset, owners, brokers)
 
