@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections import Counter
 from collections.abc import Callable, Iterable
 from typing import Final, Protocol
 
@@ -65,6 +66,7 @@ class PartitionOwnership:
         self._releasing: set[TopicPartition] = set()
         self._suspect: set[TopicPartition] = set()
         self._acquiring: KeyedLocks[TopicPartition] = KeyedLocks()
+        self._claiming: Counter[TopicPartition] = Counter()
         self.target = Target()
         self.writers: PartitionWriters | None = None
         self.wake = asyncio.Event()
@@ -86,8 +88,16 @@ class PartitionOwnership:
     # -- PartitionGrants ----------------------------------------------------
 
     def admits(self, topic: str, partition: int) -> bool:
+        """Held, not moving, and no claim of it still waiting: a publish
+        that arrives while earlier ones wait for the grant queues behind
+        them (through `claim`), so a partition keeps the publishes' order."""
         tp = (topic, partition)
-        return tp in self._held and tp not in self._releasing and tp not in self._suspect
+        return (
+            tp in self._held
+            and tp not in self._releasing
+            and tp not in self._suspect
+            and tp not in self._claiming
+        )
 
     def token(self, topic: str, partition: int) -> int | None:
         tp = (topic, partition)
@@ -101,7 +111,13 @@ class PartitionOwnership:
         elsewhere = planned is not None and planned != self.broker_id
         if elsewhere or tp in self._releasing or tp in self._suspect:
             raise await self.not_owner(topic, partition)
-        token = await self._acquire(tp)
+        self._claiming[tp] += 1
+        try:
+            token = await self._acquire(tp)
+        finally:
+            self._claiming[tp] -= 1
+            if not self._claiming[tp]:
+                del self._claiming[tp]
         if token is None:
             raise await self.not_owner(topic, partition)
         return token
