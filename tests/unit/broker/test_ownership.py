@@ -15,6 +15,7 @@ from promethean.store.memory import MemoryStore
 from promethean.store.records import TopicConfig
 from promethean_broker.controller import Controller
 from promethean_broker.ownership import PartitionOwnership
+from promethean_broker.seat import ClusterSeat
 from promethean_broker.target import read_target
 
 TTL_MS = 3_000
@@ -50,9 +51,9 @@ async def test_two_brokers_split_the_partitions_and_refuse_each_others(
     clock = Clock()
     for broker in ("b1", "b2"):
         await store.register_broker(broker, f"ws://{broker}:7070", TTL_MS, clock())
-    controller = Controller(store, "b1", TTL_MS, clock)
-    b1 = PartitionOwnership(store, "b1", TTL_MS, clock)
-    b2 = PartitionOwnership(store, "b2", TTL_MS, clock)
+    controller = Controller(ClusterSeat(store, "b1", TTL_MS, clock))
+    b1 = PartitionOwnership(ClusterSeat(store, "b1", TTL_MS, clock))
+    b2 = PartitionOwnership(ClusterSeat(store, "b2", TTL_MS, clock))
     await settle(controller, b1, b2)
 
     assert len(b1.held()) == len(b2.held()) == 2
@@ -67,14 +68,14 @@ async def test_two_brokers_split_the_partitions_and_refuse_each_others(
 async def test_a_new_broker_takes_its_share_cooperatively(store: MemoryStore) -> None:
     clock = Clock()
     await store.register_broker("b1", "ws://b1:7070", TTL_MS, clock())
-    controller = Controller(store, "b1", TTL_MS, clock)
-    b1 = PartitionOwnership(store, "b1", TTL_MS, clock)
+    controller = Controller(ClusterSeat(store, "b1", TTL_MS, clock))
+    b1 = PartitionOwnership(ClusterSeat(store, "b1", TTL_MS, clock))
     await settle(controller, b1)
     assert len(b1.held()) == 4
     before = b1.held()
 
     await store.register_broker("b2", "ws://b2:7070", TTL_MS, clock())
-    b2 = PartitionOwnership(store, "b2", TTL_MS, clock)
+    b2 = PartitionOwnership(ClusterSeat(store, "b2", TTL_MS, clock))
     await settle(controller, b1, b2)
     assert len(b1.held()) == len(b2.held()) == 2
     for slot, token in b2.held().items():
@@ -87,7 +88,7 @@ async def test_a_late_renewal_keeps_the_partition_when_nobody_took_it(
 ) -> None:
     clock = Clock()
     await store.register_broker("b1", "ws://b1:7070", TTL_MS, clock())
-    b1 = PartitionOwnership(store, "b1", TTL_MS, clock)
+    b1 = PartitionOwnership(ClusterSeat(store, "b1", TTL_MS, clock))
     token = await b1.claim("t", 0)
     clock.now += TTL_MS + 1  # a slow pass: renewed after the grant expired
     await b1.step()
@@ -97,7 +98,7 @@ async def test_a_late_renewal_keeps_the_partition_when_nobody_took_it(
 
 async def test_a_grant_another_broker_took_is_dropped(store: MemoryStore) -> None:
     clock = Clock()
-    b1 = PartitionOwnership(store, "b1", TTL_MS, clock)
+    b1 = PartitionOwnership(ClusterSeat(store, "b1", TTL_MS, clock))
     await b1.claim("t", 0)
     clock.now += TTL_MS + 1  # paused past its lease
     taken = await store.acquire_partition("t", 0, "b2", TTL_MS, clock())

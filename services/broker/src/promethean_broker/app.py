@@ -52,6 +52,7 @@ from promethean_broker.metrics import BrokerMetrics, EngineStateCollector
 from promethean_broker.ownership import PartitionOwnership
 from promethean_broker.presence import BrokerPresence
 from promethean_broker.registry import RegistryApi
+from promethean_broker.seat import ClusterSeat
 from promethean_broker.settings import BrokerSettings
 from promethean_broker.system_topics import AUDIT_TOPIC, AuditHooks, SystemPublisher
 
@@ -93,12 +94,9 @@ class BrokerRuntime:
             now_ms,
             health=self.store_health,
         )
-        self.ownership = PartitionOwnership(
-            self.store, settings.broker_id, ttl_ms, now_ms, health=self.store_health
-        )
-        self.controller = Controller(
-            self.store, settings.broker_id, ttl_ms, now_ms, health=self.store_health
-        )
+        seat = ClusterSeat(self.store, settings.broker_id, ttl_ms, now_ms, self.store_health)
+        self.ownership = PartitionOwnership(seat)
+        self.controller = Controller(seat)
         self.cluster = ClusterView(self.store, now_ms)
         self.engine: BusEngine | None = None
         self.offline_lag: OfflineLag | None = None

@@ -11,14 +11,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Callable
 from typing import Final
 
 from promethean.broker_assignment import Ownership, TopicPartition, plan_moves, spread_partitions
 from promethean.errors import StoreError
-from promethean.runtime.health import StoreHealth
 from promethean.runtime.leadership import Leadership
 from promethean.store.port import Store
+from promethean_broker.seat import ClusterSeat
 from promethean_broker.target import Target, publish_target, read_target
 
 log = logging.getLogger("promethean.broker.controller")
@@ -44,20 +43,17 @@ async def plan_target(store: Store, previous: Target, now_ms: int) -> tuple[Owne
 
 
 class Controller:
-    def __init__(
-        self,
-        store: Store,
-        broker_id: str,
-        ttl_ms: int,
-        now_ms: Callable[[], int],
-        *,
-        health: StoreHealth | None = None,
-    ) -> None:
-        self._store = store
-        self._now_ms = now_ms
-        self._health = health
+    def __init__(self, seat: ClusterSeat) -> None:
+        self._store = seat.store
+        self._now_ms = seat.now_ms
+        self._health = seat.health
         self.leadership = Leadership(
-            store, CONTROLLER_LEASE, broker_id, ttl_ms, now_ms, health=health
+            seat.store,
+            CONTROLLER_LEASE,
+            seat.broker_id,
+            seat.ttl_ms,
+            seat.now_ms,
+            health=seat.health,
         )
         self.published = 0
         """Targets this broker published (for tests and logs)."""

@@ -19,14 +19,13 @@ import asyncio
 import contextlib
 import logging
 from collections import Counter
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from typing import Final, Protocol
 
 from promethean.broker_assignment import TopicPartition
 from promethean.bus.locks import KeyedLocks
 from promethean.errors import NotOwnerError, StoreError
-from promethean.runtime.health import StoreHealth
-from promethean.store.port import Store
+from promethean_broker.seat import ClusterSeat
 from promethean_broker.target import Target, read_target
 
 log = logging.getLogger("promethean.broker.ownership")
@@ -48,20 +47,12 @@ class PartitionWriters(Protocol):
 
 
 class PartitionOwnership:
-    def __init__(
-        self,
-        store: Store,
-        broker_id: str,
-        ttl_ms: int,
-        now_ms: Callable[[], int],
-        *,
-        health: StoreHealth | None = None,
-    ) -> None:
-        self._store = store
-        self._health = health
-        self.broker_id = broker_id
-        self.ttl_ms = ttl_ms
-        self._now_ms = now_ms
+    def __init__(self, seat: ClusterSeat) -> None:
+        self._store = seat.store
+        self._health = seat.health
+        self.broker_id = seat.broker_id
+        self.ttl_ms = seat.ttl_ms
+        self._now_ms = seat.now_ms
         self._held: dict[TopicPartition, int] = {}
         self._releasing: set[TopicPartition] = set()
         self._suspect: set[TopicPartition] = set()
