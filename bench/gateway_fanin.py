@@ -16,6 +16,17 @@ pause's bucket (also for the ramp before it) and what GC sweeps reclaimed.
 ``--gc-freeze-ms 0`` runs both services with CPython's collector unpaced.
 With ``--runs N`` it prints the medians; the target is p99 < 50 ms. Figures
 only; nothing is asserted.
+
+At thousands of connections one client process is the bottleneck on a small
+machine: ``--client-procs P`` spreads the subscribing connections over P
+worker processes (each with its own event loop; the publish timestamps are
+``time.perf_counter``, CLOCK_MONOTONIC, comparable across processes) while
+this process publishes through ``--publishers`` connections (default 8). The
+open-file limit is raised to its hard limit. Each run also prints the
+gateway's broker connections (established TCP connections to the broker's
+port, the publishing link included). The issue 20 target:
+
+    uv run python bench/gateway_fanin.py --connections 5000 --client-procs 3
 """
 
 from __future__ import annotations
@@ -24,7 +35,9 @@ import argparse
 import asyncio
 import contextlib
 import itertools
+import multiprocessing
 import os
+import resource
 import signal
 import socket
 import statistics
@@ -35,6 +48,7 @@ import time
 import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any, Final
 
@@ -54,6 +68,11 @@ grows by far more than a quarter) lands here, not in the steady state; each
 run prints the longest collection pause up to the end of the warm-up
 (``ramp_gc_longest_pause_le_ms``) beside the steady state's."""
 READY_TIMEOUT_S: Final = 60.0
+CONNECT_BATCH: Final = 100
+METRICS_TIMEOUT_S: Final = 30.0
+ERRORS_SHOWN: Final = 5
+SUBSCRIBED_TIMEOUT_S: Final = 300.0
+DEFAULT_MULTI_PROC_PUBLISHERS: Final = 8
 _json = msgspec.json.Encoder()
 _decode = msgspec.json.Decoder()
 
@@ -80,7 +99,7 @@ def wait_ready(port: int, process: subprocess.Popen[bytes]) -> None:
 @contextlib.contextmanager
 def stack(
     workdir: Path, connections: int, store: str | None = None, gc_env: dict[str, str] | None = None
-) -> Iterator[tuple[int, psutil.Process, psutil.Process]]:
+) -> Iterator[tuple[int, int, psutil.Process, psutil.Process]]:
     env = {
         k: v
         for k, v in os.environ.items()
@@ -115,7 +134,7 @@ def stack(
     try:
         wait_ready(bus_port, broker)
         wait_ready(ws_port, gateway)
-        yield ws_port, psutil.Process(gateway.pid), psutil.Process(broker.pid)
+        yield ws_port, bus_port, psutil.Process(gateway.pid), psutil.Process(broker.pid)
     finally:
         for process in (gateway, broker):
             process.send_signal(signal.SIGKILL)
@@ -133,8 +152,15 @@ class GcReading:
 
 
 def read_gc(port: int) -> GcReading:
-    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as response:
-        text = response.read().decode()
+    """Empty when the gateway is too loaded to answer within the timeout."""
+    try:
+        with urllib.request.urlopen(
+            f"http://127.0.0.1:{port}/metrics", timeout=METRICS_TIMEOUT_S
+        ) as response:
+            text = response.read().decode()
+    except OSError as exc:
+        print(f"/metrics did not answer: {exc}", file=sys.stderr)
+        return GcReading({})
     buckets: dict[tuple[str, float], float] = {}
     reclaimed = 0.0
     for family in text_string_to_metric_families(text):
@@ -172,6 +198,8 @@ class Totals:
     sent_at: dict[int, float] = field(default_factory=dict)
     received: int = 0
     measuring: bool = False
+    errors: int = 0
+    """ERR replies and publishes the gateway's socket no longer took."""
 
 
 async def client(
@@ -230,10 +258,112 @@ async def client(
                 if oks == (2 if subscribe else 1):
                     ready.set()
             elif op == "ERR":
-                print("ERR", frame, file=sys.stderr)
+                totals.errors += 1
+                if totals.errors <= ERRORS_SHOWN:
+                    print("ERR", frame, file=sys.stderr)
 
     asyncio.get_running_loop().create_task(read())
     return ws
+
+
+def raise_open_files() -> None:
+    """Thousands of sockets need more than the usual soft limit of 1,024."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft < hard:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+
+
+async def open_clients(
+    session: aiohttp.ClientSession, url: str, numbers: range, totals: Totals, subscribe: int
+) -> list[aiohttp.ClientWebSocketResponse]:
+    """Clients ``numbers``, authenticated; those below ``subscribe`` also
+    subscribed. Returns once every one was answered ``OK``."""
+    readies = {n: asyncio.Event() for n in numbers}
+    sockets: list[aiohttp.ClientWebSocketResponse] = []
+    for start in range(numbers.start, numbers.stop, CONNECT_BATCH):
+        sockets += await asyncio.gather(
+            *(
+                client(session, url, n, totals, readies[n], n < subscribe)
+                for n in range(start, min(numbers.stop, start + CONNECT_BATCH))
+            )
+        )
+    waits = (ready.wait() for ready in readies.values())
+    await asyncio.wait_for(asyncio.gather(*waits), SUBSCRIBED_TIMEOUT_S)
+    return sockets
+
+
+def subscriber_worker(url: str, numbers: range, pipe: Connection) -> None:
+    """A client process: subscribes ``numbers``, says ``ready``, measures
+    between the ``measure`` and ``stop`` commands, then sends back its
+    latencies and how many events it received."""
+    raise_open_files()
+    asyncio.run(_subscribe_and_measure(url, numbers, pipe))
+
+
+async def _subscribe_and_measure(url: str, numbers: range, pipe: Connection) -> None:
+    totals = Totals([])
+    session = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0))
+    try:
+        await open_clients(session, url, numbers, totals, numbers.stop)
+        pipe.send("ready")
+        for command in ("measure", "stop"):
+            got = await asyncio.to_thread(pipe.recv)
+            if got != command:
+                raise SystemExit(f"expected {command!r}, got {got!r}")
+            totals.measuring = command == "measure"
+        pipe.send((totals.latencies, totals.received))
+    finally:
+        await session.close()
+
+
+class SubscriberProcs:
+    """``subscribers`` subscribing connections spread over ``procs`` processes."""
+
+    def __init__(self, url: str, subscribers: int, procs: int) -> None:
+        spawn = multiprocessing.get_context("spawn")
+        self.pipes: list[Connection] = []
+        self.procs: list[multiprocessing.process.BaseProcess] = []
+        share = -(-subscribers // procs)
+        for first in range(0, subscribers, share):
+            mine, theirs = spawn.Pipe()
+            numbers = range(first, min(subscribers, first + share))
+            proc = spawn.Process(target=subscriber_worker, args=(url, numbers, theirs))
+            proc.start()
+            self.pipes.append(mine)
+            self.procs.append(proc)
+
+    async def ready(self) -> None:
+        for pipe in self.pipes:
+            if not await asyncio.to_thread(pipe.poll, SUBSCRIBED_TIMEOUT_S):
+                raise SystemExit("a client process never subscribed")
+            pipe.recv()
+
+    def tell(self, command: str) -> None:
+        for pipe in self.pipes:
+            pipe.send(command)
+
+    async def results(self) -> tuple[list[float], int]:
+        latencies: list[float] = []
+        received = 0
+        for pipe in self.pipes:
+            theirs, count = await asyncio.to_thread(pipe.recv)
+            latencies += theirs
+            received += count
+        return latencies, received
+
+    def kill(self) -> None:
+        for proc in self.procs:
+            proc.kill()
+            proc.join()
+
+
+def broker_connections(gateway: psutil.Process, bus_port: int) -> int:
+    """The gateway's established TCP connections to the broker."""
+    return sum(
+        1
+        for conn in gateway.net_connections("tcp")
+        if conn.status == psutil.CONN_ESTABLISHED and conn.raddr and conn.raddr.port == bus_port
+    )
 
 
 async def one_run(
@@ -245,23 +375,24 @@ async def one_run(
     seconds: float,
     subscribers: int,
     publishers_wanted: int | None = None,
+    client_procs: int = 1,
+    bus_port: int = 0,
 ) -> dict[str, float]:
     gateway_port = int(url.rsplit(":", 1)[1].split("/")[0])
     totals = Totals([])
     session = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0))
+    workers: SubscriberProcs | None = None
     try:
-        readies = [asyncio.Event() for _ in range(connections)]
-        sockets = []
-        for start in range(0, connections, 100):
-            sockets += await asyncio.gather(
-                *(
-                    client(session, url, n, totals, readies[n], n < subscribers)
-                    for n in range(start, min(connections, start + 100))
-                )
-            )
-        await asyncio.wait_for(asyncio.gather(*(r.wait() for r in readies)), 120)
-
-        publishers = min(connections, publishers_wanted or connections)
+        if client_procs > 1:
+            # The subscribers live in the worker processes; this one publishes.
+            workers = SubscriberProcs(url, subscribers, client_procs)
+            publishers = publishers_wanted or DEFAULT_MULTI_PROC_PUBLISHERS
+            numbers = range(subscribers, subscribers + publishers)
+            sockets = await open_clients(session, url, numbers, totals, 0)
+            await workers.ready()
+        else:
+            sockets = await open_clients(session, url, range(connections), totals, subscribers)
+            publishers = min(connections, publishers_wanted or connections)
 
         corrs = itertools.count(100)
 
@@ -277,17 +408,17 @@ async def one_run(
                     ws = sockets[sent % publishers]
                     corr = next(corrs)
                     totals.sent_at[corr] = time.perf_counter()
-                    await ws.send_bytes(
-                        _json.encode(
-                            {
-                                "op": "PUBLISH",
-                                "topic": TOPIC,
-                                "corr": corr,
-                                "payload": {"t": time.perf_counter(), "n": sent},
-                            }
-                        )
-                    )
                     sent += 1
+                    frame = {
+                        "op": "PUBLISH",
+                        "topic": TOPIC,
+                        "corr": corr,
+                        "payload": {"t": time.perf_counter(), "n": sent},
+                    }
+                    try:
+                        await ws.send_bytes(_json.encode(frame))
+                    except (aiohttp.ClientError, ConnectionError):
+                        totals.errors += 1  # the gateway closed this publisher
                 await asyncio.sleep(tick if per_tick >= 1 else 1 / rate)
             return sent
 
@@ -299,11 +430,19 @@ async def one_run(
         broker_before = sum(broker.cpu_times()[:2])
         me_before = sum(me.cpu_times()[:2])
         totals.measuring = True
+        if workers is not None:
+            workers.tell("measure")
         wall = time.perf_counter()
         sent = await publish_for(seconds)
         await asyncio.sleep(1.0)
         totals.measuring = False
+        if workers is not None:
+            workers.tell("stop")
         wall = time.perf_counter() - wall
+        links = broker_connections(proc, bus_port) if bus_port else float("nan")
+        if workers is not None:
+            theirs, _ = await workers.results()
+            totals.latencies += theirs
         gc_after = await asyncio.to_thread(read_gc, gateway_port)
         collections, long_pauses, longest_pause = gc_pauses(gc_before, gc_after)
         cpu = (sum(proc.cpu_times()[:2]) - cpu_before) / wall
@@ -328,9 +467,13 @@ async def one_run(
             "gc_longest_pause_le_ms": longest_pause,
             "ramp_gc_longest_pause_le_ms": gc_pauses(GcReading({}), gc_before)[2],
             "gc_sweep_reclaimed": gc_after.reclaimed - gc_before.reclaimed,
+            "broker_links": links,
+            "errors": totals.errors,
         }
     finally:
         await session.close()
+        if workers is not None:
+            workers.kill()
 
 
 def gc_env(args: argparse.Namespace) -> dict[str, str]:
@@ -366,13 +509,21 @@ def main() -> None:
     parser.add_argument(
         "--subscribers", type=int, default=None, help="connections that subscribe (default: all)"
     )
+    parser.add_argument(
+        "--client-procs",
+        type=int,
+        default=1,
+        help="processes holding the subscribing connections (1: all in this process)",
+    )
     args = parser.parse_args()
+    raise_open_files()
     results = []
     for run in range(1, args.runs + 1):
         with (
             tempfile.TemporaryDirectory() as tmp,
-            stack(Path(tmp), args.connections, args.store, gc_env(args)) as (port, proc, broker),
+            stack(Path(tmp), args.connections, args.store, gc_env(args)) as stacked,
         ):
+            port, bus_port, proc, broker = stacked
             figures = asyncio.run(
                 one_run(
                     f"ws://127.0.0.1:{port}/ws",
@@ -383,6 +534,8 @@ def main() -> None:
                     args.seconds,
                     args.subscribers if args.subscribers is not None else args.connections,
                     args.publishers,
+                    args.client_procs,
+                    bus_port,
                 )
             )
         results.append(figures)
@@ -394,7 +547,9 @@ def main() -> None:
         f"publish-to-EVENT p50 {medians['p50_ms']:.1f} ms, p99 {medians['p99_ms']:.1f} ms "
         f"(target p99 < 50 ms), received {medians['received']:.0f}/{medians['sent']:.0f}; "
         f"gateway GC pauses over 50 ms: {medians['gc_pauses_over_50ms']:.0f} "
-        f"of {medians['gc_collections']:.0f} collections"
+        f"of {medians['gc_collections']:.0f} collections; "
+        f"gateway-to-broker connections {medians['broker_links']:.0f} (target <= 16 plus the"
+        " publishing link)"
     )
 
 

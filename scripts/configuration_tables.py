@@ -1,6 +1,7 @@
 """The variable tables of docs/configuration.md, generated from the settings
 tables of the services (`VARIABLES` of each service's settings module, and
-`promethean.settings.common.COMMON_VARIABLES` for "Every service").
+`promethean.settings.common.COMMON_VARIABLES` for "Every service", and the
+`VARIABLES` of the worker's projectors in `promethean.projectors`).
 
     python scripts/configuration_tables.py          # rewrite the tables in the doc
     python scripts/configuration_tables.py --check  # exit 1 when the doc is stale
@@ -17,6 +18,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Final
 
+from promethean.projectors.changelog import VARIABLES as CHANGELOG_VARIABLES
+from promethean.projectors.heartbeat import VARIABLES as HEARTBEAT_VARIABLES
 from promethean.settings.common import COMMON_VARIABLES
 from promethean.settings.variables import VariableTable
 from promethean_broker.settings import VARIABLES as BROKER_VARIABLES
@@ -36,6 +39,8 @@ TABLES: Final[dict[str, VariableTable]] = {
     "compactor": COMPACTOR_VARIABLES,
     "outbox-drainer": DRAINER_VARIABLES,
     "worker": WORKER_VARIABLES,
+    "heartbeat-projector": HEARTBEAT_VARIABLES,
+    "changelog-projector": CHANGELOG_VARIABLES,
 }
 """Each block of the doc, by the name its markers carry."""
 

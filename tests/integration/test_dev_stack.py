@@ -97,6 +97,17 @@ class LineReader:
                 return line
         raise AssertionError(f"no line starting with {prefix!r}; saw {self.lines!r}")
 
+    def wait_for_each(self, prefixes: tuple[str, ...], timeout_s: float) -> None:
+        """Until a line starting with each of ``prefixes`` has come, in any order
+        (processes started together print their first lines in no fixed order)."""
+        deadline = time.monotonic() + timeout_s
+        missing = list(prefixes)
+        while missing and (remaining := deadline - time.monotonic()) > 0:
+            with contextlib.suppress(AssertionError):
+                line = self.wait_for("", remaining)
+                missing = [prefix for prefix in missing if not line.startswith(prefix)]
+        assert not missing, f"no line starting with {missing!r}; saw {self.lines!r}"
+
 
 def http_status(url: str) -> int | None:
     try:
@@ -349,8 +360,7 @@ def test_the_service_marked_stops_last_is_stopped_after_the_others_exited(
     with running(
         [sys.executable, "-c", textwrap.dedent(stack)], cwd=tmp_path, env=clean_environ()
     ) as (process, output):
-        output.wait_for("broker up", START_TIMEOUT_S)
-        output.wait_for("client up", START_TIMEOUT_S)
+        output.wait_for_each(("broker up", "client up"), START_TIMEOUT_S)
         process.send_signal(signal.SIGINT)
         assert process.wait(timeout=STOP_TIMEOUT_S) == 0, output.rest()
         output.wait_for("broker stopped; client gone first: True", 5)

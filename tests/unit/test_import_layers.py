@@ -75,6 +75,20 @@ def test_contracts_list_no_exceptions() -> None:
     assert all(not c.get("unmatched_ignore_imports_alerting") for c in found)
 
 
+def test_every_module_of_the_library_is_in_a_layer() -> None:
+    """A module left out of the layers would be free to import anything."""
+    (layers,) = [c["layers"] for c in contracts() if c["type"] == "layers"]
+    placed = {module.strip() for layer in layers for module in layer.split("|")}
+    package = ROOT / "libs" / "promethean" / "src" / "promethean"
+    top = {
+        f"promethean.{path.stem}"
+        for path in package.iterdir()
+        if (path.suffix == ".py" and path.stem != "__init__")
+        or (path.is_dir() and (path / "__init__.py").exists())
+    }
+    assert top - placed == set(), f"not in any layer: {sorted(top - placed)}"
+
+
 def test_the_architecture_doc_names_every_layer_and_contract() -> None:
     doc = (ROOT / "docs" / "architecture.md").read_text(encoding="utf-8")
     (layers,) = [c["layers"] for c in contracts() if c["type"] == "layers"]

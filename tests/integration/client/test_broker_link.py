@@ -10,12 +10,12 @@ from typing import Any
 
 import pytest
 
+from promethean.backoff import Backoff
 from promethean.client import ClientConfig
 from promethean.client.port import BusClient
 from promethean.errors import PrometheanError
 from promethean.runtime.broker_link import (
     BROKER,
-    Backoff,
     BrokerLink,
     LinkHealth,
     LinkState,

@@ -255,15 +255,15 @@ async def test_progress_stops_while_a_handler_hangs() -> None:
     )
     running = asyncio.create_task(dispatcher(message))
     await asyncio.sleep(monitor.round_s * 3)
-    monitor.observe(None, dispatcher)
+    monitor.observe(False, dispatcher)
     stalled = kit.progress.stalled_ms
     await asyncio.sleep(monitor.round_s * 2)
-    monitor.observe(None, dispatcher)
+    monitor.observe(False, dispatcher)
     assert kit.progress.stalled_ms > stalled, "no tick while the handler hangs"
     assert not kit.dependency.connected
     release.set()
     await running
-    monitor.observe(None, dispatcher)
+    monitor.observe(False, dispatcher)
     assert kit.progress.stalled_ms < 50
 
 

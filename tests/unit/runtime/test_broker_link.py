@@ -9,13 +9,13 @@ from collections.abc import AsyncIterator
 
 import pytest
 
+from promethean.backoff import Backoff
 from promethean.client.port import BusClient
 from promethean.client.ws import ClientConfig
 from promethean.errors import ConnectionLostError, PrometheanError
 from promethean.runtime.broker_link import (
     BROKER,
     NOT_CONNECTED,
-    Backoff,
     BrokerLink,
     Connector,
     LinkHealth,

@@ -21,7 +21,7 @@ from typing import Any, Final
 from aiohttp import web
 from prometheus_client.metrics_core import Metric
 
-from promethean.bus import BusEngine, EngineConfig
+from promethean.bus import BusEngine
 from promethean.bus.coordinator import Coordinator
 from promethean.bus.hooks import EngineHooks, FanoutHooks
 from promethean.bus.offline_lag import OfflineLag
@@ -110,21 +110,6 @@ class BrokerRuntime:
         if self.token is None:
             log.warning("PROMETHEAN_BROKER_TOKEN is not set: the broker accepts any client")
 
-    def engine_config(self) -> EngineConfig:
-        s = self.settings
-        return EngineConfig(
-            default_partitions=s.default_partitions,
-            default_max_attempts=s.max_attempts,
-            ack_timeout_ms=s.ack_timeout_ms,
-            max_inflight=s.max_inflight,
-            append_batch_max=s.append_batch_max,
-            publish_queue_max=s.publish_queue_max,
-            redelivery_backoff_ms=s.redelivery_backoff_ms,
-            redelivery_backoff_max_ms=s.redelivery_backoff_max_ms,
-            system_retention_ms=s.system_retention_ms,
-            dlq_retention_ms=s.dlq_retention_ms,
-        )
-
     async def start(self) -> None:
         self.kit.tasks.spawn(self._serve(), "serve")
 
@@ -159,7 +144,7 @@ class BrokerRuntime:
         await self._register()
         self.engine = BusEngine(
             self.store,
-            self.engine_config(),
+            self.settings.engine_config(),
             self.clock,
             grants=self.ownership,
             hooks=FanoutHooks(

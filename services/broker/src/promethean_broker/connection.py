@@ -14,7 +14,7 @@ from collections.abc import Callable, Coroutine
 from typing import Any
 
 import msgspec
-from aiohttp import WSCloseCode, WSMsgType, web
+from aiohttp import WSCloseCode, web
 from opentelemetry.trace import SpanKind
 
 from promethean.bus import BusEngine, Delivery
@@ -26,6 +26,7 @@ from promethean.frames.codes import ErrorCode
 from promethean.frames.envelope import envelope_of
 from promethean.runtime.health import StoreHealth
 from promethean.runtime.tracing import TRACEPARENT, span_from_headers, tracer
+from promethean.runtime.ws_frames import received_frames
 from promethean.runtime.ws_release import release_websocket
 from promethean.runtime.ws_sender import DEFAULT_STALL_S, BoundedSender
 from promethean_broker.dispatch import dispatch
@@ -156,11 +157,8 @@ class BrokerConnection:
 
     async def serve(self) -> None:
         try:
-            async for msg in self.ws:
-                if msg.type in (WSMsgType.TEXT, WSMsgType.BINARY):
-                    await self._handle(msg.data)
-                elif msg.type is WSMsgType.ERROR:
-                    break
+            async for data in received_frames(self.ws):
+                await self._handle(data)
         finally:
             await self.close()
 

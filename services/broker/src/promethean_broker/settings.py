@@ -7,9 +7,10 @@ from __future__ import annotations
 import socket
 from dataclasses import dataclass, field
 from functools import partial
-from typing import ClassVar, Final
+from typing import Final
 
 from promethean.auth import JwtConfig
+from promethean.bus import EngineConfig
 from promethean.errors import SettingsError
 from promethean.names import MAX_FRAME_BYTES
 from promethean.settings import (
@@ -328,10 +329,7 @@ VARIABLES: Final = VariableTable(
 
 
 @dataclass(frozen=True, slots=True, repr=False)
-class BrokerSettings(ServiceSettings):
-    SERVICE: ClassVar[str] = SERVICE
-    VARIABLES: ClassVar[VariableTable] = VARIABLES
-
+class BrokerSettings(ServiceSettings, service=SERVICE, variables=VARIABLES):
     common: CommonSettings = field(default_factory=partial(CommonSettings, service=SERVICE))
     port: int = DEFAULT_BUS_PORT
     store_url: str = DEFAULT_SQLITE_URL
@@ -378,3 +376,18 @@ class BrokerSettings(ServiceSettings):
         elif ":" in host:
             host = f"[{host}]"
         return f"ws://{host}:{self.port}"
+
+    def engine_config(self) -> EngineConfig:
+        """The bus engine's part of these settings."""
+        return EngineConfig(
+            default_partitions=self.default_partitions,
+            default_max_attempts=self.max_attempts,
+            ack_timeout_ms=self.ack_timeout_ms,
+            max_inflight=self.max_inflight,
+            append_batch_max=self.append_batch_max,
+            publish_queue_max=self.publish_queue_max,
+            redelivery_backoff_ms=self.redelivery_backoff_ms,
+            redelivery_backoff_max_ms=self.redelivery_backoff_max_ms,
+            system_retention_ms=self.system_retention_ms,
+            dlq_retention_ms=self.dlq_retention_ms,
+        )

@@ -13,11 +13,11 @@ from collections.abc import Callable
 from typing import Any, Final
 
 import msgspec
-from aiohttp import WSMsgType, web
+from aiohttp import web
 from opentelemetry import trace
 
 from promethean.auth import Action, AuthError, Identity
-from promethean.client import Message, SubscribeOptions, WebSocketBusClient
+from promethean.client import Message, SubscribeOptions
 from promethean.errors import FrameError, PrometheanError
 from promethean.frames import gateway as gf
 from promethean.frames.codec import encode, gw_error_frame, parse_gateway_request
@@ -26,6 +26,7 @@ from promethean.frames.envelope import event_body_of
 from promethean.frames.fields import Corr
 from promethean.names import MAX_HEADERS
 from promethean.runtime.tracing import TRACEPARENT, extract_context, inject_headers
+from promethean.runtime.ws_frames import received_frames
 from promethean.runtime.ws_release import release_websocket
 from promethean.runtime.ws_sender import BoundedSender
 from promethean_gateway.authn import Authenticator
@@ -35,6 +36,7 @@ from promethean_gateway.limits import TokenBucket
 from promethean_gateway.metrics import GatewayMetrics
 from promethean_gateway.relay import BrokerRelay
 from promethean_gateway.settings import GatewaySettings
+from promethean_gateway.shared_subscription import now_ms
 
 log = logging.getLogger("promethean.gateway.connection")
 
@@ -43,9 +45,6 @@ CLOSE_SLOW_CONSUMER: Final = 4008
 CLOSE_TRY_AGAIN: Final = 1013
 FLUSH_BEFORE_CLOSE_S: Final = 1.0
 SLOW_CLOSE_TIMEOUT_S: Final = 2.0
-TRACKED_PER_INFLIGHT: Final = 2
-"""The id map of a subscription holds up to this many times its max_inflight
-(room for redeliveries of ids the client still holds)."""
 _conn_ids = itertools.count(1)
 
 
@@ -79,8 +78,6 @@ class GatewayConnection:
         self._expired = False
         self._expiry: asyncio.TimerHandle | None = None
         self._subs: dict[tuple[str, str], DeliveryTracker] = {}
-        self._link: WebSocketBusClient | None = None
-        self._link_lock = asyncio.Lock()
         self._publishing = 0
         self._tasks: set[asyncio.Task[None]] = set()
         self._closing = False
@@ -96,11 +93,8 @@ class GatewayConnection:
         loop = asyncio.get_running_loop()
         auth_timer = loop.call_later(self._settings.auth_timeout_ms / 1000, self._auth_timeout)
         try:
-            async for msg in self.ws:
-                if msg.type in (WSMsgType.TEXT, WSMsgType.BINARY):
-                    await self._handle(msg.data)
-                elif msg.type is WSMsgType.ERROR:
-                    break
+            async for data in received_frames(self.ws):
+                await self._handle(data)
                 if self._closing:
                     break
         finally:
@@ -119,15 +113,12 @@ class GatewayConnection:
         release_websocket(self.ws)
 
     async def _release_subscriptions(self) -> None:
-        """Close this client's broker link: the broker hands every event it
-        had in flight here back to its group at once."""
-        for sub in self._subs.values():
-            sub.closed = True
-            sub.clear()
+        """Leave every subscription: the events this client held and did not
+        settle go back to their group at once."""
+        subs = list(self._subs.values())
         self._subs.clear()
-        link, self._link = self._link, None
-        if link is not None:
-            await self._relay.close_link(link)
+        for sub in subs:
+            await self._relay.subscriptions.leave(sub)
 
     def _spawn(self, coro: Any) -> None:
         task = asyncio.create_task(coro)
@@ -320,15 +311,6 @@ class GatewayConnection:
 
     # -- subscribe and deliver --------------------------------------------
 
-    async def _ensure_link(self) -> WebSocketBusClient:
-        async with self._link_lock:
-            if self._link is None:
-                try:
-                    self._link = await self._relay.open_link()
-                except PrometheanError:
-                    raise broker_down() from None
-            return self._link
-
     async def _subscribe(self, frame: gf.GwSubscribe, identity: Identity) -> None:
         topic, group = frame.topic, frame.group
         if not identity.policy.allows(Action.SUBSCRIBE, topic, group):
@@ -342,30 +324,23 @@ class GatewayConnection:
             )
         if not self._relay.connected:
             raise broker_down()
-        link = await self._ensure_link()
         options = subscribe_options(frame.opts, self._settings.max_inflight)
-        sub = DeliveryTracker(topic, group, (options.max_inflight or 1) * TRACKED_PER_INFLIGHT)
+        sub = DeliveryTracker(topic, group, options.max_inflight or 1, self._deliver)
         self._subs[(topic, group)] = sub
-
-        async def deliver(message: Message) -> None:
-            self._deliver(sub, message)
-
         try:
-            sub.handle = await link.subscribe(
-                topic, group, deliver, options=options, manual_ack=True
-            )
+            await self._relay.subscriptions.join(sub, options)
         except BaseException:
             if self._subs.get((topic, group)) is sub:
                 del self._subs[(topic, group)]
+            sub.closed = True
             raise
         if self._closing or sub.closed:
             return
         self._send(gf.GwOk(corr=frame.corr))
 
     def _deliver(self, sub: DeliveryTracker, message: Message) -> None:
-        if sub.closed or self._closing:
-            return  # its link is closing: the broker takes the event back
-        sub.remember(message)
+        if self._closing:
+            return  # it is given back when the connection closes
         frame = gf.GwEvent(
             topic=message.topic,
             group=message.group,
@@ -387,22 +362,21 @@ class GatewayConnection:
                 f"event {frame.id[:64]!r} is not in flight on this connection",
                 code=ErrorCode.UNKNOWN_DELIVERY,
             )
-        if isinstance(frame, gf.GwAck):
-            sub.take(frame.id)
-            await message.ack()
-        elif isinstance(frame, gf.GwNack):
-            sub.take(frame.id)
-            await message.nack(frame.reason)
-        else:
+        if isinstance(frame, gf.GwModack):
             await message.modack(frame.extend_ms)
+            message.ack_deadline_ms = now_ms() + frame.extend_ms
+        else:
+            sub.take(frame.id)
+            if isinstance(frame, gf.GwAck):
+                await message.ack()
+            else:
+                await message.nack(frame.reason)
+            if sub.shared is not None:
+                sub.shared.wake(sub)  # a credit came free
         self._confirm(frame.corr)
 
     async def _unsubscribe(self, key: tuple[str, str]) -> None:
-        sub = self._subs.pop(key)
-        sub.closed = True
-        sub.clear()
-        if self._link is not None:
-            await self._link.unsubscribe(*key)
+        await self._relay.subscriptions.leave(self._subs.pop(key))
 
 
 def _not_subscribed(topic: str, group: str) -> FrameError:

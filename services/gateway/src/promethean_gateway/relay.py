@@ -3,11 +3,10 @@
 Publishes from every client (WebSocket and HTTP) go through **one shared**
 `BrokerLink` per gateway process, whose client batches them into
 ``PUBLISH_BATCH`` frames; the link keeps the ``broker`` readiness.
-Subscriptions do not: each client connection that subscribes gets **its
-own** broker connection (a "link"), opened on its first SUBSCRIBE and
-closed when the client leaves, so the broker releases that
-client's in-flight events to the group the moment it disconnects, and two
-clients of one group stay two group members (docs/decisions.md).
+Subscribing clients share a small `LinkPool` of other broker connections
+(at most ``PROMETHEAN_GATEWAY_BROKER_LINKS``): clients of the same topic,
+group and options draw from one broker subscription, and a client that
+leaves gives what it held back to the group at once (docs/decisions.md).
 """
 
 from __future__ import annotations
@@ -15,13 +14,13 @@ from __future__ import annotations
 import time
 from typing import Final
 
-import aiohttp
 import msgspec
 
-from promethean.client import ClientConfig, Published, WebSocketBusClient, new_session
+from promethean.client import ClientConfig, Published
 from promethean.errors import ConnectionLostError
-from promethean.runtime.broker_link import BrokerLink, LinkHealth, Refusal, close_within
+from promethean.runtime.broker_link import BrokerLink, LinkHealth, Refusal
 from promethean.runtime.health import JobTimer
+from promethean_gateway.link_pool import LinkPool
 from promethean_gateway.metrics import GatewayMetrics
 from promethean_gateway.settings import GatewaySettings
 
@@ -51,10 +50,15 @@ class BrokerRelay:
         )
         self._link = BrokerLink(self.url, self._config, health=health, refusal=Refusal.RETRY)
         """The shared publishing connection, replaced if the broker refuses it."""
-        self._link_session: aiohttp.ClientSession | None = None
-        """One HTTP session (and connector) for every subscriber's link."""
+        self.subscriptions = LinkPool(
+            self.url,
+            self._config,
+            size=settings.broker_links,
+            broker_max_inflight=settings.max_inflight,
+            metrics=metrics,
+        )
+        """The links of subscribing clients."""
         self.pending = 0
-        self.links = 0
         self.publish_timer = JobTimer()
 
     @property
@@ -92,22 +96,6 @@ class BrokerRelay:
             self.pending -= 1
             self._metrics.pending_publishes.dec()
 
-    async def open_link(self) -> WebSocketBusClient:
-        """A broker connection of its own for one subscribing client."""
-        if self._link_session is None or self._link_session.closed:
-            self._link_session = new_session(self._config, connection_limit=0)
-        link = WebSocketBusClient(self.url, self._config, session=self._link_session)
-        await link.connect()
-        self.links += 1
-        self._metrics.broker_links.inc()
-        return link
-
-    async def close_link(self, link: WebSocketBusClient) -> None:
-        self.links -= 1
-        self._metrics.broker_links.dec()
-        await close_within(link)
-
     async def close(self) -> None:
         await self._link.close()
-        if self._link_session is not None:
-            await self._link_session.close()
+        await self.subscriptions.close()

@@ -47,6 +47,8 @@ DEFAULT_MAX_INFLIGHT_PUBLISHES: Final = 1_000
 DEFAULT_MAX_PENDING_PUBLISHES: Final = 20_000
 DEFAULT_MAX_SUBSCRIPTIONS: Final = 64
 DEFAULT_MAX_INFLIGHT: Final = 256
+DEFAULT_BROKER_LINKS: Final = 8
+MAX_BROKER_LINKS: Final = 16
 DEFAULT_SEND_BUFFER_BYTES: Final = 4 * MIB
 DEFAULT_AUTH_TIMEOUT_MS: Final = 10_000
 DEFAULT_PUBLISH_TIMEOUT_MS: Final = 10_000
@@ -293,6 +295,14 @@ VARIABLES: Final = VariableTable(
         " bounds the id → delivery map.",
     ),
     kinds.integer(
+        "PROMETHEAN_GATEWAY_BROKER_LINKS",
+        "broker_links",
+        DEFAULT_BROKER_LINKS,
+        (1, MAX_BROKER_LINKS),
+        "Broker connections shared by the subscribing clients (the publishing link aside);"
+        " clients of one topic, group and options share one broker subscription.",
+    ),
+    kinds.integer(
         "PROMETHEAN_MAX_FRAME_BYTES",
         "max_frame_bytes",
         MAX_FRAME_BYTES,
@@ -328,10 +338,7 @@ VARIABLES: Final = VariableTable(
 
 
 @dataclass(frozen=True, slots=True, repr=False)
-class GatewaySettings(ServiceSettings):
-    SERVICE: ClassVar[str] = SERVICE
-    VARIABLES: ClassVar[VariableTable] = VARIABLES
-
+class GatewaySettings(ServiceSettings, service=SERVICE, variables=VARIABLES):
     common: CommonSettings = field(default_factory=partial(CommonSettings, service=SERVICE))
     port: int = DEFAULT_WS_PORT
     metrics_port: int | None = None
@@ -346,6 +353,7 @@ class GatewaySettings(ServiceSettings):
     max_pending_publishes: int = DEFAULT_MAX_PENDING_PUBLISHES
     max_subscriptions: int = DEFAULT_MAX_SUBSCRIPTIONS
     max_inflight: int = DEFAULT_MAX_INFLIGHT
+    broker_links: int = DEFAULT_BROKER_LINKS
     send_buffer_bytes: int = DEFAULT_SEND_BUFFER_BYTES
     max_frame_bytes: int = MAX_FRAME_BYTES
     auth_timeout_ms: int = DEFAULT_AUTH_TIMEOUT_MS

@@ -27,7 +27,7 @@ from promethean_outbox_drainer.housekeeping import Housekeeping
 from promethean_outbox_drainer.loop import PassLoop
 from promethean_outbox_drainer.metrics import DrainerMetrics
 from promethean_outbox_drainer.notify import Notifier, choose_notifier
-from promethean_outbox_drainer.passes import OutboxPass, PassConfig
+from promethean_outbox_drainer.passes import OutboxPass
 from promethean_outbox_drainer.settings import DrainerSettings
 
 log = logging.getLogger("promethean.outbox_drainer")
@@ -65,17 +65,6 @@ class DrainerRuntime:
         self.loop: PassLoop | None = None
         self._main: asyncio.Task[None] | None = None
 
-    def drain_config(self) -> PassConfig:
-        s = self.settings
-        return PassConfig(
-            claimer=s.drainer_id,
-            batch=s.batch,
-            lease_ms=s.lease_ms,
-            max_attempts=s.max_attempts,
-            backoff_ms=s.backoff_ms,
-            backoff_max_ms=s.backoff_max_ms,
-        )
-
     async def start(self) -> None:
         await self.store.open()
         self.notifier = choose_notifier(self.store)
@@ -101,7 +90,7 @@ class DrainerRuntime:
 
     async def _connect_and_drain(self, notifier: Notifier) -> None:
         bus = await self.link.connect()
-        drainer = OutboxPass(self.store, bus, self.drain_config(), self.clock, self.metrics)
+        drainer = OutboxPass(self.store, bus, self.settings.pass_config(), self.clock, self.metrics)
         self.loop = PassLoop(
             drainer,
             notifier,

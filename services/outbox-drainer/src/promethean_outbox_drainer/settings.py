@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from functools import partial
-from typing import ClassVar, Final
+from typing import Final
 
 from promethean.outbox import DEFAULT_DRAINER_PORT, DRAINER_PORT_VAR
 from promethean.settings import (
@@ -24,6 +24,7 @@ from promethean.settings.units import DAY_MS, HOUR_MS
 from promethean.settings.variables import Values
 from promethean.store.factory import DEFAULT_SQLITE_URL
 from promethean_outbox_drainer.durations import read_duration_ms
+from promethean_outbox_drainer.passes import PassConfig
 
 SERVICE: Final = "outbox-drainer"
 
@@ -118,10 +119,7 @@ VARIABLES: Final = VariableTable(
 
 
 @dataclass(frozen=True, slots=True, repr=False)
-class DrainerSettings(ServiceSettings):
-    SERVICE: ClassVar[str] = SERVICE
-    VARIABLES: ClassVar[VariableTable] = VARIABLES
-
+class DrainerSettings(ServiceSettings, service=SERVICE, variables=VARIABLES):
     common: CommonSettings = field(default_factory=partial(CommonSettings, service=SERVICE))
     port: int = DEFAULT_PORT
     store_url: str = DEFAULT_SQLITE_URL
@@ -134,3 +132,14 @@ class DrainerSettings(ServiceSettings):
     backoff_max_ms: int = DEFAULT_BACKOFF_MAX_MS
     retention_ms: int = DEFAULT_RETENTION_MS
     drainer_id: str = field(default_factory=default_process_id)
+
+    def pass_config(self) -> PassConfig:
+        """What one outbox pass needs of these settings."""
+        return PassConfig(
+            claimer=self.drainer_id,
+            batch=self.batch,
+            lease_ms=self.lease_ms,
+            max_attempts=self.max_attempts,
+            backoff_ms=self.backoff_ms,
+            backoff_max_ms=self.backoff_max_ms,
+        )

@@ -19,7 +19,7 @@ from promethean.client.ws import ClientConfig
 from promethean.clock import SystemClock
 from promethean.projectors.contract import HandlerContext
 from promethean.runtime.assembly import ServiceSpec, service_app
-from promethean.runtime.broker_link import BrokerLink
+from promethean.runtime.broker_link import BrokerLink, LinkHealth
 from promethean.runtime.exit_codes import EXIT_FAILED
 from promethean.runtime.http import json_response
 from promethean.runtime.kit import service_kit
@@ -55,6 +55,17 @@ class WorkerRuntime:
         self.kit = service_kit(settings.common, depends_on="broker", drain=self.drain)
         self.metrics = WorkerMetrics(self.kit.registry)
         self.monitor = WorkerMonitor(self.kit, self.metrics)
+        self.link = BrokerLink(
+            settings.bus_url,
+            self._client_config(),
+            health=LinkHealth(
+                self.kit.dependency,
+                self.kit.readiness,
+                self.kit.progress,
+                settings.common.disconnect_kill_ms,
+            ),
+            environ=environ,
+        )
         self.kit.readiness.fail("intake", "not subscribed yet")
         self.bus: BusClient | None = None
         self.dispatcher: Dispatcher | None = None
@@ -68,12 +79,15 @@ class WorkerRuntime:
 
     async def start(self) -> None:
         self.kit.start_watchdog()
-        self.kit.tasks.spawn(self.monitor.run(lambda: self.bus, lambda: self.dispatcher), "monitor")
+        self.kit.tasks.spawn(
+            self.monitor.run(lambda: self.link.connected, lambda: self.dispatcher), "monitor"
+        )
+        self.kit.tasks.spawn(self.link.follow(), "broker-link")
         self.kit.tasks.spawn(self._run(), "start")
 
     async def _run(self) -> None:
         try:
-            self.bus = await self._connect()
+            self.bus = await self.link.connect()
             self.dispatcher = await self._start_handlers(self.bus)
             self.intake = Intake(
                 self.bus,
@@ -116,13 +130,6 @@ class WorkerRuntime:
             connect_timeout_s=max(1.0, common.heartbeat_ms / 1000),
             stop_grace_s=common.drain_ms * DRAIN_SHARE_FOR_HANDLERS / 1000,
         )
-
-    async def _connect(self) -> BusClient:
-        """Connect, retrying while the broker is unreachable (the watchdog
-        ends the wait after PROMETHEAN_DISCONNECT_KILL_MS); the client then
-        re-subscribes and re-joins its groups after every loss itself."""
-        link = BrokerLink(self.settings.bus_url, self._client_config(), environ=self.environ)
-        return await link.connect()
 
     async def _start_handlers(self, bus: BusClient) -> Dispatcher:
         context = HandlerContext(

@@ -1,12 +1,13 @@
-"""The worker's monitor: broker connection and progress, every round.
+"""The worker's monitor: progress and the broker gauge, every round.
 
 - Progress ticks when a message is handled, and on every round while no
   handler call has been running longer than one round; a handler that
   blocks (awaiting forever, or blocking the event loop) stops the ticks, so
   ``/healthz/live`` fails and the watchdog exits with 71.
-- The broker counts as connected while the client says so (the client's
-  WebSocket ping notices a silent broker within 1.5 heartbeat intervals).
-  Disconnected longer than ``PROMETHEAN_DISCONNECT_KILL_MS``: exit 70.
+- The broker's dependency and readiness condition are the `BrokerLink`'s
+  (its `LinkHealth`), as in every service; the monitor only mirrors the
+  link's state into ``promethean_worker_broker_connected``. Disconnected
+  longer than ``PROMETHEAN_DISCONNECT_KILL_MS``: exit 70.
 - The watchdog (in the `ServiceKit`) runs on its own thread with its own
   event loop, so it still judges (and exits) when a handler blocks the
   worker's event loop.
@@ -18,16 +19,14 @@ import asyncio
 from collections.abc import Callable
 from typing import Final
 
-from promethean.client.port import BusClient
 from promethean.runtime.heartbeat import HeartbeatStats
 from promethean.runtime.kit import ServiceKit
 from promethean_worker.dispatch import Dispatcher
 from promethean_worker.metrics import WorkerMetrics
 
 MONITOR_MAX_S: Final = 0.25
-BROKER: Final = "broker"
 
-BusRef = Callable[[], BusClient | None]
+Connected = Callable[[], bool]
 DispatcherRef = Callable[[], Dispatcher | None]
 
 
@@ -35,26 +34,17 @@ class WorkerMonitor:
     def __init__(self, kit: ServiceKit, metrics: WorkerMetrics) -> None:
         self._kit = kit
         self._metrics = metrics
-        kit.readiness.fail(BROKER, "not connected yet")
         self.round_s = min(MONITOR_MAX_S, kit.progress.max_stall_ms / 4000)
 
-    def observe(self, bus: BusClient | None, dispatcher: Dispatcher | None) -> None:
-        """One round: broker connection and progress."""
-        kit = self._kit
-        connected = bus is not None and bool(getattr(bus, "connected", True))
-        if connected:
-            kit.dependency.up()
-            kit.readiness.clear(BROKER)
-        else:
-            kit.dependency.down()
-            kit.readiness.fail(BROKER, f"broker unreachable for {kit.dependency.down_for_ms} ms")
+    def observe(self, connected: bool, dispatcher: Dispatcher | None) -> None:
+        """One round: the broker gauge and progress."""
         self._metrics.broker_connected.set(1 if connected else 0)
         if dispatcher is None or dispatcher.oldest_inflight_s() < self.round_s * 2:
-            kit.progress.tick()
+            self._kit.progress.tick()
 
-    async def run(self, get_bus: BusRef, dispatcher: DispatcherRef) -> None:
+    async def run(self, connected: Connected, dispatcher: DispatcherRef) -> None:
         while True:
-            self.observe(get_bus(), dispatcher())
+            self.observe(connected(), dispatcher())
             await asyncio.sleep(self.round_s)
 
     def heartbeat_stats(self, dispatcher: Dispatcher | None) -> HeartbeatStats:

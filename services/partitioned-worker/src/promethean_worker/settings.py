@@ -15,7 +15,7 @@ import socket
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import partial
-from typing import ClassVar, Final
+from typing import Final
 from urllib.parse import urlsplit, urlunsplit
 
 from promethean.errors import SettingsError
@@ -197,10 +197,7 @@ VARIABLES: Final = VariableTable(
 
 
 @dataclass(frozen=True, slots=True, repr=False)
-class WorkerSettings(ServiceSettings):
-    SERVICE: ClassVar[str] = SERVICE
-    VARIABLES: ClassVar[VariableTable] = VARIABLES
-
+class WorkerSettings(ServiceSettings, service=SERVICE, variables=VARIABLES):
     common: CommonSettings = field(default_factory=partial(CommonSettings, service=SERVICE))
     port: int = DEFAULT_WORKER_PORT
     bus_url: str = f"ws://127.0.0.1:{DEFAULT_BUS_PORT}/ws"

@@ -21,7 +21,7 @@ from promethean.client.types import Published
 from promethean.errors import PrometheanError
 from promethean.frames import broker as bf
 from promethean.frames.codec import encode
-from promethean.frames.codes import RETRYABLE, ErrorCode
+from promethean.frames.codes import REROUTE, RETRYABLE, ErrorCode
 
 MAX_BATCH_ITEMS: Final = 256
 MAX_ACK_BATCH_ITEMS: Final = 4096
@@ -40,6 +40,10 @@ class PendingPublish:
     size: int
     """Upper estimate of the item's bytes inside a batch frame."""
     future: asyncio.Future[Published]
+    partition: int | None = None
+    """Where the routing table says the broker will put it (None: not routed)."""
+    reroutes: int = 0
+    """Times a broker answered ``not_owner`` for it."""
 
 
 class PublishDeadline:
@@ -105,12 +109,19 @@ class SendQueue:
         self._unsent: list[PendingPublish] = []
         self._awaiting: dict[int, list[PendingPublish]] = {}
         self._acks: dict[tuple[str, str], list[tuple[int, int]]] = {}
+        self._rerouted: list[PendingPublish] = []
+        """Refused with ``not_owner``: for the client to send to another broker."""
         self.paused_until = 0.0
         """Loop time before which publishes stay queued (the broker asked us to wait)."""
 
     @property
     def pending_publishes(self) -> int:
         return len(self._unsent) + sum(len(chunk) for chunk in self._awaiting.values())
+
+    @property
+    def rerouted(self) -> bool:
+        """Whether publishes refused with ``not_owner`` wait for `take_rerouted`."""
+        return bool(self._rerouted)
 
     def awaits(self, corr: object) -> bool:
         return isinstance(corr, int) and corr in self._awaiting
@@ -186,7 +197,9 @@ class SendQueue:
             if item.future.done():
                 continue
             if isinstance(result, bf.ItemError):
-                if result.code in RETRY_CODES:
+                if result.code in REROUTE:
+                    self._rerouted.append(item)
+                elif result.code in RETRY_CODES:
                     retry.append(item)
                 else:
                     item.future.set_exception(PrometheanError(result.msg, code=result.code))
@@ -202,8 +215,12 @@ class SendQueue:
     def refuse(self, corr: int, error: bf.Err, now: float) -> float | None:
         """The broker answered ``corr`` with ``ERR``. A retryable refusal
         requeues its publishes, pauses publishing, and returns the pause in
-        seconds; any other fails them and returns None."""
+        seconds; ``not_owner`` sets them aside for `take_rerouted`; any other
+        fails them. Returns None but for a pause."""
         chunk = self._awaiting.pop(corr, [])
+        if error.code in REROUTE:
+            self._rerouted.extend(chunk)
+            return None
         if error.code in RETRY_CODES:
             delay = (error.retry_after_ms or DEFAULT_RETRY_AFTER_MS) / 1000
             self._unsent[:0] = chunk
@@ -215,6 +232,21 @@ class SendQueue:
                 pending.future.set_exception(failure)
         return None
 
+    def take_rerouted(self) -> list[PendingPublish]:
+        """The publishes refused with ``not_owner`` since the last call."""
+        rerouted, self._rerouted = self._rerouted, []
+        return rerouted
+
+    def take_unsent(self, keep: Callable[[PendingPublish], bool]) -> list[PendingPublish]:
+        """Remove and return the queued publishes ``keep`` rejects (they
+        belong on another connection now)."""
+        kept: list[PendingPublish] = []
+        taken: list[PendingPublish] = []
+        for pending in self._unsent:
+            (kept if keep(pending) else taken).append(pending)
+        self._unsent = kept
+        return taken
+
     def connection_lost(self) -> None:
         """Drop unsent frames and acks (those deliveries will come again);
         sent-but-unanswered publishes go first, in the order they were sent."""
@@ -225,8 +257,10 @@ class SendQueue:
         self._unsent[:0] = resend
 
     def fail_all(self, error: PrometheanError) -> None:
-        pending = self._unsent + [p for chunk in self._awaiting.values() for p in chunk]
+        pending = self._unsent + self._rerouted
+        pending += [p for chunk in self._awaiting.values() for p in chunk]
         self._unsent = []
+        self._rerouted = []
         self._awaiting.clear()
         for item in pending:
             if not item.future.done():

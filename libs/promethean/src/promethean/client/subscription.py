@@ -76,12 +76,13 @@ class ClientSubscription:
             return False
         return True
 
-    def drop_pending(self, epoch: int) -> None:
-        """Forget messages of a lost connection; the broker redelivers them."""
+    def drop_pending(self, lost_epoch: int) -> None:
+        """Forget messages of the lost connection ``lost_epoch``; its broker
+        redelivers them. Messages of other connections stay."""
         kept = []
         while not self.inbox.empty():
             item = self.inbox.get_nowait()
-            if item is None or item.epoch >= epoch:
+            if item is None or item.epoch != lost_epoch:
                 kept.append(item)
         for item in kept:
             self.inbox.put_nowait(item)

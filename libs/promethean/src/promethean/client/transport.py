@@ -13,15 +13,16 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import enum
+import itertools
 import logging
-import random
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Final
 
 import aiohttp
 
 from promethean import names
+from promethean.backoff import Backoff
 from promethean.client.send_queue import SendQueue
 from promethean.errors import ConnectionLostError, PrometheanError
 from promethean.frames import broker as bf
@@ -81,9 +82,13 @@ class WebSocketTransport:
         on_lost: Callable[[], None],
         on_refused: Callable[[PrometheanError], None],
         session: aiohttp.ClientSession | None = None,
+        epochs: Iterator[int] | None = None,
     ) -> None:
+        """``epochs``: numbers for new connections, shared by every transport
+        of one client so a connection's epoch names it among all brokers'."""
         self.url = url
         self.config = config
+        self._backoff = Backoff(config.reconnect_base_s, config.reconnect_max_s)
         self.send_queue = send_queue
         self._on_open = on_open
         self._on_frame = on_frame
@@ -93,7 +98,8 @@ class WebSocketTransport:
         self.fatal: PrometheanError | None = None
         """Why the broker refused us for good, if it did."""
         self.epoch = 0
-        """Counts connections; a delivery is settled only on its own."""
+        """Names the current connection; a delivery is settled only on its own."""
+        self._epochs = epochs if epochs is not None else itertools.count(1)
         self._session: aiohttp.ClientSession | None = session
         self._owns_session = session is None
         """A session given by the caller is shared with other clients and
@@ -111,6 +117,11 @@ class WebSocketTransport:
     @property
     def closed(self) -> bool:
         return self.state is ClientState.CLOSED
+
+    @property
+    def session(self) -> aiohttp.ClientSession | None:
+        """The HTTP session, once open; other connections of the client share it."""
+        return self._session
 
     def check_usable(self) -> None:
         if self.closed:
@@ -160,7 +171,7 @@ class WebSocketTransport:
             await ws.close()
             raise
         self._ws = ws
-        self.epoch += 1
+        self.epoch = next(self._epochs)
         self.state = ClientState.CONNECTED
         self._connected.set()
         self._on_open()
@@ -180,10 +191,6 @@ class WebSocketTransport:
         if not isinstance(reply, bf.Ok):
             raise PrometheanError(f"unexpected reply to AUTH: {type(reply).__name__}")
 
-    def _backoff_s(self, failures: int) -> float:
-        cap = min(self.config.reconnect_max_s, self.config.reconnect_base_s * 2.0**failures)
-        return cap * random.uniform(0.5, 1.0)
-
     async def _run(self, first: asyncio.Future[None]) -> None:
         failures = 0
         while not self.closed:
@@ -198,7 +205,9 @@ class WebSocketTransport:
                     first.set_exception(ConnectionLostError(error))
                     return
                 failures += 1
-                delay = self._backoff_s(failures)
+                # Attempt 1 was the connection that was lost: the first
+                # failed reconnect already waits twice the base.
+                delay = self._backoff.delay_s(failures + 1)
                 log.warning(
                     "reconnect failed; retrying",
                     extra={"attempt": failures, "retry_in_s": round(delay, 3), "error": str(exc)},

@@ -7,6 +7,15 @@ re-sends whatever was not yet ``PUBLISHED`` and the broker stores it once.
 Frames leave through one ordered `SendQueue` (so an ack issued before a NACK or
 UNSUBSCRIBE reaches the broker first), written by the `WebSocketTransport`,
 which also reconnects.
+
+Once connected the client asks for ``METADATA``. A broker that does not
+answer it is the only one, and the client stays on its one connection. With
+several brokers the client opens one connection per partition owner it needs
+(`BrokerConnection`), sends each publish to its partition's owner, subscribes
+on every owner of a topic, and settles each delivery on the connection that
+brought it. Connections live in `BrokerLinks`, routes in `RouteBook`; which
+connection a publish takes, and where a ``not_owner`` refusal goes next
+(same id), is `PublishRouter`'s.
 """
 
 from __future__ import annotations
@@ -17,13 +26,16 @@ import itertools
 import logging
 import uuid
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from typing import Any, Final
 
 import aiohttp
 import msgspec
 
+from promethean.client.links import BrokerConnection, BrokerLinks
+from promethean.client.metadata import RouteBook
 from promethean.client.partitioned import Hook, PartitionedSubscription
+from promethean.client.publish_router import PublishRouter
 from promethean.client.send_queue import PendingPublish, PublishDeadline, SendQueue, encoded_size
 from promethean.client.subscription import ClientSubscription
 from promethean.client.transport import ClientConfig, ClientState, WebSocketTransport
@@ -38,8 +50,9 @@ from promethean.frames.checks import (
     check_topic_group,
 )
 from promethean.frames.codec import encode
-from promethean.frames.codes import ErrorCode
+from promethean.frames.codes import REROUTE, ErrorCode
 from promethean.frames.fields import Filter
+from promethean.frames.settle import SettleVerb
 
 __all__ = ["ClientConfig", "ClientState", "WebSocketBusClient"]
 
@@ -71,19 +84,23 @@ class WebSocketBusClient:
         self.url = url
         self.config = config or ClientConfig()
         self._corr = itertools.count(1)
-        self._send_queue = SendQueue(self._corr, self.config.max_frame_bytes)
-        self._transport = WebSocketTransport(
-            url,
-            self.config,
-            self._send_queue,
-            on_open=self._on_open,
-            on_frame=self._on_frame,
-            on_lost=self._on_lost,
-            on_refused=self._on_refused,
-            session=session,
+        self._epochs = itertools.count(1)
+        self._primary = self._new_link(url, session)
+        self._send_queue = self._primary.send_queue
+        self._transport = self._primary.transport
+        self._links = BrokerLinks(
+            self._primary,
+            make=lambda address: self._new_link(address, self._transport.session),
+            spawn=self._in_background,
+            on_unreachable=self._link_unreachable,
         )
-        self._requests: dict[int, asyncio.Future[Any]] = {}
+        self._route_book = RouteBook(self._fetch_metadata)
+        self._router = PublishRouter(self._links, self._route_book, self._refresh_then)
+        self._background: set[asyncio.Task[None]] = set()
+        self._requests: dict[int, tuple[asyncio.Future[Any], BrokerConnection]] = {}
         self._subs: dict[tuple[str, str], ClientSubscription] = {}
+        self._sub_links: dict[tuple[str, str], set[str]] = {}
+        """(topic, group) → addresses of the brokers it is subscribed on."""
         self._members: dict[str, PartitionedSubscription] = {}
         """member id → partitioned subscription."""
         self._publishing = 0
@@ -95,6 +112,26 @@ class WebSocketBusClient:
         self._id_prefix = uuid.uuid4().hex[:16] + "-"
         self._id_counter = itertools.count(1)
         self._valid_topics: set[str] = set()
+
+    def _new_link(self, address: str, session: aiohttp.ClientSession | None) -> BrokerConnection:
+        send_queue = SendQueue(self._corr, self.config.max_frame_bytes)
+        transport = WebSocketTransport(
+            address,
+            self.config,
+            send_queue,
+            on_open=lambda: self._on_open(link),
+            on_frame=lambda frame: self._on_frame(link, frame),
+            on_lost=lambda: self._on_lost(link),
+            on_refused=lambda error: self._on_refused(link, error),
+            session=session,
+            epochs=self._epochs,
+        )
+
+        async def settle(message: Message, action: SettleVerb, arg: Any) -> None:
+            await self._settle(link, message, action, arg)
+
+        link = BrokerConnection(address, send_queue, transport, settle)
+        return link
 
     # -- lifecycle ---------------------------------------------------------
 
@@ -117,11 +154,18 @@ class WebSocketBusClient:
     def closed(self) -> bool:
         return self._transport.closed
 
+    @property
+    def brokers(self) -> list[str]:
+        """Addresses of the brokers this client has a connection to."""
+        return self._links.addresses
+
     async def connect(self) -> None:
-        """Open the first connection. Raises `ConnectionLostError` when the
-        broker cannot be reached, `PrometheanError` (code ``unauthorized``)
-        when it refuses the token. Later losses are repaired in the background."""
+        """Open the first connection and ask it for the routes. Raises
+        `ConnectionLostError` when the broker cannot be reached,
+        `PrometheanError` (code ``unauthorized``) when it refuses the token.
+        Later losses are repaired in the background."""
         await self._transport.open()
+        await self._route_book.refresh()
 
     async def close(self) -> None:
         """Stop every subscription (running handlers finish and ack), send
@@ -130,65 +174,142 @@ class WebSocketBusClient:
         for sub in list(self._subs.values()):
             await sub.shutdown(self.config.stop_grace_s)
         self._subs.clear()
+        self._sub_links.clear()
         for member in list(self._members.values()):
             await member.close()
         self._members.clear()
+        await self._route_book.close()
+        for task in list(self._background):
+            task.cancel()
+        await asyncio.gather(*self._background, return_exceptions=True)
+        for link in self._links.others():
+            await link.transport.close()
         await self._transport.close()
+
+    def _in_background(self, coro: Coroutine[Any, Any, None], name: str) -> None:
+        if self.closed:
+            coro.close()
+            return
+        task = asyncio.create_task(coro, name=name)
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+
+    # -- routes ------------------------------------------------------------
+
+    async def _fetch_metadata(self) -> Any:
+        return await self._request(lambda corr: bf.Metadata(corr=corr), self._links.connected_one())
+
+    def _refresh_then(self, then: Callable[[], None], delay_s: float = 0.0) -> None:
+        self._in_background(self._refresh_and(then, delay_s), "bus-client-reroute")
+
+    async def _refresh_and(self, then: Callable[[], None], delay_s: float) -> None:
+        if delay_s > 0:
+            await asyncio.sleep(delay_s)
+        await self._route_book.refresh()
+        self._prune_links()
+        self._spread_subscriptions()
+        then()
+
+    def _prune_links(self) -> None:
+        """Close the connections to brokers the routes no longer list (gone,
+        or the cluster shrank to one broker); their unanswered publishes go
+        to the new owners with the same ids."""
+        routes = self._route_book.routes
+        for link in self._links.prune(set(routes.brokers.values()) if routes else set()):
+            self._forget_link(link)
+            self._router.evacuate(link)
+            self._in_background(link.transport.close(), f"bus-client-close:{link.address}")
+
+    def _link_unreachable(self, link: BrokerConnection) -> None:
+        self._forget_link(link)
+        self._router.resend(link.send_queue.take_unsent(lambda _: False), owner=None)
+
+    def _forget_link(self, link: BrokerConnection) -> None:
+        for addresses in self._sub_links.values():
+            addresses.discard(link.address)
+
+    def _spread_subscriptions(self) -> None:
+        """Subscribe on every owner of each subscribed topic not yet asked."""
+        routes = self._route_book.routes
+        if routes is None:
+            return
+        for key, sub in self._subs.items():
+            subscribed = self._sub_links.setdefault(key, set())
+            for address in routes.owners(sub.topic) - subscribed:
+                link = self._links.get(address)
+                subscribed.add(link.address)
+                if link.connected:
+                    link.transport.send_ordered(encode(sub.subscribe_frame(None)))
 
     # -- transport events --------------------------------------------------
 
-    def _on_open(self) -> None:
-        for sub in self._subs.values():
-            self._send_queue.frames.append(encode(sub.subscribe_frame(None)))
-        for member in self._members.values():
-            self._send_queue.frames.append(encode(member.join_frame(None)))
+    def _on_open(self, link: BrokerConnection) -> None:
+        for key, sub in self._subs.items():
+            if link.address in self._sub_links.get(key, ()):
+                link.send_queue.frames.append(encode(sub.subscribe_frame(None)))
+        if link is self._primary:
+            for member in self._members.values():
+                link.send_queue.frames.append(encode(member.join_frame(None)))
 
-    def _on_lost(self) -> None:
-        for future in self._requests.values():
-            if not future.done():
-                future.set_exception(ConnectionLostError(MSG_LOST))
-        self._requests.clear()
+    def _on_lost(self, link: BrokerConnection) -> None:
+        for corr, (future, via) in list(self._requests.items()):
+            if via is link:
+                del self._requests[corr]
+                if not future.done():
+                    future.set_exception(ConnectionLostError(MSG_LOST))
         for sub in self._subs.values():
-            sub.drop_pending(self._transport.epoch + 1)
-        for member in self._members.values():
-            member.connection_lost()
+            sub.drop_pending(link.transport.epoch)
+        if link is self._primary:
+            for member in self._members.values():
+                member.connection_lost()
+        if self._route_book.routes is not None and not link.transport.closed:
+            self._refresh_then(lambda: self._router.move_unsent(link))
 
-    def _on_refused(self, error: PrometheanError) -> None:
+    def _on_refused(self, link: BrokerConnection, error: PrometheanError) -> None:
+        if link is not self._primary:
+            self._links.drop(link)
+            self._forget_link(link)
+            return
         for sub in self._subs.values():
             sub.end()
 
-    def _on_frame(self, frame: bf.BrokerReply) -> None:
+    def _on_frame(self, link: BrokerConnection, frame: bf.BrokerReply) -> None:
         if isinstance(frame, bf.Message):
-            self._on_message(frame)
+            self._on_message(link, frame)
         elif isinstance(frame, bf.MessageBatch):
             for delivery in frame.messages:
-                self._on_message(delivery)
+                self._on_message(link, delivery)
         elif isinstance(frame, bf.PublishedBatch | bf.Published):
             results = frame.results if isinstance(frame, bf.PublishedBatch) else [frame]
-            if self._send_queue.resolve(frame.corr, results):
-                self._transport.schedule_flush()
+            send_queue = link.send_queue
+            if send_queue.resolve(frame.corr, results):
+                link.transport.schedule_flush()
+            if send_queue.rerouted:
+                self._router.reroute(link, None)
         elif isinstance(frame, bf.Err):
-            self._on_error(frame)
+            self._on_error(link, frame)
         elif isinstance(frame, bf.Assignment | bf.Revoke):
             member = self._members.get(frame.member_id)
             if member is not None:
                 member.on_frame(frame)
-            future = self._requests.pop(frame.corr, None) if isinstance(frame.corr, int) else None
-            if future is not None and not future.done():
-                future.set_result(frame)
+            self._answer(frame)
         else:
-            future = self._requests.pop(frame.corr, None) if isinstance(frame.corr, int) else None
-            if future is not None and not future.done():
-                future.set_result(frame)
+            self._answer(frame)
 
-    def _on_message(self, frame: bf.Message | bf.Delivery) -> None:
+    def _answer(self, frame: bf.BrokerReply) -> None:
+        entry = self._requests.pop(frame.corr, None) if isinstance(frame.corr, int) else None
+        if entry is not None and not entry[0].done():
+            entry[0].set_result(frame)
+
+    def _on_message(self, link: BrokerConnection, frame: bf.Message | bf.Delivery) -> None:
         sub = self._subs.get((frame.topic, frame.group))
+        epoch = link.transport.epoch
         if sub is None:
             member = self._member_for(frame.topic, frame.group)
             if member is not None:
-                member.offer(self._message(frame, member.settle))
+                member.offer(self._message(frame, member.settle, epoch))
             return  # otherwise unsubscribed meanwhile; the broker takes it back
-        if not sub.offer(self._message(frame, self._settle)):
+        if not sub.offer(self._message(frame, link.settle, epoch)):
             log.error("subscription inbox full; dropping a delivery (it will be redelivered)")
 
     def _member_for(self, topic: str, group: str) -> PartitionedSubscription | None:
@@ -201,6 +322,7 @@ class WebSocketBusClient:
         self,
         frame: bf.Message | bf.Delivery,
         settle: Settle,
+        epoch: int,
     ) -> Message:
         env = frame.envelope
         return Message(
@@ -218,32 +340,40 @@ class WebSocketBusClient:
             tags=env.tags,
             sid=env.sid,
             ack_deadline_ms=frame.ack_deadline_ms,
-            epoch=self._transport.epoch,
+            epoch=epoch,
             settle=settle,
         )
 
-    def _on_error(self, frame: bf.Err) -> None:
+    def _on_error(self, link: BrokerConnection, frame: bf.Err) -> None:
         corr = frame.corr
-        if isinstance(corr, int) and self._send_queue.awaits(corr):
+        if isinstance(corr, int) and link.send_queue.awaits(corr):
             loop = asyncio.get_running_loop()
-            pause = self._send_queue.refuse(corr, frame, loop.time())
+            pause = link.send_queue.refuse(corr, frame, loop.time())
             if pause is not None:
-                loop.call_later(pause, self._transport.schedule_flush)
+                loop.call_later(pause, link.transport.schedule_flush)
+            if frame.code in REROUTE:
+                self._router.reroute(link, frame.owner)
             return
-        future = self._requests.pop(corr, None) if isinstance(corr, int) else None
-        if future is not None and not future.done():
-            future.set_exception(PrometheanError(frame.msg, code=frame.code))
+        entry = self._requests.pop(corr, None) if isinstance(corr, int) else None
+        if entry is not None and not entry[0].done():
+            entry[0].set_exception(PrometheanError(frame.msg, code=frame.code))
         else:
             log.warning("broker error", extra={"code": frame.code, "error": frame.msg})
 
-    async def _request(self, make_frame: Callable[[int], bf.BrokerFrame]) -> Any:
-        """Send a frame that expects a reply; returns the reply."""
-        await self._transport.wait_connected()
+    async def _request(
+        self,
+        make_frame: Callable[[int], bf.BrokerFrame],
+        link: BrokerConnection | None = None,
+    ) -> Any:
+        """Send a frame that expects a reply (on the first connection unless
+        ``link`` is given); returns the reply."""
+        link = link or self._primary
+        await link.transport.wait_connected()
         corr = next(self._corr)
         frame = make_frame(corr)
         future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
-        self._requests[corr] = future
-        self._transport.send_ordered(encode(frame))
+        self._requests[corr] = (future, link)
+        link.transport.send_ordered(encode(frame))
         try:
             return await asyncio.wait_for(future, self.config.request_timeout_s)
         except TimeoutError:
@@ -272,9 +402,12 @@ class WebSocketBusClient:
         self._check_topic(topic)
         check_payload(raw, "payload")
         if id is None:
-            id = f"{self._id_prefix}{next(self._id_counter):x}"
+            id = self._new_id()
             if key is not None or headers is not None:
                 check_event_fields("", key=key, headers=headers, id=None)
+            routes = self._route_book.routes
+            if routes is not None and key is None:
+                id = routes.draw_routable_id(topic, id, self._new_id)
         else:
             check_event_fields("", key=key, headers=headers, id=id)
         item = bf.PublishItem(topic=topic, payload=raw, key=key, headers=headers, id=id)
@@ -284,10 +417,12 @@ class WebSocketBusClient:
         loop = asyncio.get_running_loop()
         future: asyncio.Future[Published] = loop.create_future()
         pending = PendingPublish(item, encoded_size(item), future)
-        self._send_queue.add_publish(pending)
         self._deadline(loop).add(pending)
-        self._transport.schedule_flush()
+        self._router.dispatch(pending)
         return await future
+
+    def _new_id(self) -> str:
+        return f"{self._id_prefix}{next(self._id_counter):x}"
 
     def _check_topic(self, topic: str) -> None:
         if topic not in self._valid_topics:
@@ -369,7 +504,9 @@ class WebSocketBusClient:
         # SUBSCRIBED finds it missing.
         self._subs[(topic, group)] = sub
         try:
-            await self._request(sub.subscribe_frame)
+            await asyncio.gather(
+                *(self._request(sub.subscribe_frame, link) for link in self._owner_links(sub))
+            )
         except ConnectionLostError:
             if self.state is ClientState.RECONNECTING:
                 return sub  # renewed with the other subscriptions on reconnect
@@ -380,11 +517,26 @@ class WebSocketBusClient:
             raise
         return sub
 
+    def _owner_links(self, sub: ClientSubscription) -> list[BrokerConnection]:
+        """Record the brokers ``sub`` subscribes on (every owner of its
+        topic; the first broker alone without routes) and return those
+        connected now; the others subscribe it when they connect."""
+        routes = self._route_book.routes
+        owners = routes.owners(sub.topic) if routes is not None else set()
+        links = [self._links.get(address) for address in owners] or [self._primary]
+        self._sub_links[(sub.topic, sub.group)] = {link.address for link in links}
+        return [link for link in links if link is self._primary or link.connected]
+
     async def _abandon(self, sub: ClientSubscription) -> None:
         self._subs.pop((sub.topic, sub.group), None)
         await sub.shutdown(0)
         # In case the broker did subscribe us (a reply that came too late).
-        self._transport.send_ordered(encode(bf.Unsubscribe(topic=sub.topic, group=sub.group)))
+        for link in self._subscribed_links(sub.topic, sub.group):
+            link.transport.send_ordered(encode(bf.Unsubscribe(topic=sub.topic, group=sub.group)))
+
+    def _subscribed_links(self, topic: str, group: str) -> list[BrokerConnection]:
+        addresses = self._sub_links.pop((topic, group), {self.url})
+        return [link for a in addresses if (link := self._links.known(a)) is not None]
 
     async def _stop_subscription(self, sub: ClientSubscription) -> None:
         await self.unsubscribe(sub.topic, sub.group)
@@ -396,24 +548,35 @@ class WebSocketBusClient:
         if sub is None:
             return
         await sub.shutdown(self.config.stop_grace_s)
-        if not self.connected:
-            return  # the broker forgot the subscription with the connection
-        try:
-            await self._request(lambda corr: bf.Unsubscribe(corr=corr, topic=topic, group=group))
-        except ConnectionLostError:
-            pass
-        except PrometheanError as exc:
-            if exc.code != ErrorCode.NOT_SUBSCRIBED:
-                raise
+        # A lost connection forgot the subscription with it.
+        links = [link for link in self._subscribed_links(topic, group) if link.connected]
+        results = await asyncio.gather(
+            *(
+                self._request(
+                    lambda corr: bf.Unsubscribe(corr=corr, topic=topic, group=group), link
+                )
+                for link in links
+            ),
+            return_exceptions=True,
+        )
+        for result in results:
+            if isinstance(result, ConnectionLostError):
+                continue
+            if isinstance(result, PrometheanError) and result.code == ErrorCode.NOT_SUBSCRIBED:
+                continue
+            if isinstance(result, BaseException):
+                raise result
 
-    async def _settle(self, message: Message, action: str, arg: Any) -> None:
-        if message.epoch != self._transport.epoch or not self.connected:
+    async def _settle(
+        self, link: BrokerConnection, message: Message, action: SettleVerb, arg: Any
+    ) -> None:
+        """Settle on the connection that delivered ``message`` (its
+        partition's owner)."""
+        if message.epoch != link.transport.epoch or not link.connected:
             return  # that delivery died with its connection; it will come again
         if action == "ack":
-            self._send_queue.add_ack(
-                message.topic, message.group, message.partition, message.offset
-            )
-            self._transport.schedule_flush()
+            link.send_queue.add_ack(message.topic, message.group, message.partition, message.offset)
+            link.transport.schedule_flush()
             return
         frame: bf.Nack | bf.Modack
         if action == "nack":
@@ -432,7 +595,7 @@ class WebSocketBusClient:
                 offset=message.offset,
                 extend_ms=int(arg),
             )
-        self._transport.send_ordered(encode(frame))
+        link.transport.send_ordered(encode(frame))
 
     # -- partitioned subscriptions -------------------------------------------
 

@@ -24,7 +24,8 @@ from promethean.client.types import Message
 from promethean.errors import SettingsError
 from promethean.names import is_valid_name
 from promethean.projectors.contract import HandlerContext, HandlerSpec, PartitionHandler
-from promethean.settings import EnvReader, shown
+from promethean.settings import Derived, EnvReader, VariableTable, kinds, shown
+from promethean.settings.variables import Values
 from promethean.store.port import ViewStore
 
 log = logging.getLogger("promethean.projectors.changelog")
@@ -41,20 +42,45 @@ def default_view(topic: str) -> str:
     return topic.replace(".", "_")
 
 
-def parse_views(environ: Mapping[str, str], topics: tuple[str, ...]) -> dict[str, str]:
-    """topic → view for ``topics``, from `DEFAULT_VIEWS` and ``PROMETHEAN_CHANGELOG_VIEWS``.
-
-    Two topics may not share a view: offsets of different topics cannot be
-    compared, so the per-key offset rule would drop events."""
+def _configured_views(env: EnvReader, values: Values) -> dict[str, str]:
     configured = dict(DEFAULT_VIEWS)
-    for item in EnvReader(environ).comma_list(VIEWS_VAR):
+    for item in env.comma_list(VIEWS_VAR):
         topic, sep, view = (part.strip() for part in item.partition("="))
         if not sep or not is_valid_name(topic) or not is_valid_name(view):
             raise SettingsError(VIEWS_VAR, shown(item), ALLOWED_VIEWS)
         configured[topic] = view
+    return configured
+
+
+def _views(env: EnvReader, values: Values) -> dict[str, str]:
+    """Two topics may not share a view: offsets of different topics cannot be
+    compared, so the per-key offset rule would drop events."""
+    configured: dict[str, str] = values["configured_views"]
+    topics: tuple[str, ...] = values["topics"]
     views = {topic: configured.get(topic, default_view(topic)) for topic in topics}
     if len(set(views.values())) != len(views):
         raise SettingsError(VIEWS_VAR, shown(repr(views)), ALLOWED_VIEWS)
+    return views
+
+
+VARIABLES: Final = VariableTable(
+    kinds.custom(
+        VIEWS_VAR,
+        "configured_views",
+        _configured_views,
+        "The view each topic is materialized into; a topic not listed goes to the view"
+        " named like it with dots as underscores.",
+        default="`process.state=processes`",
+        allowed="comma-separated `topic=view` pairs; one topic per view",
+    ),
+    Derived("views", _views),
+)
+"""The changelog projector's variables, read when the worker starts it."""
+
+
+def parse_views(environ: Mapping[str, str], topics: tuple[str, ...]) -> dict[str, str]:
+    """topic → view for ``topics``, from `DEFAULT_VIEWS` and ``PROMETHEAN_CHANGELOG_VIEWS``."""
+    views: dict[str, str] = VARIABLES.read(environ, topics=topics)["views"]
     return views
 
 

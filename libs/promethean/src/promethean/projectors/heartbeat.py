@@ -20,7 +20,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Final
 
@@ -39,17 +39,82 @@ from promethean.projectors.process_status import (
     status_of,
 )
 from promethean.runtime.heartbeat import HEARTBEAT_TOPIC
-from promethean.settings import EnvReader
+from promethean.settings import Derived, EnvReader, Variable, VariableTable, kinds
+from promethean.settings.units import DAY_MS, HOUR_MS
+from promethean.settings.variables import Values
 
 log = logging.getLogger("promethean.projectors.heartbeat")
 
 STATE_TOPIC: Final = "process.state"
 SNAPSHOT_TOPIC: Final = "process.state.snapshot"
-HOUR_MS: Final = 3_600_000
 DEAD_AFTER_HEARTBEATS: Final = 5
 DEFAULT_FORGET_MS: Final = 600_000
 DEFAULT_SNAPSHOT_MS: Final = 10_000
 DEFAULT_SWEEP_MS: Final = 1_000
+
+
+WorkerDefault = Callable[[Values], int]
+"""A default computed from the settings of the worker running the projector."""
+
+
+def _worker_default(
+    name: str, field: str, default: WorkerDefault, shown_default: str, doc: str
+) -> Variable:
+    """A duration whose default follows a setting of the worker."""
+
+    def read(env: EnvReader, values: Values) -> int:
+        return env.duration_ms(name, default(values), min_ms=1, max_ms=HOUR_MS)
+
+    return kinds.custom(name, field, read, doc, default=shown_default, allowed=f"1 to {HOUR_MS}")
+
+
+def _policy(env: EnvReader, values: Values) -> StatusPolicy:
+    return StatusPolicy(
+        stall_after_ms=values["stall_after_ms"],
+        dead_after_ms=values["dead_after_ms"],
+        forget_after_ms=values["forget_after_ms"],
+    )
+
+
+VARIABLES: Final = VariableTable(
+    _worker_default(
+        "PROMETHEAN_PROCESS_STALL_MS",
+        "stall_after_ms",
+        lambda worker: int(worker["liveness_max_stall_ms"]),
+        "`PROMETHEAN_LIVENESS_MAX_STALL_MS` of the worker",
+        "A process whose heartbeat shows no progress for this long is `stalled`.",
+    ),
+    _worker_default(
+        "PROMETHEAN_PROCESS_DEAD_MS",
+        "dead_after_ms",
+        lambda worker: DEAD_AFTER_HEARTBEATS * int(worker["heartbeat_ms"]),
+        f"{DEAD_AFTER_HEARTBEATS} \N{MULTIPLICATION SIGN} `PROMETHEAN_HEARTBEAT_MS` of the worker",
+        "A process with no heartbeat for this long is `dead`.",
+    ),
+    kinds.duration_ms(
+        "PROMETHEAN_PROCESS_FORGET_MS",
+        "forget_after_ms",
+        DEFAULT_FORGET_MS,
+        (0, DAY_MS),
+        "A process dead this long is removed (tombstone on `process.state`).",
+    ),
+    Derived("policy", _policy),
+    kinds.duration_ms(
+        "PROMETHEAN_PROCESS_SNAPSHOT_MS",
+        "snapshot_every_ms",
+        DEFAULT_SNAPSHOT_MS,
+        (0, HOUR_MS),
+        "Interval of `process.state.snapshot`; `0` turns it off.",
+    ),
+    kinds.duration_ms(
+        "PROMETHEAN_PROCESS_SWEEP_MS",
+        "sweep_every_ms",
+        DEFAULT_SWEEP_MS,
+        (10, HOUR_MS),
+        "How often silent processes are looked for.",
+    ),
+)
+"""The heartbeat projector's variables, read when the worker starts it."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,29 +128,13 @@ class HeartbeatProjectorSettings:
     def from_env(
         cls, environ: Mapping[str, str], *, heartbeat_ms: int, liveness_max_stall_ms: int
     ) -> HeartbeatProjectorSettings:
-        env = EnvReader(environ)
-        policy = StatusPolicy(
-            stall_after_ms=env.duration_ms(
-                "PROMETHEAN_PROCESS_STALL_MS", liveness_max_stall_ms, min_ms=1, max_ms=HOUR_MS
-            ),
-            dead_after_ms=env.duration_ms(
-                "PROMETHEAN_PROCESS_DEAD_MS",
-                DEAD_AFTER_HEARTBEATS * heartbeat_ms,
-                min_ms=1,
-                max_ms=HOUR_MS,
-            ),
-            forget_after_ms=env.duration_ms(
-                "PROMETHEAN_PROCESS_FORGET_MS", DEFAULT_FORGET_MS, min_ms=0, max_ms=24 * HOUR_MS
-            ),
+        values = VARIABLES.read(
+            environ, heartbeat_ms=heartbeat_ms, liveness_max_stall_ms=liveness_max_stall_ms
         )
         return cls(
-            policy=policy,
-            snapshot_every_ms=env.duration_ms(
-                "PROMETHEAN_PROCESS_SNAPSHOT_MS", DEFAULT_SNAPSHOT_MS, max_ms=HOUR_MS
-            ),
-            sweep_every_ms=env.duration_ms(
-                "PROMETHEAN_PROCESS_SWEEP_MS", DEFAULT_SWEEP_MS, min_ms=10, max_ms=HOUR_MS
-            ),
+            policy=values["policy"],
+            snapshot_every_ms=values["snapshot_every_ms"],
+            sweep_every_ms=values["sweep_every_ms"],
         )
 
 
