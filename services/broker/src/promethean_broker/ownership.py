@@ -90,6 +90,9 @@ class PartitionOwnership:
             and tp not in self._claiming
         )
 
+    def writable(self, topic: str) -> list[int]:
+        return sorted(p for t, p in self._held if t == topic and self.admits(t, p))
+
     def token(self, topic: str, partition: int) -> int | None:
         tp = (topic, partition)
         return None if tp in self._suspect else self._held.get(tp)

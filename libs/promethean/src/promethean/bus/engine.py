@@ -98,9 +98,9 @@ class BusEngine:
             config=config,
             clock=clock,
             hooks=self.hooks,
-            publish=self.publish,
+            publish=self.publish_here,
         )
-        """How deliveries of these groups end; dead letters go through `publish`."""
+        """How deliveries of these groups end; dead letters go through `publish_here`."""
 
     # -- publish -----------------------------------------------------------
 
@@ -113,13 +113,29 @@ class BusEngine:
         once all are durable, in request order. A request refused by the
         topic's check (`SchemaInvalidError`) refuses the call; nothing is
         stored."""
+        return await self._append(requests, await self._checked_headers(requests))
+
+    async def publish_here(self, requests: Sequence[PublishRequest]) -> list[AppendResult]:
+        """As `publish`, for the bus's own writes (dead letters, system
+        records): on a broker of a cluster, a request whose partition another
+        broker owns goes to a partition of its topic this broker holds, so
+        the write stays under this broker's fence. Dead-letter ids are
+        unique per topic, so a dead letter written again after a takeover,
+        on another partition, is still stored once."""
+        return await self._append(requests, await self._checked_headers(requests), here=True)
+
+    async def _checked_headers(
+        self, requests: Sequence[PublishRequest]
+    ) -> list[dict[str, str] | None]:
+        """The headers to store with each request, once its topic's check
+        passed (`SchemaInvalidError` otherwise)."""
         if self.check is None:
-            return await self._append(requests, [r.headers for r in requests])
+            return [r.headers for r in requests]
         headers: list[dict[str, str] | None] = []
         for request in requests:
             done, admitted = self._admit_cached(request)
             headers.append(admitted if done else await self._admit(request))
-        return await self._append(requests, headers)
+        return headers
 
     async def publish_each(
         self, requests: Sequence[PublishRequest]
@@ -164,7 +180,11 @@ class BusEngine:
         return await self.check.admit(request)
 
     async def _append(
-        self, requests: Sequence[PublishRequest], headers: Sequence[dict[str, str] | None]
+        self,
+        requests: Sequence[PublishRequest],
+        headers: Sequence[dict[str, str] | None],
+        *,
+        here: bool = False,
     ) -> list[AppendResult]:
         if self.queued_publishes + len(requests) > self.config.publish_queue_max:
             raise OverloadedError(
@@ -177,6 +197,8 @@ class BusEngine:
             event_id = request.id if request.id is not None else uuid.uuid4().hex
             partition = partition_for(request.key, event_id, config.partitions)
             if self.grants is not None and not self.grants.admits(request.topic, partition):
+                if here:
+                    partition = _held_partition(self.grants, request.topic, partition)
                 await self.grants.claim(request.topic, partition)
             writer = await self._writer(request.topic, partition)
             event = NewEvent(
@@ -604,3 +626,11 @@ class BusEngine:
         await self._committer.close()
         for writer in self._writers.values():
             writer.close()
+
+
+def _held_partition(grants: PartitionGrants, topic: str, partition: int) -> int:
+    """One of the partitions of ``topic`` these grants may write, picked by
+    ``partition`` so the writes spread over them; ``partition`` itself when
+    none is held (claiming it acquires a partition nobody owns yet)."""
+    held = grants.writable(topic)
+    return held[partition % len(held)] if held else partition

@@ -23,6 +23,10 @@ class PartitionGrants(Protocol):
         grant is held and not being released)."""
         ...
 
+    def writable(self, topic: str) -> list[int]:
+        """The partitions of ``topic`` that `admits` a publish now, ascending."""
+        ...
+
     def token(self, topic: str, partition: int) -> int | None:
         """The token this engine writes ``partition`` under (queued publishes
         and commits included, while a release waits for them); None when it
