@@ -277,11 +277,15 @@ class BusEngine:
         for group in self._groups_by_topic.get(topic, ()):
             group.wake()
 
+    def writes(self, topic: str, partition: int) -> bool:
+        """True when this engine writes the partition (always without grants)."""
+        return self.grants is None or self.grants.token(topic, partition) is not None
+
     # LogSource for GroupTopic
     def high_watermark(self, topic: str, partition: int) -> int:
         """-1 (nothing to deliver) for a partition another broker owns: its
         owner delivers it."""
-        if self.grants is not None and self.grants.token(topic, partition) is None:
+        if not self.writes(topic, partition):
             return -1
         writer = self._writers.get((topic, partition))
         return -1 if writer is None else writer.high_watermark
