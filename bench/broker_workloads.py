@@ -100,6 +100,8 @@ class BrokerProcess:
     profile_path: Path | None = None
     port: int = field(default_factory=free_port)
     process: asyncio.subprocess.Process | None = None
+    env: dict[str, str] = field(default_factory=dict)
+    """Added to the broker's environment (e.g. its id in a cluster)."""
 
     @property
     def url(self) -> str:
@@ -126,6 +128,7 @@ class BrokerProcess:
             "PROMETHEAN_HOST": "127.0.0.1",
             "PROMETHEAN_STORE": self.store_url,
             "PROMETHEAN_LOG_LEVEL": "warning",
+            **self.env,
         }
         command = [sys.executable]
         if self.profile_path is not None:
