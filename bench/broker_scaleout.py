@@ -37,8 +37,8 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import Final
 
-from broker_workloads import CLIENT_CONFIG, BrokerProcess, padded_payload, publish_all
-from promethean.client import Message, SubscribeOptions, WebSocketBusClient
+from broker_workloads import CLIENT_CONFIG, BrokerProcess, drain, padded_payload, publish_all
+from promethean.client import WebSocketBusClient
 from promethean.store import open_store
 
 W1P_INFLIGHT: Final = 256
@@ -143,27 +143,8 @@ async def w2(cluster: Cluster, args: argparse.Namespace) -> float:
     topic, group = "bench.w2", "drainers"
     async with WebSocketBusClient(cluster.first.url, CLIENT_CONFIG) as bus:
         await publish_all(bus, topic, args.count, 1024, padded_payload)
-    received: set[tuple[int, int]] = set()
-    drained = asyncio.Event()
-
-    async def handle(message: Message) -> None:
-        received.add((message.partition, message.offset))
-        if len(received) >= args.count:
-            drained.set()
-
-    consumers = [WebSocketBusClient(cluster.first.url, CLIENT_CONFIG) for _ in range(W2_CONSUMERS)]
-    for consumer in consumers:
-        await consumer.connect()
-    try:
-        started = time.perf_counter()
-        options = SubscribeOptions(start="earliest")
-        for consumer in consumers:
-            await consumer.subscribe(topic, group, handle, options=options)
-        await drained.wait()
-        return args.count / (time.perf_counter() - started)
-    finally:
-        for consumer in consumers:
-            await consumer.close()
+    handled, _ = await drain(cluster.first.url, topic, group, args.count, W2_CONSUMERS)
+    return args.count / handled
 
 
 Workload = Callable[[Cluster, argparse.Namespace], Awaitable[float]]
