@@ -100,6 +100,8 @@ class BrokerProcess:
     profile_path: Path | None = None
     port: int = field(default_factory=free_port)
     process: asyncio.subprocess.Process | None = None
+    env: dict[str, str] = field(default_factory=dict)
+    """Added to the broker's environment (e.g. its id in a cluster)."""
 
     @property
     def url(self) -> str:
@@ -126,6 +128,7 @@ class BrokerProcess:
             "PROMETHEAN_HOST": "127.0.0.1",
             "PROMETHEAN_STORE": self.store_url,
             "PROMETHEAN_LOG_LEVEL": "warning",
+            **self.env,
         }
         command = [sys.executable]
         if self.profile_path is not None:
@@ -264,36 +267,57 @@ async def w1_publish(broker: BrokerProcess, args: argparse.Namespace) -> dict[st
     }
 
 
-async def w2_drain(broker: BrokerProcess, args: argparse.Namespace) -> dict[str, float]:
-    topic, group = "bench.w2", "drainers"
-    await broker.create_topic(topic, args.partitions)
-    async with WebSocketBusClient(broker.url, CLIENT_CONFIG) as bus:
-        await publish_all(bus, topic, args.count, 1024, padded_payload)
+async def drain(
+    url: str,
+    topic: str,
+    group: str,
+    count: int,
+    consumers: int,
+    then: Callable[[], Awaitable[None]] | None = None,
+) -> tuple[float, float]:
+    """Drain ``count`` events of ``topic`` with ``consumers`` clients of
+    ``group``, each message acked: seconds until the last one was received,
+    and until ``then`` returned (the consumers still connected)."""
     received: set[tuple[int, int]] = set()
     drained = asyncio.Event()
 
     async def handle(message: Message) -> None:
         received.add((message.partition, message.offset))
-        if len(received) >= args.count:
+        if len(received) >= count:
             drained.set()
 
-    consumers = [WebSocketBusClient(broker.url, CLIENT_CONFIG) for _ in range(args.consumers)]
-    for consumer in consumers:
-        await consumer.connect()
+    clients = [WebSocketBusClient(url, CLIENT_CONFIG) for _ in range(consumers)]
+    for client in clients:
+        await client.connect()
     try:
         started = time.perf_counter()
         options = SubscribeOptions(start="earliest")
-        for consumer in consumers:
-            await consumer.subscribe(topic, group, handle, options=options)
+        for client in clients:
+            await client.subscribe(topic, group, handle, options=options)
         await drained.wait()
         handled = time.perf_counter() - started
+        if then is not None:
+            await then()
+        return handled, time.perf_counter() - started
+    finally:
+        for client in clients:
+            await client.close()
+
+
+async def w2_drain(broker: BrokerProcess, args: argparse.Namespace) -> dict[str, float]:
+    topic, group = "bench.w2", "drainers"
+    await broker.create_topic(topic, args.partitions)
+    async with WebSocketBusClient(broker.url, CLIENT_CONFIG) as bus:
+        await publish_all(bus, topic, args.count, 1024, padded_payload)
+
+    async def committed_all() -> None:
         # The broker has no push for "committed"; ask its admin API.
         while (await broker.admin(f"/lag?topic={topic}&group={group}"))["lag"] > 0:  # noqa: ASYNC110
             await asyncio.sleep(0.01)
-        committed = time.perf_counter() - started
-    finally:
-        for consumer in consumers:
-            await consumer.close()
+
+    handled, committed = await drain(
+        broker.url, topic, group, args.count, args.consumers, committed_all
+    )
     return {
         "W2 drain msg/s": args.count / handled,
         "W2 until committed msg/s": args.count / committed,

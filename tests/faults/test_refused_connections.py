@@ -85,7 +85,7 @@ async def inprocess_broker(tmp_path: Path) -> AsyncIterator[str]:
     try:
         port = runner.addresses[0][1]
         # Until it leads, the broker answers upgrades with 503.
-        await asyncio.wait_for(runner.app[RUNTIME_KEY].leading.wait(), 10)
+        await asyncio.wait_for(runner.app[RUNTIME_KEY].serving.wait(), 10)
         yield f"ws://127.0.0.1:{port}/ws"
     finally:
         await runner.cleanup()

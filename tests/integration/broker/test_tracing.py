@@ -38,7 +38,7 @@ async def broker_url() -> AsyncIterator[str]:
     server = TestServer(create_app(settings))
     await server.start_server()
     try:
-        await asyncio.wait_for(server.app[RUNTIME_KEY].leading.wait(), 10)
+        await asyncio.wait_for(server.app[RUNTIME_KEY].serving.wait(), 10)
         yield f"ws://{server.host}:{server.port}/ws"
     finally:
         await server.close()

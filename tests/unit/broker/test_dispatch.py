@@ -17,6 +17,7 @@ from promethean.frames import broker as bf
 from promethean.frames.codes import ErrorCode
 from promethean.store.memory import MemoryStore
 from promethean_broker.dispatch import HANDLERS, dispatch, on_unknown
+from promethean_broker.metadata import ClusterView
 from promethean_broker.publishing import PublishIntake
 from tests.unit.bus.support import config
 
@@ -26,6 +27,7 @@ class FakeSession:
 
     def __init__(self, engine: BusEngine) -> None:
         self.engine = engine
+        self.cluster = ClusterView(engine.store, engine.clock.now_ms)
         self.coordinator: Coordinator | None = None
         self.max_inflight_cap: int | None = 5
         self.publishes = PublishIntake(self, 10, None)
@@ -69,13 +71,8 @@ async def session() -> AsyncIterator[FakeSession]:
     await store.close()
 
 
-NOT_YET_ANSWERED = {bf.Metadata}
-"""Routing metadata is answered once brokers own partitions (scale-out);
-until then a METADATA gets ERR unknown_type, which the SDK reads as one broker."""
-
-
 def test_every_request_type_has_its_own_handler() -> None:
-    assert set(HANDLERS) == set(bf.BROKER_REQUEST_TYPES) - NOT_YET_ANSWERED
+    assert set(HANDLERS) == set(bf.BROKER_REQUEST_TYPES)
     assert on_unknown not in HANDLERS.values()
 
 
@@ -116,3 +113,20 @@ async def test_publishes_past_the_connection_bound_are_refused(session: FakeSess
     with pytest.raises(PrometheanError) as caught:
         await dispatch(session, bf.PublishBatch(items=items))
     assert caught.value.code == ErrorCode.OVERLOADED
+
+
+async def test_metadata_names_each_partition_owner(session: FakeSession) -> None:
+    store, now = session.engine.store, session.engine.clock.now_ms()
+    await store.register_broker("b1", "ws://b1:7070", 10_000, now)
+    await session.engine.topics.ensure("orders", now)
+    await store.acquire_partition("orders", 0, "b1", 10_000, now)
+    await dispatch(session, bf.Metadata(topics=["orders", "absent"], corr=4))
+    (reply,) = session.sent
+    assert isinstance(reply, bf.MetadataResponse)
+    assert reply.corr == 4
+    assert [b.id for b in reply.brokers] == ["b1"]
+    (routes,) = reply.topics
+    assert routes.topic == "orders"
+    (route,) = routes.partitions
+    assert (route.epoch, route.owner is not None and route.owner.address) == (1, "ws://b1:7070")
+    assert reply.epoch == 2

@@ -17,6 +17,9 @@ class NoneLive:
     def high_watermark(self, topic: str, partition: int) -> int:
         return -1
 
+    def writes(self, topic: str, partition: int) -> bool:
+        return True
+
 
 async def fill(store: MemoryStore, topic: str, events: int) -> None:
     await store.create_topic(TopicConfig(name=topic, partitions=1))
@@ -56,3 +59,31 @@ async def test_groups_beyond_the_cap_are_counted_not_read(store: MemoryStore) ->
         ("b", "g1"),
     ]
     assert snapshot.omitted == 2
+
+
+class WritesPartitionZero(NoneLive):
+    """A broker of a cluster that writes partition 0 only."""
+
+    def writes(self, topic: str, partition: int) -> bool:
+        return partition == 0
+
+
+async def test_a_live_group_gets_the_partitions_other_brokers_write(store: MemoryStore) -> None:
+    await store.create_topic(TopicConfig(name="orders", partitions=3))
+    for partition in range(3):
+        await store.append(
+            "orders",
+            partition,
+            [NewEvent(id=f"e{partition}-{n}", ts=0, payload=b"1") for n in range(4)],
+        )
+    await store.commit("billing", "orders", {0: 0, 1: 1, 2: 2})
+    live = WritesPartitionZero({("billing", "orders")})
+    lag = OfflineLag(store, live, max_groups=10)
+    snapshot = await lag.refresh(0)
+
+    (elsewhere,) = snapshot.groups
+    assert elsewhere.live
+    assert (elsewhere.committed, elsewhere.latest) == ({1: 1, 2: 2}, {1: 3, 2: 3})
+    assert (elsewhere.lag(1), elsewhere.lag(2)) == (2, 1)
+    live.live.clear()
+    assert lag.current().groups == [], "its members left: out until the next refresh"

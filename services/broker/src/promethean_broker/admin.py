@@ -256,17 +256,19 @@ class AdminApi:
         live = self.engine.group(group, topic)
         rows = []
         for p in partitions:
+            # Another broker's partition: its cursor here stands still; the store has the commit.
+            here = live if self.engine.writes(topic, p["partition"]) else None
             committed = commits[p["partition"]].offset if p["partition"] in commits else -1
-            if live is not None and p["partition"] in live.cursors:
-                committed = max(committed, live.cursors[p["partition"]].committed)
+            if here is not None and p["partition"] in here.cursors:
+                committed = max(committed, here.cursors[p["partition"]].committed)
             rows.append(
                 {
                     "partition": p["partition"],
                     "committed": committed,
                     "latest": p["latest"],
                     "lag": max(0, p["latest"] - committed),
-                    "inflight": len(live.cursors[p["partition"]].inflight)
-                    if live is not None and p["partition"] in live.cursors
+                    "inflight": len(here.cursors[p["partition"]].inflight)
+                    if here is not None and p["partition"] in here.cursors
                     else 0,
                 }
             )

@@ -1,9 +1,13 @@
-"""The broker application: ``create_app(settings)`` wires store → lease →
-engine → background loops → routes, and tears them down in reverse.
+"""The broker application: ``create_app(settings)`` wires store →
+registration → engine → ownership, controller and background loops →
+routes, and tears them down in reverse.
 
-The HTTP server starts at once so health endpoints answer while the broker
-waits as a standby for the store lease; WebSocket upgrades and the admin API
-answer 503 until it leads.
+Every broker is active: it registers itself in the store, owns the
+partitions the controller's target gives it (promethean_broker/ownership.py)
+and may take the controller role (promethean_broker/controller.py). The
+HTTP server starts at once so health endpoints answer while the store
+opens; WebSocket upgrades and the admin API answer 503 until the engine
+runs.
 """
 
 from __future__ import annotations
@@ -36,15 +40,19 @@ from promethean.runtime.heartbeat import (
 )
 from promethean.runtime.http import aborter, error_response
 from promethean.runtime.kit import service_kit
-from promethean.runtime.leadership import Leadership
 from promethean.store import open_store
 from promethean.store.port import Store
 from promethean_broker.access import Access, access_control, with_caller
 from promethean_broker.admin import AdminApi, json_errors
 from promethean_broker.connection import BrokerConnection
 from promethean_broker.console import Console
+from promethean_broker.controller import Controller
+from promethean_broker.metadata import ClusterView
 from promethean_broker.metrics import BrokerMetrics, EngineStateCollector
+from promethean_broker.ownership import PartitionOwnership
+from promethean_broker.presence import BrokerPresence
 from promethean_broker.registry import RegistryApi
+from promethean_broker.seat import ClusterSeat
 from promethean_broker.settings import BrokerSettings
 from promethean_broker.system_topics import AUDIT_TOPIC, AuditHooks, SystemPublisher
 
@@ -53,13 +61,12 @@ log = logging.getLogger("promethean.broker")
 TIMER_TICK_S = 0.05
 RETENTION_SYNC_S = 5.0
 """How often the in-memory tails drop what retention removed from the store."""
-LEASE_NAME = "broker"
-"""The store lease the active broker holds; its token fences every append."""
 STORE_RETRY_S = 1.0
 """How often a broker whose store cannot be opened tries again."""
 STORE_OPEN_TIMEOUT_S = 5.0
 """An attempt to open the store taking longer counts as failed (a MongoDB
 client would otherwise wait its 30 s server selection in silence)."""
+STARTING = "starting: opening the store, registering, taking this broker's partitions"
 CLOSE_CONNECTIONS_S = 1.0
 """How long a draining broker waits for its clients to answer the close."""
 
@@ -75,31 +82,36 @@ class BrokerRuntime:
             settings.common, depends_on="store", scheme="ws", detail=f"store {self.store.url}"
         )
         self.metrics = BrokerMetrics(self.kit.registry, settings.metrics_max_label_sets)
-        self.kit.readiness.fail("lease", "standby: waiting for the store lease")
+        self.kit.readiness.fail("cluster", STARTING)
         self.store_health = StoreHealth(self.kit.readiness, self.kit.dependency)
         self.kit.progress.excuse_while(lambda: not self.store_health.healthy)
-        self.leadership = Leadership(
+        ttl_ms, now_ms = settings.lease_ttl_ms, self.clock.now_ms
+        self.presence = BrokerPresence(
             self.store,
-            LEASE_NAME,
             settings.broker_id,
-            settings.lease_ttl_ms,
-            self.clock.now_ms,
+            settings.advertised_address,
+            ttl_ms,
+            now_ms,
             health=self.store_health,
         )
+        seat = ClusterSeat(self.store, settings.broker_id, ttl_ms, now_ms, self.store_health)
+        self.ownership = PartitionOwnership(seat)
+        self.controller = Controller(seat)
+        self.cluster = ClusterView(self.store, now_ms)
         self.engine: BusEngine | None = None
         self.offline_lag: OfflineLag | None = None
         self.coordinator: Coordinator | None = None
         self.system = SystemPublisher(settings.broker_id)
         self.schemas = RegistryApi(self.store, self.clock)
-        self.leading = asyncio.Event()
-        """Set once this broker holds the lease and its engine runs."""
+        self.serving = asyncio.Event()
+        """Set once this broker is registered and its engine runs."""
         self.connections: dict[str, BrokerConnection] = {}
         self.kit.registry.register(_LazyCollector(self))
         if self.token is None:
             log.warning("PROMETHEAN_BROKER_TOKEN is not set: the broker accepts any client")
 
     async def start(self) -> None:
-        self.kit.tasks.spawn(self._lead(), "lead")
+        self.kit.tasks.spawn(self._serve(), "serve")
 
     async def _open_store(self) -> None:
         """Open the store, waiting (not ready) while it is unreachable or
@@ -117,14 +129,24 @@ class BrokerRuntime:
             self.kit.dependency.up()
             return
 
-    async def _lead(self) -> None:
+    async def _register(self) -> None:
+        """Register in the store, trying again while it fails."""
+        while True:
+            try:
+                await self.presence.beat()
+                return
+            except Exception as exc:
+                self.store_health.failed(f"cannot register the broker: {exc}")
+                await asyncio.sleep(STORE_RETRY_S)
+
+    async def _serve(self) -> None:
         await self._open_store()
-        await self.leadership.acquire()
+        await self._register()
         self.engine = BusEngine(
             self.store,
             self.settings.engine_config(),
             self.clock,
-            fence=self.leadership.fence,
+            grants=self.ownership,
             hooks=FanoutHooks(
                 self.metrics,
                 AuditHooks(self.system, self.settings.audit_sample, self.clock.now_ms),
@@ -132,11 +154,15 @@ class BrokerRuntime:
             ),
             check=self.schemas.gate,
         )
-        self.kit.readiness.clear("lease")
-        self.leading.set()
+        self.ownership.writers = self.engine
+        self.serving.set()
         self.kit.progress.tick()
         self.system.attach(self.engine)
         tasks = self.kit.tasks
+        tasks.spawn(self.presence.run(), "presence")
+        tasks.spawn(self.controller.run(self.ownership.every_s), "controller")
+        tasks.spawn(self.ownership.run(), "ownership")
+        tasks.spawn(self._ready_once_settled(), "settled")
         tasks.spawn(self.system.run(), "system-topics")
         if self.settings.system_metrics_ms > 0:
             tasks.spawn(
@@ -162,10 +188,12 @@ class BrokerRuntime:
             session_timeout_ms=self.settings.session_timeout_ms,
         )
         tasks.spawn(self._sessions(self.coordinator), "sessions")
-        await self.leadership.keep()
-        if self.leadership.lost.is_set():
-            self.kit.readiness.fail("lease", "lost the store lease")
-            self.kit.stop(EXIT_DISCONNECTED)
+
+    async def _ready_once_settled(self) -> None:
+        """Ready once this broker holds its share of the partitions (at
+        once on a fresh store or when it is the only broker)."""
+        await self.ownership.settled.wait()
+        self.kit.readiness.clear("cluster")
 
     async def _timers(self, engine: BusEngine) -> None:
         while True:
@@ -238,7 +266,7 @@ class BrokerRuntime:
     def require_engine(self) -> BusEngine:
         if self.engine is None:
             raise web.HTTPServiceUnavailable(
-                body=b'{"error":{"code":"not_leader","msg":"this broker is a standby"}}',
+                body=b'{"error":{"code":"starting","msg":"' + STARTING.encode() + b'"}}',
                 content_type="application/json",
             )
         return self.engine
@@ -281,9 +309,12 @@ class BrokerRuntime:
             await asyncio.gather(*closing, return_exceptions=True)
         await self.kit.tasks.cancel()
         if self.engine is not None:
+            with contextlib.suppress(Exception):
+                await self.ownership.release_all()
             await self.engine.close()
+        await self.controller.resign()
         with contextlib.suppress(Exception):
-            await self.leadership.release()
+            await self.presence.leave()
         await self.store.close()
 
 
@@ -301,7 +332,7 @@ class _WriteTiming(EngineHooks):
 
 
 class _LazyCollector:
-    """Registers engine gauges before the engine exists (standby)."""
+    """Registers engine gauges before the engine exists (starting up)."""
 
     def __init__(self, runtime: BrokerRuntime) -> None:
         self._runtime = runtime
@@ -319,7 +350,7 @@ async def websocket(request: web.Request) -> web.StreamResponse:
     runtime = request.app[RUNTIME_KEY]
     engine = runtime.engine
     if engine is None:
-        return error_response(503, "not_leader", "this broker is a standby")
+        return error_response(503, "starting", STARTING)
     if len(runtime.connections) >= runtime.settings.max_connections:
         return error_response(503, "too_many_connections", "connection limit reached")
     s = runtime.settings
@@ -340,6 +371,7 @@ async def websocket(request: web.Request) -> web.StreamResponse:
         send_stall_s=s.send_stall_ms / 1000,
         abort=aborter(request),
         coordinator=runtime.coordinator,
+        cluster=runtime.cluster,
     )
     runtime.connections[conn.consumer_id] = conn
     try:
@@ -357,7 +389,7 @@ def create_app(settings: BrokerSettings, store: Store | None = None) -> web.Appl
     app = service_app(
         runtime,
         RUNTIME_KEY,
-        # A standby has no work loop yet; it is alive while it waits.
+        # A starting broker has no work loop yet; it is alive while it waits.
         health=health_routes(runtime.kit, standby=lambda: runtime.engine is None),
         client_max_size=settings.max_frame_bytes,
         middlewares=[json_errors, guard],

@@ -30,6 +30,7 @@ from promethean.runtime.ws_frames import received_frames
 from promethean.runtime.ws_release import release_websocket
 from promethean.runtime.ws_sender import DEFAULT_STALL_S, BoundedSender
 from promethean_broker.dispatch import dispatch
+from promethean_broker.metadata import ClusterView
 from promethean_broker.publishing import PublishIntake
 
 log = logging.getLogger("promethean.broker.connection")
@@ -60,8 +61,10 @@ class BrokerConnection:
         store_health: StoreHealth | None = None,
         max_inflight_cap: int | None = None,
         send_stall_s: float = DEFAULT_STALL_S,
+        cluster: ClusterView,
     ) -> None:
         self.ws = ws
+        self.cluster = cluster
         self.coordinator = coordinator
         self.engine = engine
         self._token = token

@@ -10,6 +10,7 @@ from promethean.errors import FrameError
 from promethean.frames import broker as bf
 from promethean.frames.codes import ErrorCode
 from promethean_broker.membership import MEMBERSHIP_HANDLERS, MemberSession
+from promethean_broker.metadata import METADATA_HANDLERS, RoutingSession
 from promethean_broker.publishing import PUBLISH_HANDLERS, PublishingSession
 from promethean_broker.session import HandlerTable, Session, handles
 from promethean_broker.settling import SETTLE_HANDLERS
@@ -34,12 +35,13 @@ HANDLERS: HandlerTable = {
     **SETTLE_HANDLERS,
     **SUBSCRIBE_HANDLERS,
     **MEMBERSHIP_HANDLERS,
+    **METADATA_HANDLERS,
     **dict([handles(bf.Auth, on_auth), handles(bf.Ping, on_ping)]),
 }
 """Every broker request type, keyed exactly (frames are final structs)."""
 
 
-class BrokerSession(PublishingSession, SubscribingSession, MemberSession, Protocol):
+class BrokerSession(PublishingSession, SubscribingSession, MemberSession, RoutingSession, Protocol):
     """Everything some handler needs of its connection."""
 
 

@@ -7,12 +7,14 @@ Acks of partitioned groups are checked here before they reach the engine.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable
 from typing import Protocol
 
+from promethean.bus import BusEngine
 from promethean.bus.coordinator import Coordinator
 from promethean.bus.members import MemberLink
-from promethean.errors import FrameError
+from promethean.errors import FrameError, NotOwnerError
 from promethean.frames import broker as bf
 from promethean.frames.codes import ErrorCode
 from promethean_broker.session import HandlerTable, Session, handles
@@ -53,6 +55,24 @@ def check_settle(coordinator: Coordinator, consumer_id: str, frame: SettleFrame)
     )
 
 
+async def claim_for_join(engine: BusEngine, topics: list[str]) -> None:
+    """A partitioned group's coordinator is the owner of partition 0 of the
+    first of its topics by name (docs/decisions.md): any other broker sends
+    the member there with ``ERR not_owner``. The coordinator also takes the
+    group's partitions nobody else may hold yet, so the first publishes to
+    a new topic do not wait for the grants."""
+    grants = engine.grants
+    if grants is None:
+        return
+    await grants.claim(min(topics), 0)
+    now = engine.clock.now_ms()
+    for topic in topics:
+        config = await engine.topics.ensure(topic, now)
+        for partition in range(config.partitions):
+            with contextlib.suppress(NotOwnerError):
+                await grants.claim(topic, partition)
+
+
 class MemberSession(Session, MemberLink, Protocol):
     """The connection is also how the coordinator reaches the member."""
 
@@ -63,6 +83,8 @@ async def on_membership(session: MemberSession, frame: MembershipFrame) -> None:
         raise FrameError(
             f"{type(frame).__name__} is not accepted here", code=ErrorCode.UNKNOWN_TYPE
         )
+    if isinstance(frame, bf.Join):
+        await claim_for_join(session.engine, frame.topics)
     await handle_membership(session.coordinator, session, frame, session.confirm)
 
 

@@ -111,7 +111,8 @@ class BrokerMetrics(MetricSet, EngineHooks):
 
 class EngineStateCollector(Collector):
     """Lag, members, in-flight and connection gauges read from the engine at
-    scrape; lag of groups without a live member comes from `OfflineLag`."""
+    scrape; lag of groups without a live member, and of partitions other
+    brokers write, comes from `OfflineLag` (read from the store)."""
 
     def __init__(
         self,
@@ -142,11 +143,15 @@ class EngineStateCollector(Collector):
             "Live consumers of the group on the topic (0: a commit but nobody reading)",
             labels=["topic", "group"],
         )
+        shown: set[tuple[str, ...]] = set()  # partition label sets exported: each once
         for state in self._engine.groups():
             inflight.add_metric([state.topic, state.group], state.inflight)
             members.add_metric([state.topic, state.group], len(state.subs))
             for partition, cursor in state.cursors.items():
+                if not self._engine.writes(state.topic, partition):
+                    continue  # another broker's: from the store, below
                 labels = [state.topic, state.group, str(partition)]
+                shown.add(tuple(labels))
                 lag.add_metric(labels, state.lag(partition))
                 committed.add_metric(labels, cursor.committed)
         omitted = GaugeMetricFamily(
@@ -157,9 +162,12 @@ class EngineStateCollector(Collector):
             snapshot = self._offline.current()
             omitted.add_metric([], snapshot.omitted)
             for group in snapshot.groups:
-                members.add_metric([group.topic, group.group], 0)
+                if not group.live:
+                    members.add_metric([group.topic, group.group], 0)
                 for partition, offset in group.committed.items():
                     labels = [group.topic, group.group, str(partition)]
+                    if tuple(labels) in shown:
+                        continue
                     high = max(
                         group.latest.get(partition, -1),
                         self._engine.high_watermark(group.topic, partition),

@@ -4,6 +4,7 @@ retention of system topics, and JWT sign-in for the admin API
 
 from __future__ import annotations
 
+import socket
 from dataclasses import dataclass, field
 from functools import partial
 from typing import Final
@@ -54,6 +55,7 @@ DEFAULT_LAG_OFFLINE_GROUPS_MAX: Final = 500
 DEFAULT_SYSTEM_RETENTION_MS: Final = DAY_MS
 DEFAULT_DLQ_RETENTION_MS: Final = 7 * DAY_MS
 
+WILDCARD_HOSTS: Final = frozenset({"0.0.0.0", "::", ""})
 MAX_INFLIGHT_BOUNDS: Final = (1, 100_000)
 MAX_RETENTION_MS: Final = 3650 * DAY_MS
 
@@ -86,6 +88,13 @@ def _session_timeout_ms(env: EnvReader, values: Values) -> int:
             name, str(value), f"at least twice PROMETHEAN_HEARTBEAT_MS ({2 * heartbeat_ms})"
         )
     return value
+
+
+def _advertised_url(env: EnvReader, values: Values) -> str | None:
+    """None when unset: `BrokerSettings.advertised_address` derives it."""
+    if env.raw("PROMETHEAN_ADVERTISED_URL") is None:
+        return None
+    return env.url("PROMETHEAN_ADVERTISED_URL", "", schemes=("ws", "wss"))
 
 
 def _jwt(env: EnvReader, values: Values) -> JwtConfig:
@@ -287,6 +296,16 @@ VARIABLES: Final = VariableTable(
         " `promethean_metric_label_overflow_total{metric}`.",
     ),
     kinds.process_id("PROMETHEAN_BROKER_ID", "broker_id", "This broker's name in leases and logs."),
+    kinds.custom(
+        "PROMETHEAN_ADVERTISED_URL",
+        "advertised_url",
+        _advertised_url,
+        "The WebSocket address other brokers' clients dial to reach this broker: it is"
+        " registered in the store and answered in `METADATA` and `ERR not_owner`. On"
+        " Kubernetes, the pod's stable DNS name behind the headless Service.",
+        default="`ws://<host>:<port>` (the machine's hostname when the bind host is a wildcard)",
+        allowed="a `ws://` or `wss://` URL",
+    ),
     kinds.secret(
         "JWT_SECRET",
         None,
@@ -335,6 +354,8 @@ class BrokerSettings(ServiceSettings, service=SERVICE, variables=VARIABLES):
     send_stall_ms: int = DEFAULT_SEND_STALL_MS
     """A client whose socket takes nothing for this long is disconnected."""
     broker_id: str = field(default_factory=default_process_id)
+    advertised_url: str | None = None
+    """Set by ``PROMETHEAN_ADVERTISED_URL``; see `advertised_address`."""
     jwt: JwtConfig = field(default_factory=JwtConfig)
     """Admin API and console sign-in with a JWT (see `promethean_broker.access`)."""
     metrics_max_label_sets: int = DEFAULT_METRICS_MAX_LABEL_SETS
@@ -342,6 +363,19 @@ class BrokerSettings(ServiceSettings, service=SERVICE, variables=VARIABLES):
     lag_offline_groups_max: int = DEFAULT_LAG_OFFLINE_GROUPS_MAX
     system_retention_ms: int = DEFAULT_SYSTEM_RETENTION_MS
     dlq_retention_ms: int = DEFAULT_DLQ_RETENTION_MS
+
+    @property
+    def advertised_address(self) -> str:
+        """Where clients reach this broker: ``PROMETHEAN_ADVERTISED_URL``, else
+        ``ws://<host>:<port>`` (the hostname when bound to every interface)."""
+        if self.advertised_url is not None:
+            return self.advertised_url
+        host = self.common.host
+        if host in WILDCARD_HOSTS:
+            host = socket.gethostname()
+        elif ":" in host:
+            host = f"[{host}]"
+        return f"ws://{host}:{self.port}"
 
     def engine_config(self) -> EngineConfig:
         """The bus engine's part of these settings."""

@@ -13,25 +13,41 @@ from promethean_broker.membership import check_settle
 from promethean_broker.session import HandlerTable, Session, handles
 
 
-def _checked(session: Session, frame: bf.Ack | bf.Nack | bf.Modack | bf.AckBatch) -> None:
+async def _checked(session: Session, frame: bf.Ack | bf.Nack | bf.Modack | bf.AckBatch) -> None:
+    """``ERR not_owner`` for a partition another live broker owns (one that
+    nobody owns is left to the engine, which answers as a single broker
+    did), then the coordinator's generation check."""
+    grants = session.engine.grants
+    if grants is not None:
+        partitions = (
+            sorted({p for p, _ in frame.items})
+            if isinstance(frame, bf.AckBatch)
+            else [frame.partition]
+        )
+        for partition in partitions:
+            if grants.token(frame.topic, partition) is not None:
+                continue
+            refusal = await grants.not_owner(frame.topic, partition)
+            if refusal.owner_id is not None:
+                raise refusal
     if session.coordinator is not None:
         check_settle(session.coordinator, session.consumer_id, frame)
 
 
 async def on_ack(session: Session, frame: bf.Ack) -> None:
-    _checked(session, frame)
+    await _checked(session, frame)
     session.engine.ack(AckRef(frame.topic, frame.group, frame.partition, frame.offset))
     session.confirm(frame.corr)
 
 
 async def on_ack_batch(session: Session, frame: bf.AckBatch) -> None:
-    _checked(session, frame)
+    await _checked(session, frame)
     session.engine.ack_many(frame.topic, frame.group, frame.items)
     session.confirm(frame.corr)
 
 
 async def on_nack(session: Session, frame: bf.Nack) -> None:
-    _checked(session, frame)
+    await _checked(session, frame)
     await session.engine.nack(
         AckRef(frame.topic, frame.group, frame.partition, frame.offset), frame.reason
     )
@@ -39,7 +55,7 @@ async def on_nack(session: Session, frame: bf.Nack) -> None:
 
 
 async def on_modack(session: Session, frame: bf.Modack) -> None:
-    _checked(session, frame)
+    await _checked(session, frame)
     session.engine.modack(
         AckRef(frame.topic, frame.group, frame.partition, frame.offset), frame.extend_ms
     )

@@ -62,7 +62,7 @@ class SystemPublisher:
             while self._queue:
                 batch = [self._queue.popleft() for _ in range(min(len(self._queue), 256))]
                 try:
-                    await engine.publish(batch)
+                    await engine.publish_here(batch)
                 except Exception as exc:
                     self.dropped += len(batch)
                     log.warning("system records not published", extra={"error": repr(exc)})

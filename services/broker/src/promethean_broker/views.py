@@ -90,7 +90,7 @@ class Views:
         for p, high in latest.items():
             committed = commits[p].offset if p in commits else -1
             inflight = 0
-            if live is not None and p in live.cursors:
+            if live is not None and p in live.cursors and self.engine.writes(config.name, p):
                 committed = max(committed, live.cursors[p].committed)
                 inflight = len(live.cursors[p].inflight)
             rows.append(

@@ -17,6 +17,8 @@ from contextlib import AbstractAsyncContextManager
 
 from promethean.bus.checks import PublishCheck, SchemaInvalidError
 from promethean.bus.config import EngineConfig
+from promethean.bus.cursor import PartitionCursor
+from promethean.bus.grants import PartitionGrants
 from promethean.bus.group import GroupTopic
 from promethean.bus.hooks import EngineHooks
 from promethean.bus.locks import KeyedLocks
@@ -33,13 +35,15 @@ from promethean.bus.tail import PartitionTail, TailBudget
 from promethean.bus.topics import DefaultRetention, TopicRegistry
 from promethean.bus.writer import GroupCommitter, PartitionWriter
 from promethean.clock import Clock
-from promethean.errors import FrameError, OverloadedError
+from promethean.errors import FencedError, FrameError, NotOwnerError, OverloadedError
 from promethean.frames.codes import ErrorCode
 from promethean.partitioning import partition_for
 from promethean.store.port import Store
 from promethean.store.records import AppendResult, Fence, NewEvent, StoredEvent, TopicConfig
 
 log = logging.getLogger("promethean.bus")
+
+QUIESCE_POLL_S = 0.01
 
 
 class BusEngine:
@@ -53,8 +57,11 @@ class BusEngine:
         hooks: EngineHooks | None = None,
         background: bool = True,
         check: PublishCheck | None = None,
+        grants: PartitionGrants | None = None,
     ) -> None:
         self.store = store
+        self.grants = grants
+        """Set on a broker of a cluster: only partitions it holds are written."""
         self.config = config
         self.clock = clock
         self.fence = fence
@@ -74,6 +81,7 @@ class BusEngine:
             fence=fence,
             batch_max=config.append_batch_max,
             observe_batch=self.hooks.append_batch,
+            grants=grants,
         )
         self._groups: dict[tuple[str, str], GroupTopic] = {}
         self._groups_by_topic: dict[str, set[GroupTopic]] = {}
@@ -90,9 +98,9 @@ class BusEngine:
             config=config,
             clock=clock,
             hooks=self.hooks,
-            publish=self.publish,
+            publish=self.publish_here,
         )
-        """How deliveries of these groups end; dead letters go through `publish`."""
+        """How deliveries of these groups end; dead letters go through `publish_here`."""
 
     # -- publish -----------------------------------------------------------
 
@@ -105,13 +113,29 @@ class BusEngine:
         once all are durable, in request order. A request refused by the
         topic's check (`SchemaInvalidError`) refuses the call; nothing is
         stored."""
+        return await self._append(requests, await self._checked_headers(requests))
+
+    async def publish_here(self, requests: Sequence[PublishRequest]) -> list[AppendResult]:
+        """As `publish`, for the bus's own writes (dead letters, system
+        records): on a broker of a cluster, a request whose partition another
+        broker owns goes to a partition of its topic this broker holds, so
+        the write stays under this broker's fence. Dead-letter ids are
+        unique per topic, so a dead letter written again after a takeover,
+        on another partition, is still stored once."""
+        return await self._append(requests, await self._checked_headers(requests), here=True)
+
+    async def _checked_headers(
+        self, requests: Sequence[PublishRequest]
+    ) -> list[dict[str, str] | None]:
+        """The headers to store with each request, once its topic's check
+        passed (`SchemaInvalidError` otherwise)."""
         if self.check is None:
-            return await self._append(requests, [r.headers for r in requests])
+            return [r.headers for r in requests]
         headers: list[dict[str, str] | None] = []
         for request in requests:
             done, admitted = self._admit_cached(request)
             headers.append(admitted if done else await self._admit(request))
-        return await self._append(requests, headers)
+        return headers
 
     async def publish_each(
         self, requests: Sequence[PublishRequest]
@@ -156,7 +180,11 @@ class BusEngine:
         return await self.check.admit(request)
 
     async def _append(
-        self, requests: Sequence[PublishRequest], headers: Sequence[dict[str, str] | None]
+        self,
+        requests: Sequence[PublishRequest],
+        headers: Sequence[dict[str, str] | None],
+        *,
+        here: bool = False,
     ) -> list[AppendResult]:
         if self.queued_publishes + len(requests) > self.config.publish_queue_max:
             raise OverloadedError(
@@ -168,6 +196,10 @@ class BusEngine:
             config = await self.topics.ensure(request.topic, now)
             event_id = request.id if request.id is not None else uuid.uuid4().hex
             partition = partition_for(request.key, event_id, config.partitions)
+            if self.grants is not None and not self.grants.admits(request.topic, partition):
+                if here:
+                    partition = _held_partition(self.grants, request.topic, partition)
+                await self.grants.claim(request.topic, partition)
             writer = await self._writer(request.topic, partition)
             event = NewEvent(
                 id=event_id,
@@ -204,12 +236,57 @@ class BusEngine:
             writer = existing
         return writer
 
+    async def quiesce(self, topic: str, partition: int, timeout_s: float) -> bool:
+        """Wait (at most ``timeout_s``) until the publishes queued for the
+        partition are written, then persist every moved commit; True when
+        nothing was left queued. Called before the partition is released."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout_s
+        writer = self._writers.get((topic, partition))
+        while writer is not None and (writer.queued or not self._committer.idle):
+            if loop.time() >= deadline:
+                return False
+            await asyncio.sleep(QUIESCE_POLL_S)
+        await self.flush_commits()
+        return True
+
+    async def adopt_partition(self, topic: str, partition: int) -> None:
+        """The partition was just granted to this engine: reload its high
+        watermark, and restart each group's cursor there from the group's
+        stored commit (the previous owner delivered and committed
+        meanwhile; what it left unacked is delivered again from there)."""
+        self.forget_partition(topic, partition)
+        await self._writer(topic, partition)
+        for state in list(self._groups_by_topic.get(topic, ())):
+            if partition not in state.cursors:
+                continue
+            row = (await self.store.get_commits(state.group, topic)).get(partition)
+            committed = row.offset if row is not None else state.cursors[partition].committed
+            attempts = await self.store.get_attempts(state.group, topic, partition, committed + 1)
+            state.cursors[partition] = PartitionCursor(partition, committed, attempts)
+            state.wake()
+
+    def forget_partition(self, topic: str, partition: int) -> None:
+        """Drop the partition's writer and tail: another broker may append
+        to it now, so the next writer reloads the high watermark."""
+        writer = self._writers.pop((topic, partition), None)
+        if writer is not None:
+            writer.refuse(NotOwnerError(f"partition {partition} of {topic!r} moved"))
+
     def _on_appended(self, topic: str, partition: int, events: list[StoredEvent]) -> None:
         for group in self._groups_by_topic.get(topic, ()):
             group.wake()
 
+    def writes(self, topic: str, partition: int) -> bool:
+        """True when this engine writes the partition (always without grants)."""
+        return self.grants is None or self.grants.token(topic, partition) is not None
+
     # LogSource for GroupTopic
     def high_watermark(self, topic: str, partition: int) -> int:
+        """-1 (nothing to deliver) for a partition another broker owns: its
+        owner delivers it."""
+        if not self.writes(topic, partition):
+            return -1
         writer = self._writers.get((topic, partition))
         return -1 if writer is None else writer.high_watermark
 
@@ -447,13 +524,38 @@ class BusEngine:
         commits = state.pending_commits()
         if not commits:
             return 0
-        await self.store.commit(state.group, state.topic, commits, generation=state.generation)
+        if self.grants is None:
+            await self.store.commit(state.group, state.topic, commits, generation=state.generation)
+        else:
+            commits = await self._commit_owned(self.grants, state, commits)
         state.mark_persisted(commits)
         for partition, offset in commits.items():
             cursor = state.cursors.get(partition)
             if cursor is not None and cursor.attempts_to_clear(offset):
                 await self.store.clear_attempts(state.group, state.topic, partition, offset)
         return len(commits)
+
+    async def _commit_owned(
+        self, grants: PartitionGrants, state: GroupTopic, commits: dict[int, int]
+    ) -> dict[int, int]:
+        """Commit the partitions this engine holds, under their tokens; the
+        others are left to their owners. The commits written."""
+        tokens = {p: grants.token(state.topic, p) for p in commits}
+        owned = {p: o for p, o in commits.items() if tokens[p] is not None}
+        if not owned:
+            return {}
+        try:
+            await self.store.commit_owned(
+                state.group,
+                state.topic,
+                owned,
+                tokens={p: t for p, t in tokens.items() if t is not None},
+                generation=state.generation,
+            )
+        except FencedError:
+            grants.fenced((state.topic, p) for p in owned)
+            return {}
+        return owned
 
     # -- scheduling --------------------------------------------------------
 
@@ -528,3 +630,11 @@ class BusEngine:
         await self._committer.close()
         for writer in self._writers.values():
             writer.close()
+
+
+def _held_partition(grants: PartitionGrants, topic: str, partition: int) -> int:
+    """One of the partitions of ``topic`` these grants may write, picked by
+    ``partition`` so the writes spread over them; ``partition`` itself when
+    none is held (claiming it acquires a partition nobody owns yet)."""
+    held = grants.writable(topic)
+    return held[partition % len(held)] if held else partition

@@ -1,11 +1,15 @@
-"""Lag of groups that have a commit but no live member.
+"""Lag of groups that have a commit but no live member, and of the
+partitions other brokers of a cluster write.
 
 The engine computes lag only for groups it holds, and it drops a group when
 its last consumer leaves: exactly when lag matters most (every consumer is
 dead). `OfflineLag` reads those groups' commits from the store instead, at
 most once per refresh interval, for at most ``max_groups`` (group, topic)
 pairs; the pairs left out are counted in ``omitted`` so a dashboard can say
-the picture is partial.
+the picture is partial. On a broker of a cluster the engine's cursors of a
+partition another broker writes stand still, so a live group's lag of those
+partitions is read from the store too (``live`` pairs): every broker reports
+the whole cluster's lag.
 """
 
 from __future__ import annotations
@@ -27,6 +31,10 @@ class LiveGroups(Protocol):
 
     def high_watermark(self, topic: str, partition: int) -> int: ...
 
+    def writes(self, topic: str, partition: int) -> bool:
+        """True when this broker writes (owns) the partition."""
+        ...
+
 
 @dataclass(frozen=True, slots=True)
 class OfflineGroupLag:
@@ -36,6 +44,8 @@ class OfflineGroupLag:
     """partition → committed offset (-1 when the partition has no commit)."""
     latest: dict[int, int]
     """partition → highest appended offset (-1 when empty)."""
+    live: bool = False
+    """The group is live here: these are only the partitions other brokers write."""
 
     def lag(self, partition: int) -> int:
         return max(0, self.latest.get(partition, -1) - self.committed.get(partition, -1))
@@ -70,28 +80,33 @@ class OfflineLag:
         return last is None or now_ms - last >= self.refresh_ms
 
     async def refresh(self, now_ms: int) -> OfflineLagSnapshot:
-        """Read commits of every offline (group, topic) pair, up to the cap,
-        in name order so the same pairs stay in across refreshes."""
+        """Read commits of every offline (group, topic) pair, and of every
+        live pair's partitions other brokers write, up to the cap, in name
+        order so the same pairs stay in across refreshes."""
         groups: list[OfflineGroupLag] = []
         omitted = 0
         for config in sorted(await self._store.list_topics(), key=lambda c: c.name):
-            offline = [
-                g
-                for g in await self._store.groups_for_topic(config.name)
-                if self._live.group(g, config.name) is None
-            ]
-            if not offline:
+            every = range(config.partitions)
+            elsewhere = [p for p in every if not self._live.writes(config.name, p)]
+            pairs: list[tuple[str, bool]] = []
+            for group in sorted(await self._store.groups_for_topic(config.name)):
+                live = self._live.group(group, config.name) is not None
+                if not live or elsewhere:
+                    pairs.append((group, live))
+            if not pairs:
                 continue
             room = self.max_groups - len(groups)
             if room <= 0:
-                omitted += len(offline)
+                omitted += len(pairs)
                 continue
-            omitted += max(0, len(offline) - room)
-            latest = {p: await self._latest(config.name, p) for p in range(config.partitions)}
-            for group in sorted(offline)[:room]:
+            omitted += max(0, len(pairs) - room)
+            latest = {p: await self._latest(config.name, p) for p in every}
+            for group, live in pairs[:room]:
                 commits = await self._store.get_commits(group, config.name)
-                committed = {p: (commits[p].offset if p in commits else -1) for p in latest}
-                groups.append(OfflineGroupLag(config.name, group, committed, latest))
+                parts = elsewhere if live else every
+                committed = {p: (commits[p].offset if p in commits else -1) for p in parts}
+                shown = {p: latest[p] for p in parts}
+                groups.append(OfflineGroupLag(config.name, group, committed, shown, live))
         self.snapshot = OfflineLagSnapshot(groups, omitted, now_ms)
         return self.snapshot
 
@@ -101,8 +116,12 @@ class OfflineLag:
             return cached
         return await self._store.latest_offset(topic, partition)
 
+    def _is_live(self, group: OfflineGroupLag) -> bool:
+        return self._live.group(group.group, group.topic) is not None
+
     def current(self) -> OfflineLagSnapshot:
-        """The last refresh, minus pairs that came back to life since."""
+        """The last refresh, minus offline pairs that came back to life since
+        (and live pairs whose members left: until the next refresh)."""
         snap = self.snapshot
-        alive = [g for g in snap.groups if self._live.group(g.group, g.topic) is None]
-        return OfflineLagSnapshot(alive, snap.omitted, snap.refreshed_ms)
+        still = [g for g in snap.groups if self._is_live(g) == g.live]
+        return OfflineLagSnapshot(still, snap.omitted, snap.refreshed_ms)

@@ -23,10 +23,16 @@ import asyncio
 from collections import OrderedDict, deque
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Final
 
+from promethean.bus.grants import PartitionGrants
 from promethean.bus.tail import PartitionTail
+from promethean.errors import FencedError, NotOwnerError
+from promethean.store.ownership_records import PartitionFence
 from promethean.store.port import Store
 from promethean.store.records import AppendResult, Fence, NewEvent, StoredEvent
+
+NOT_OWNED: Final = "this broker no longer owns partition {partition} of {topic!r}; ask METADATA"
 
 
 @dataclass(slots=True)
@@ -112,6 +118,11 @@ class PartitionWriter:
         longer reaches back that far (read the store instead)."""
         return self._tail.read_from(offset, limit)
 
+    def refuse(self, error: BaseException) -> None:
+        """Fail every queued publish with ``error`` (the partition moved)."""
+        self.fail(list(self._pending), error)
+        self._pending.clear()
+
     def close(self) -> None:
         while self._pending:
             pending = self._pending.popleft()
@@ -119,8 +130,13 @@ class PartitionWriter:
                 pending.future.cancel()
 
 
+Work = list[tuple[PartitionWriter, list[_Pending]]]
+
+
 class GroupCommitter:
-    """Writes every partition's queued publishes together."""
+    """Writes every partition's queued publishes together. With ``grants``
+    each partition is written under its own fencing token (`append_owned`)
+    and a partition whose grant is gone has its publishes refused."""
 
     def __init__(
         self,
@@ -129,9 +145,11 @@ class GroupCommitter:
         fence: Fence | None,
         batch_max: int,
         observe_batch: BatchObserver | None = None,
+        grants: PartitionGrants | None = None,
     ) -> None:
         self._store = store
         self._fence = fence
+        self._grants = grants
         self._batch_max = batch_max
         self._observe_batch = observe_batch
         self._waiting: OrderedDict[int, PartitionWriter] = OrderedDict()
@@ -160,10 +178,7 @@ class GroupCommitter:
                 work = self._collect()
                 started = loop.time()
                 try:
-                    results = await self._store.append_many(
-                        [(w.topic, w.partition, [p.event for p in batch]) for w, batch in work],
-                        fence=self._fence,
-                    )
+                    results = await self._write(work)
                 except BaseException as exc:
                     for _, batch in work:
                         PartitionWriter.fail(batch, exc)
@@ -179,12 +194,47 @@ class GroupCommitter:
             if self._waiting and not self._closed:
                 self._task = loop.create_task(self._drain(), name="group-commit")
 
-    def _collect(self) -> list[tuple[PartitionWriter, list[_Pending]]]:
+    async def _write(self, work: Work) -> list[list[AppendResult]]:
+        """Append ``work``; with grants, batches of partitions no longer
+        owned (or fenced by the store) are failed with `NotOwnerError` and
+        taken out of ``work``, so the results match what is left in it."""
+        if self._grants is None:
+            return await self._store.append_many(
+                [(w.topic, w.partition, [p.event for p in batch]) for w, batch in work],
+                fence=self._fence,
+            )
+        owned: Work = []
+        fences: list[PartitionFence] = []
+        for writer, batch in work:
+            token = self._grants.token(writer.topic, writer.partition)
+            if token is None:
+                PartitionWriter.fail(batch, _not_owned(writer))
+                continue
+            owned.append((writer, batch))
+            fences.append(PartitionFence(writer.topic, writer.partition, token))
+        work[:] = owned
+        if not owned:
+            return []
+        try:
+            return await self._store.append_owned(
+                [
+                    (fence, [p.event for p in batch])
+                    for fence, (_, batch) in zip(fences, owned, strict=True)
+                ]
+            )
+        except FencedError:
+            self._grants.fenced((f.topic, f.partition) for f in fences)
+            for writer, batch in owned:
+                PartitionWriter.fail(batch, _not_owned(writer))
+            work.clear()
+            return []
+
+    def _collect(self) -> Work:
         """Up to ``batch_max`` events, taken partition by partition in the
         order they started waiting; a partition with more left goes to the
         back of the line."""
         budget = self._batch_max
-        work: list[tuple[PartitionWriter, list[_Pending]]] = []
+        work: Work = []
         for key, writer in list(self._waiting.items()):
             if budget <= 0:
                 break
@@ -197,12 +247,21 @@ class GroupCommitter:
                 work.append((writer, batch))
         return work
 
+    @property
+    def idle(self) -> bool:
+        """No write in flight and nothing waiting."""
+        return self._task is None and not self._waiting
+
     async def close(self) -> None:
         self._closed = True
         task = self._task
         if task is not None:
             task.cancel()
             await asyncio.gather(task, return_exceptions=True)
+
+
+def _not_owned(writer: PartitionWriter) -> NotOwnerError:
+    return NotOwnerError(NOT_OWNED.format(topic=writer.topic, partition=writer.partition))
 
 
 def _stored(topic: str, result: AppendResult, event: NewEvent) -> StoredEvent:
