@@ -34,6 +34,14 @@ def per_broker(
     return [series(name, values, pod=f"promethean-broker-{i}", **labels) for i in ordinals]
 
 
+def partitions_owned(*counts: int) -> list[dict[str, str]]:
+    """promethean_partitions_owned{broker} of brokers 0, 1, ... owning ``counts``."""
+    return [
+        series("promethean_partitions_owned", f"{owned}x30", broker=f"promethean-broker-{i}")
+        for i, owned in enumerate(counts)
+    ]
+
+
 def histogram(name: str, buckets: dict[str, str]) -> list[dict[str, str]]:
     return [series(f"{name}_bucket", values, le=le) for le, values in buckets.items()]
 
@@ -74,23 +82,16 @@ CASES: Final = [
     Case(
         "PrometheanBrokerOwnsNoPartitions",
         "20m",
-        [
-            series("promethean_partitions_owned", "6x30", broker="promethean-broker-0"),
-            series("promethean_partitions_owned", "6x30", broker="promethean-broker-1"),
-            series("promethean_partitions_owned", "0x30", broker="promethean-broker-2"),
-        ],
-        [
-            series("promethean_partitions_owned", f"{owned}x30", broker=f"promethean-broker-{i}")
-            for i, owned in enumerate((4, 4, 4))
-        ],
+        partitions_owned(6, 6, 0),
+        partitions_owned(4, 4, 4),
         {"broker": "promethean-broker-2"},
     ),
     Case(
         "PrometheanPublishQueueBacklog",
         "8m",
         [
-            series("promethean_publish_queue", "20000x10", pod="promethean-broker-0"),
-            series("promethean_publish_queue", "5x10", pod="promethean-broker-1"),
+            *per_broker("promethean_publish_queue", "20000x10", (0,)),
+            *per_broker("promethean_publish_queue", "5x10", (1,)),
         ],
         per_broker("promethean_publish_queue", "5x10"),
         {"pod": "promethean-broker-0"},
