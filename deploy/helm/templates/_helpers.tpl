@@ -359,7 +359,7 @@ volumeMounts:
 
 {{/* The broker StatefulSet's headless Service: the pods' DNS names. */}}
 {{- define "promethean.brokerHeadlessName" -}}
-{{- printf "%s-headless" (include "promethean.componentName" (list . "broker")) }}
+{{- printf "%s-headless" (include "promethean.componentName" (list . "broker")) | trunc 63 | trimSuffix "-" }}
 {{- end }}
 
 {{/* The address a broker pod advertises to clients:
