@@ -22,6 +22,7 @@ from tests.deploy.chart import (
     component_workload,
     containers,
     describe,
+    expand_references,
     load_values,
     named,
     pod_spec,
@@ -223,6 +224,12 @@ def test_each_broker_advertises_its_pod_dns_name(defaults: list[Manifest]) -> No
     assert resolved["PROMETHEAN_ADVERTISED_URL"] == (
         "ws://promethean-broker-2.promethean-broker-headless.bus.svc.cluster.local:7070"
     )
+
+
+def test_env_references_expand_as_the_kubelet_does() -> None:
+    defined = {"POD": "promethean-broker-1"}
+    assert expand_references("ws://$(POD).svc:7070", defined) == "ws://promethean-broker-1.svc:7070"
+    assert expand_references("$(LATER)-$$(POD)", defined) == "$(LATER)-$(POD)"
 
 
 def test_advertised_address_follows_port_and_cluster_domain() -> None:
