@@ -83,18 +83,14 @@ values_args=()
 helm upgrade --install "$RELEASE" deploy/helm --namespace "$NAMESPACE" --create-namespace \
     "${image_args[@]}" "${monitoring_args[@]}" "${values_args[@]}" --wait --timeout "$TIMEOUT"
 
-say "waiting for a ready broker"
-broker_service="$(kubectl -n "$NAMESPACE" get service \
+say "waiting for every broker to be ready"
+# Every broker is active and Ready once it serves its share of the partitions.
+broker_statefulset="$(kubectl -n "$NAMESPACE" get statefulset \
     -l "app.kubernetes.io/instance=$RELEASE,app.kubernetes.io/component=broker" \
-    -o jsonpath='{.items[?(@.spec.clusterIP!="None")].metadata.name}')"
-for attempt in $(seq 1 120); do
-    ready="$(kubectl -n "$NAMESPACE" get endpointslices -l "kubernetes.io/service-name=$broker_service" \
-        -o jsonpath='{.items[*].endpoints[?(@.conditions.ready==true)].addresses[0]}')"
-    [[ -n "$ready" ]] && break
-    echo "waiting for a ready broker ($attempt/120)" >&2
-    sleep 2
-done
-[[ -n "$ready" ]] || die "no broker became ready; kubectl -n $NAMESPACE logs deploy/$broker_service"
+    -o jsonpath='{.items[0].metadata.name}')"
+[[ -n "$broker_statefulset" ]] || die "no broker StatefulSet in namespace $NAMESPACE"
+kubectl -n "$NAMESPACE" rollout status "statefulset/$broker_statefulset" --timeout "$TIMEOUT" \
+    || die "the brokers did not all become ready; kubectl -n $NAMESPACE logs statefulset/$broker_statefulset"
 kubectl -n "$NAMESPACE" get pods -o wide
 
 gateway_service="$(kubectl -n "$NAMESPACE" get service \
@@ -111,6 +107,10 @@ Gateway (WebSocket and HTTP publish):
   ws://127.0.0.1:8090/ws   -- AUTH with an HS256 JWT signed by:
   kubectl -n $NAMESPACE get secret $secret -o jsonpath='{.data.JWT_SECRET}' | base64 -d
   helm test $RELEASE -n $NAMESPACE   # publishes and consumes one event
+
+Brokers (every one active; partitions move when you scale):
+  kubectl -n $NAMESPACE scale statefulset/$broker_statefulset --replicas=3
+  kubectl -n $NAMESPACE rollout status statefulset/$broker_statefulset
 MSG
 if [[ "$MONITORING" == 1 ]]; then
     cat <<MSG

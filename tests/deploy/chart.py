@@ -5,6 +5,7 @@ read what came out: manifests, workloads, containers and their environment.
 from __future__ import annotations
 
 import base64
+import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,6 +21,7 @@ RELEASE: Final = "promethean"
 NAMESPACE: Final = "bus"
 WORKLOAD_KINDS: Final = frozenset({"Deployment", "StatefulSet", "DaemonSet", "Job", "Pod"})
 COMPONENTS: Final = ("broker", "gateway", "outbox-drainer", "compactor", "worker")
+REFERENCE_RE: Final = re.compile(r"\$\$|\$\(([A-Za-z_][A-Za-z0-9_]*)\)")
 
 Manifest = dict[str, Any]
 
@@ -117,13 +119,14 @@ def resolve_env(
     container: Container, secrets: Mapping[str, Mapping[str, str]], pod_name: str
 ) -> dict[str, str]:
     """The container's environment as the kubelet would build it: literal
-    values, secretKeyRef from the rendered Secrets (an optional key that is
-    absent is left out), and the downward API's metadata.name."""
+    values with their $(NAME) references expanded, secretKeyRef from the
+    rendered Secrets (an optional key that is absent is left out), and the
+    downward API's metadata.name."""
     env: dict[str, str] = {}
     for entry in container.spec.get("env", []):
         name = entry["name"]
         if "value" in entry:
-            env[name] = str(entry["value"])
+            env[name] = expand_references(str(entry["value"]), env)
             continue
         source = entry["valueFrom"]
         if "secretKeyRef" in source:
@@ -139,3 +142,17 @@ def resolve_env(
         else:
             raise LookupError(f"{container.label}: {name} has an unsupported source {source}")
     return env
+
+
+def expand_references(value: str, defined: Mapping[str, str]) -> str:
+    """The kubelet's expansion of an env value: $(NAME) of a variable
+    defined earlier in the list becomes its value, an unknown one stays as
+    written, and $$ is a literal $."""
+
+    def replace(match: re.Match[str]) -> str:
+        name = match.group(1)
+        if name is None:
+            return "$"
+        return defined.get(name, match.group(0))
+
+    return REFERENCE_RE.sub(replace, value)

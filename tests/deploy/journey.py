@@ -33,7 +33,7 @@ from tests.deploy.chart import (
     resolve_env,
     secret_data,
 )
-from tests.deploy.processes import PORT_VARIABLES, ServiceProcess
+from tests.deploy.processes import PORT_VARIABLES, ServiceProcess, advertise_on_loopback
 from tests.fixtures.broker import http_get
 from tests.fixtures.ferretdb import free_port
 
@@ -138,6 +138,7 @@ class Cluster:
             env[METRICS_PORT_VARIABLE] = str(metrics_port)
         if "BUS_URL" in env:
             env["BUS_URL"] = f"ws://127.0.0.1:{self.broker_port}/ws"
+        advertise_on_loopback(env, port)
         return env, port, metrics_port
 
     def start(self, component: str, ordinal: int) -> Pod:

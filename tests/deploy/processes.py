@@ -47,6 +47,7 @@ SOURCE_DIRS: Final = {
     "compactor": "services/compactor/src",
     "worker": "services/partitioned-worker/src",
 }
+ADVERTISED_URL_VARIABLE: Final = "PROMETHEAN_ADVERTISED_URL"
 VARIABLE_RE: Final = re.compile(r"""["']([A-Z][A-Z0-9]*(?:_[A-Z0-9]+)+)["']""")
 
 
@@ -84,13 +85,23 @@ def loopback_env(
     env[PORT_VARIABLES[component]] = str(port)
     if "BUS_URL" in env:
         env["BUS_URL"] = bus_url
+    advertise_on_loopback(env, port)
     return env
+
+
+def advertise_on_loopback(env: dict[str, str], port: int) -> None:
+    """A broker's advertised address (its pod's DNS name in the cluster)
+    becomes the loopback address it listens on, in the form the chart
+    renders (ws://<host>:<port>)."""
+    if ADVERTISED_URL_VARIABLE in env:
+        env[ADVERTISED_URL_VARIABLE] = f"ws://127.0.0.1:{port}"
 
 
 class ServiceProcess:
     def __init__(self, component: str, env: Mapping[str, str], port: int, log_dir: Path) -> None:
         self.component = component
         self.port = port
+        self.env = dict(env)
         self.log_path = log_dir / f"{component}-{port}.log"
         inherited = {
             k: v for k, v in os.environ.items() if not k.startswith((*SCRUBBED_PREFIXES, "OTEL_"))

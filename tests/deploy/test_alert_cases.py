@@ -27,6 +27,21 @@ def series(name: str, values: str, **labels: str) -> dict[str, str]:
     return {"series": f"{name}{{{rendered}}}", "values": values}
 
 
+def per_broker(
+    name: str, values: str, ordinals: tuple[int, ...] = (0, 1), **labels: str
+) -> list[dict[str, str]]:
+    """One series per broker pod, as every active broker exports it."""
+    return [series(name, values, pod=f"promethean-broker-{i}", **labels) for i in ordinals]
+
+
+def partitions_owned(*counts: int) -> list[dict[str, str]]:
+    """promethean_partitions_owned{broker} of brokers 0, 1, ... owning ``counts``."""
+    return [
+        series("promethean_partitions_owned", f"{owned}x30", broker=f"promethean-broker-{i}")
+        for i, owned in enumerate(counts)
+    ]
+
+
 def histogram(name: str, buckets: dict[str, str]) -> list[dict[str, str]]:
     return [series(f"{name}_bucket", values, le=le) for le, values in buckets.items()]
 
@@ -42,28 +57,44 @@ class Case:
 
 CASES: Final = [
     Case(
-        "PrometheanNoBrokerLeader",
+        "PrometheanNoBrokerServing",
         "5m",
-        [series("up", "1x10", component="broker", pod="promethean-broker-0")],
+        per_broker("up", "1x10", component="broker"),
         [
-            series("up", "1x10", component="broker", pod="promethean-broker-0"),
-            series("promethean_publish_queue", "0x10", pod="promethean-broker-0"),
+            *per_broker("up", "1x10", component="broker"),
+            *per_broker("promethean_publish_queue", "0x10", (1,)),
         ],
         {},
     ),
     Case(
-        "PrometheanSeveralBrokerLeaders",
+        "PrometheanBrokerNotServing",
         "8m",
-        [series("promethean_publish_queue", "0x10", pod=f"promethean-broker-{i}") for i in (0, 1)],
-        [series("promethean_publish_queue", "0x10", pod="promethean-broker-0")],
-        {},
+        [
+            *per_broker("up", "1x10", component="broker"),
+            *per_broker("promethean_publish_queue", "0x10", (0,)),
+        ],
+        [
+            *per_broker("up", "1x10", component="broker"),
+            *per_broker("promethean_publish_queue", "0x10"),
+        ],
+        {"pod": "promethean-broker-1"},
+    ),
+    Case(
+        "PrometheanBrokerOwnsNoPartitions",
+        "20m",
+        partitions_owned(6, 6, 0),
+        partitions_owned(4, 4, 4),
+        {"broker": "promethean-broker-2"},
     ),
     Case(
         "PrometheanPublishQueueBacklog",
         "8m",
-        [series("promethean_publish_queue", "20000x10")],
-        [series("promethean_publish_queue", "5x10")],
-        {},
+        [
+            *per_broker("promethean_publish_queue", "20000x10", (0,)),
+            *per_broker("promethean_publish_queue", "5x10", (1,)),
+        ],
+        per_broker("promethean_publish_queue", "5x10"),
+        {"pod": "promethean-broker-0"},
     ),
     Case(
         "PrometheanPublishLatencyHigh",
@@ -331,6 +362,30 @@ def test_a_bad_release_never_trips_a_healthy_one(case: Case, tmp_path: Path) -> 
                         "eval_time": case.eval_time,
                         "alertname": case.alert,
                         "exp_alerts": [{"exp_labels": expected}],
+                    }
+                ],
+            }
+        ],
+    )
+
+
+def test_lag_counts_each_partition_once_whichever_brokers_export_it(tmp_path: Path) -> None:
+    """Two brokers exporting one partition's lag (a cluster-wide figure, or
+    old and new owner during a handoff) do not double it: 900 events behind
+    and growing stays under the 1000 threshold, where the sum (1800) would
+    fire."""
+    lagging = per_broker("promethean_consumer_lag", "0+20x60", topic="t", group="g", partition="0")
+    promtool_test(
+        tmp_path,
+        [
+            {
+                "interval": "1m",
+                "input_series": lagging,
+                "alert_rule_test": [
+                    {
+                        "eval_time": "45m",
+                        "alertname": "PrometheanConsumerLagGrowing",
+                        "exp_alerts": [],
                     }
                 ],
             }

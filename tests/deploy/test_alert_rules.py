@@ -47,7 +47,9 @@ def test_rules_name_exported_metrics(rules: list[dict[str, Any]]) -> None:
 
 def test_the_expected_alerts_exist(rules: list[dict[str, Any]]) -> None:
     assert {
-        "PrometheanNoBrokerLeader",
+        "PrometheanNoBrokerServing",
+        "PrometheanBrokerNotServing",
+        "PrometheanBrokerOwnsNoPartitions",
         "PrometheanConsumerLagGrowing",
         "PrometheanDeadLettering",
         "PrometheanRedeliveriesHigh",
@@ -113,7 +115,7 @@ UNIT_TESTS: Final = [
         "alert_rule_test": [
             {
                 "eval_time": "5m",
-                "alertname": "PrometheanNoBrokerLeader",
+                "alertname": "PrometheanNoBrokerServing",
                 "exp_alerts": [
                     {
                         "exp_labels": {
@@ -122,10 +124,10 @@ UNIT_TESTS: Final = [
                             "release": "promethean",
                         },
                         "exp_annotations": {
-                            "summary": "No Promethean broker is leading",
+                            "summary": "No Promethean broker is serving",
                             "description": "No broker of promethean in bus has reported"
-                            " promethean_publish_queue for 2 minutes: no replica holds the store"
-                            " lease, so publishes and deliveries stop. Check the broker pods and"
+                            " promethean_publish_queue for 2 minutes: none is connected to the"
+                            " store, so publishes and deliveries stop. Check the broker pods and"
                             " the MongoDB replica set.",
                         },
                     }
@@ -137,7 +139,7 @@ UNIT_TESTS: Final = [
         "interval": "1m",
         "input_series": [{"series": "promethean_publish_queue", "values": "0x10"}],
         "alert_rule_test": [
-            {"eval_time": "5m", "alertname": "PrometheanNoBrokerLeader", "exp_alerts": []}
+            {"eval_time": "5m", "alertname": "PrometheanNoBrokerServing", "exp_alerts": []}
         ],
     },
     {

@@ -119,6 +119,20 @@ def test_broker_boots_from_the_rendered_configuration(
     assert status == 200
 
 
+def test_broker_advertises_the_address_it_listens_on(
+    manifests: list[Manifest], broker: ServiceProcess
+) -> None:
+    """In the cluster the broker advertises its pod's DNS name on the
+    headless Service; moved onto loopback, the address it listens on."""
+    rendered = resolve_env(
+        main_container(manifests, "broker"), secret_data(manifests), "promethean-broker-0"
+    )
+    assert rendered["PROMETHEAN_ADVERTISED_URL"] == (
+        "ws://promethean-broker-0.promethean-broker-headless.bus.svc.cluster.local:7070"
+    )
+    assert broker.env["PROMETHEAN_ADVERTISED_URL"] == f"ws://127.0.0.1:{broker.port}"
+
+
 @pytest.mark.parametrize("component", DEPENDENTS)
 def test_service_boots_and_drains_within_the_grace_period(
     manifests: list[Manifest], broker: ServiceProcess, component: str

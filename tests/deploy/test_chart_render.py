@@ -16,11 +16,13 @@ import yaml
 from tests.deploy.chart import (
     CHART_DIR,
     NAMESPACE,
+    Container,
     Manifest,
     by_kind,
     component_workload,
     containers,
     describe,
+    expand_references,
     load_values,
     named,
     pod_spec,
@@ -187,15 +189,15 @@ def test_require_digest_refuses_an_unpinned_image() -> None:
 # -- the broker ---------------------------------------------------------------
 
 
-def test_broker_is_a_leader_and_a_hot_standby(defaults: list[Manifest]) -> None:
-    broker = named(defaults, "Deployment", "promethean-broker")
+def test_broker_is_a_statefulset_of_active_brokers(defaults: list[Manifest]) -> None:
+    broker = named(defaults, "StatefulSet", "promethean-broker")
     assert broker["spec"]["replicas"] == 2
-    # A new pod cannot become ready while the old leader holds the lease, so
-    # an update must not wait for new pods to become ready.
-    assert broker["spec"]["strategy"] == {
-        "type": "RollingUpdate",
-        "rollingUpdate": {"maxSurge": 0, "maxUnavailable": "100%"},
-    }
+    assert broker["spec"]["serviceName"] == "promethean-broker-headless"
+    # Every healthy broker is Ready, so an update may replace one pod at a
+    # time and wait for it; brokers do not depend on one another's order.
+    assert broker["spec"]["updateStrategy"] == {"type": "RollingUpdate"}
+    assert broker["spec"]["podManagementPolicy"] == "Parallel"
+    assert "volumeClaimTemplates" not in broker["spec"], "all durable state is in the store"
     env = pod_spec(broker)["containers"][0]["env"]
     by_name = {e["name"]: e for e in env}
     assert by_name["PROMETHEAN_BROKER_ID"]["valueFrom"] == {
@@ -205,6 +207,61 @@ def test_broker_is_a_leader_and_a_hot_standby(defaults: list[Manifest]) -> None:
         "name": "promethean",
         "key": "MONGO_URL",
     }
+
+
+def test_each_broker_advertises_its_pod_dns_name(defaults: list[Manifest]) -> None:
+    """The kubelet expands $(PROMETHEAN_BROKER_ID), set before it from the
+    downward API, into the pod's name on the headless Service."""
+    broker = named(defaults, "StatefulSet", "promethean-broker")
+    env = pod_spec(broker)["containers"][0]["env"]
+    names = [e["name"] for e in env]
+    assert names.index("PROMETHEAN_BROKER_ID") < names.index("PROMETHEAN_ADVERTISED_URL")
+    resolved = resolve_env(
+        Container(broker, pod_spec(broker)["containers"][0]),
+        secret_data(defaults),
+        "promethean-broker-2",
+    )
+    assert resolved["PROMETHEAN_ADVERTISED_URL"] == (
+        "ws://promethean-broker-2.promethean-broker-headless.bus.svc.cluster.local:7070"
+    )
+
+
+def test_env_references_expand_as_the_kubelet_does() -> None:
+    defined = {"POD": "promethean-broker-1"}
+    assert expand_references("ws://$(POD).svc:7070", defined) == "ws://promethean-broker-1.svc:7070"
+    assert expand_references("$(LATER)-$$(POD)", defined) == "$(LATER)-$(POD)"
+
+
+def test_advertised_address_follows_port_and_cluster_domain() -> None:
+    manifests = render({"broker": {"port": 7443, "clusterDomain": "corp.internal"}})
+    broker = named(manifests, "StatefulSet", "promethean-broker")
+    env = {e["name"]: e for e in pod_spec(broker)["containers"][0]["env"]}
+    assert env["PROMETHEAN_ADVERTISED_URL"]["value"] == (
+        "ws://$(PROMETHEAN_BROKER_ID).promethean-broker-headless.bus.svc.corp.internal:7443"
+    )
+
+
+@pytest.mark.parametrize("where", ["broker", "common"])
+def test_several_brokers_on_a_sqlite_file_are_refused(where: str) -> None:
+    values = {where: {"env": {"PROMETHEAN_STORE": "sqlite:////tmp/bus.db"}}}
+    with pytest.raises(Exception, match=r"SQLite cannot be shared between broker pods"):
+        render(values)
+    with pytest.raises(Exception, match=r"broker\.replicas is 3"):
+        render({**values, "broker": {**values.get("broker", {}), "replicas": 3}})
+
+
+def test_one_broker_on_a_sqlite_file_renders() -> None:
+    manifests = render(
+        {"broker": {"replicas": 1, "env": {"PROMETHEAN_STORE": "sqlite:////tmp/bus.db"}}}
+    )
+    broker = named(manifests, "StatefulSet", "promethean-broker")
+    assert broker["spec"]["replicas"] == 1
+
+
+def test_a_mongodb_store_override_allows_several_brokers() -> None:
+    store = "mongodb://mongo-0.example:27017/?replicaSet=rs0"
+    manifests = render({"broker": {"replicas": 3, "env": {"PROMETHEAN_STORE": store}}})
+    assert named(manifests, "StatefulSet", "promethean-broker")["spec"]["replicas"] == 3
 
 
 def test_compactor_is_a_leader_and_a_standby(defaults: list[Manifest]) -> None:
@@ -217,22 +274,25 @@ def test_compactor_is_a_leader_and_a_standby(defaults: list[Manifest]) -> None:
     }
 
 
-def test_broker_service_routes_to_ready_pods_and_metrics_see_all(
+def test_broker_services_route_clients_and_name_every_pod(
     defaults: list[Manifest],
 ) -> None:
-    broker = named(defaults, "Deployment", "promethean-broker")
+    broker = named(defaults, "StatefulSet", "promethean-broker")
     selector = broker["spec"]["selector"]["matchLabels"]
     service = named(defaults, "Service", "promethean-broker")
     assert service["spec"]["selector"] == selector
+    assert service["spec"]["type"] == "ClusterIP"
     assert not service["spec"].get("publishNotReadyAddresses", False)
-    pods = named(defaults, "Service", "promethean-broker-pods")
-    assert pods["spec"]["selector"] == selector
-    assert pods["spec"]["publishNotReadyAddresses"] is True
+    headless = named(defaults, "Service", broker["spec"]["serviceName"])
+    assert headless["spec"]["clusterIP"] == "None"
+    assert headless["spec"]["selector"] == selector
+    assert headless["spec"]["publishNotReadyAddresses"] is True
+    assert headless["metadata"]["labels"]["promethean.io/metrics"] == "true"
 
 
 def test_network_policy_keeps_the_broker_internal(manifests: list[Manifest]) -> None:
     policy = named(manifests, "NetworkPolicy", "promethean-broker")
-    broker = named(manifests, "Deployment", "promethean-broker")
+    broker = named(manifests, "StatefulSet", "promethean-broker")
     assert policy["spec"]["podSelector"]["matchLabels"] == broker["spec"]["selector"]["matchLabels"]
     assert policy["spec"]["policyTypes"] == ["Ingress"]
     [rule] = policy["spec"]["ingress"]
@@ -362,7 +422,19 @@ def test_disruption_budgets_select_their_workloads(manifests: list[Manifest]) ->
 
 def test_budgets_exist_where_they_cannot_block_a_drain(defaults: list[Manifest]) -> None:
     names = {b["metadata"]["name"] for b in by_kind(defaults, "PodDisruptionBudget")}
-    assert names == {"promethean-gateway", "promethean-outbox-drainer", "promethean-worker"}
+    assert names == {
+        "promethean-broker",
+        "promethean-gateway",
+        "promethean-outbox-drainer",
+        "promethean-worker",
+    }
+
+
+def test_broker_budget_allows_one_broker_down(defaults: list[Manifest]) -> None:
+    budget = named(defaults, "PodDisruptionBudget", "promethean-broker")
+    broker = named(defaults, "StatefulSet", "promethean-broker")
+    assert budget["spec"]["maxUnavailable"] == 1
+    assert budget["spec"]["selector"]["matchLabels"] == broker["spec"]["selector"]["matchLabels"]
 
 
 def test_scrape_annotations_name_the_metrics_port(defaults: list[Manifest]) -> None:

@@ -1,7 +1,7 @@
 """The Grafana dashboard shipped with the chart: a well-formed dashboard
 whose every query parses and names metrics the services export, covering
-throughput, lag per group and partition, ownership, rebalances, DLQ,
-redeliveries and publish latency."""
+throughput, lag per group and partition, ownership (per broker and per
+worker), rebalances, DLQ, redeliveries and publish latency."""
 
 from __future__ import annotations
 
@@ -62,6 +62,26 @@ def test_worker_panels_have_a_legend_per_pod(dashboard: dict[str, Any]) -> None:
     for target in worker_targets:
         assert "{{pod}}" in target["legendFormat"], target
         assert "by (pod" in target["expr"], target
+
+
+def test_broker_panels_show_each_broker(dashboard: dict[str, Any]) -> None:
+    """With every broker active, ownership and appends are read per broker."""
+    by_title = {panel["title"]: panel for panel in graph_panels(dashboard)}
+    [owned] = by_title["Partitions owned per broker"]["targets"]
+    assert owned["expr"].startswith("max by (broker) (promethean_partitions_owned{")
+    assert owned["legendFormat"] == "{{broker}}"
+    for title in ("Published events/s per broker pod", "Store write p99 per broker pod"):
+        [target] = by_title[title]["targets"]
+        assert "by (pod)" in target["expr"] or "by (le, pod)" in target["expr"], title
+        assert target["legendFormat"] == "{{pod}}", title
+
+
+def test_lag_counts_each_partition_once(dashboard: dict[str, Any]) -> None:
+    """Whichever brokers export a partition's lag, it is read once per
+    partition (max by partition) before any sum."""
+    for title, expr in expressions(dashboard).items():
+        if "promethean_consumer_lag" in used_metrics(expr):
+            assert "max by (topic, group, partition) (promethean_consumer_lag{" in expr, title
 
 
 def test_dashboard_has_identity_and_a_datasource_variable(dashboard: dict[str, Any]) -> None:
@@ -129,6 +149,9 @@ def test_every_query_names_exported_metrics(dashboard: dict[str, Any]) -> None:
         ("promethean_compactor_leader", "by (pod)"),
         ("promethean_compactor_pass_seconds_bucket", "histogram_quantile(0.99"),
         ("promethean_group_members", "by (topic, group)"),
+        ("promethean_partitions_owned", "by (broker)"),
+        ("promethean_published_total", "by (pod)"),
+        ("promethean_publish_queue", "by (pod)"),
     ],
 )
 def test_dashboard_covers(dashboard: dict[str, Any], metric: str, needle: str) -> None:

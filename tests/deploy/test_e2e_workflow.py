@@ -154,3 +154,78 @@ def test_scales_one_three_two(workflow: dict[str, Any]) -> None:
     owned = re.findall(r"smoke\.py ownership --members (\d)", text)
     assert owned[:3] == ["1", "3", "2"]
     assert "consume --batches b1,b2,b3" in text
+
+
+def heredoc(text: str, marker: str) -> list[str]:
+    """The bodies of the ``<<'MARKER'`` here-documents of a shell step."""
+    return re.findall(rf"<<'{marker}'[^\n]*\n(.*?)\n{marker}\n", text, re.S)
+
+
+def test_scales_the_brokers_two_three_two(workflow: dict[str, Any]) -> None:
+    text = "\n".join(run_blocks(workflow, "kind"))
+    assert named(render(), "StatefulSet", "promethean-broker")["spec"]["replicas"] == 2
+    scales = re.findall(r"scale statefulset/promethean-broker --replicas=(\d)", text)
+    assert scales == ["3", "2"]
+    rollouts = text.count("rollout status statefulset/promethean-broker")
+    assert rollouts >= 3, "each broker scale (and the killed pod) waits for the rollout"
+    owned = re.findall(r'brokers-own\.sh" (\d)', text)
+    assert owned[:3] == ["2", "3", "2"]
+    assert text.index("--replicas=3\n") < text.index('brokers-own.sh" 3')
+
+
+def test_every_published_batch_is_read_back_at_the_end(workflow: dict[str, Any]) -> None:
+    text = "\n".join(run_blocks(workflow, "kind"))
+    published = re.findall(r"smoke\.py publish --batch (\w+)", text)
+    consumes = re.findall(r"smoke\.py consume --batches ([\w,]+)", text)
+    assert set(consumes[-1].split(",")) == set(published)
+    assert {"b4", "b5"} <= set(published), "batches published with three and then two brokers"
+
+
+def test_broker_helper_scripts_parse(workflow: dict[str, Any], tmp_path: Path) -> None:
+    text = "\n".join(run_blocks(workflow, "kind"))
+    scripts = heredoc(text, "SCRIPT")
+    assert len(scripts) == 2
+    for index, script in enumerate(scripts):
+        bash_parses(script, tmp_path / f"helper{index}.sh")
+
+
+@pytest.mark.parametrize(
+    ("metrics", "want", "ok"),
+    [
+        ({"promethean-broker-0": 6, "promethean-broker-1": 6, "promethean-broker-2": 6}, 3, True),
+        ({"promethean-broker-0": 9, "promethean-broker-1": 9, "promethean-broker-2": 0}, 3, False),
+        ({"promethean-broker-0": 9, "promethean-broker-1": 9}, 3, False),
+        ({"promethean-broker-0": 9, "promethean-broker-1": 9, "promethean-broker-2": 1}, 2, False),
+    ],
+)
+def test_broker_ownership_check_reads_partitions_owned(
+    workflow: dict[str, Any], tmp_path: Path, metrics: dict[str, int], want: int, ok: bool
+) -> None:
+    """The check the workflow runs on the brokers' /metrics: every broker
+    of the StatefulSet, and no other, owns at least one partition."""
+    [check] = heredoc("\n".join(run_blocks(workflow, "kind")), "PY")
+    exposition = tmp_path / "metrics.txt"
+    exposition.write_text(
+        "# TYPE promethean_partitions_owned gauge\n"
+        + "".join(
+            f'promethean_partitions_owned{{broker="{broker}"}} {float(count)}\n'
+            for broker, count in metrics.items()
+        )
+        + "promethean_publish_queue 0.0\n",
+        encoding="utf-8",
+    )
+    result = subprocess.run(
+        ["python3", "-", str(want), str(exposition)],
+        input=check,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert (result.returncode == 0) is ok, result.stdout + result.stderr
+    assert "partitions owned per broker" in result.stdout
+
+
+def test_kind_up_waits_for_every_broker() -> None:
+    script = KIND_UP.read_text(encoding="utf-8")
+    assert 'rollout status "statefulset/$broker_statefulset"' in script
+    assert "app.kubernetes.io/component=broker" in script

@@ -356,3 +356,38 @@ volumeMounts:
 {{- printf "%s:%s" $i.repository $i.tag }}
 {{- end }}
 {{- end }}
+
+{{/* The broker StatefulSet's headless Service: the pods' DNS names. */}}
+{{- define "promethean.brokerHeadlessName" -}}
+{{- printf "%s-headless" (include "promethean.componentName" (list . "broker")) | trunc 63 | trimSuffix "-" }}
+{{- end }}
+
+{{/* The address a broker pod advertises to clients:
+ws://<pod>.<headless>.<namespace>.svc.<clusterDomain>:<port>, the pod name
+left to the kubelet's $(PROMETHEAN_BROKER_ID) expansion. */}}
+{{- define "promethean.brokerAdvertisedUrl" -}}
+{{- printf "ws://$(PROMETHEAN_BROKER_ID).%s.%s.svc.%s:%d" (include "promethean.brokerHeadlessName" .) .Release.Namespace .Values.broker.clusterDomain (.Values.broker.port | int) }}
+{{- end }}
+
+{{/* The PROMETHEAN_STORE a broker container gets from broker.env or, failing
+that, common.env (the same precedence as promethean.extraEnv); empty when
+neither sets it and the broker uses MONGO_URL. */}}
+{{- define "promethean.brokerStoreOverride" -}}
+{{- $store := "" }}
+{{- if hasKey .Values.common.env "PROMETHEAN_STORE" }}
+{{- $store = index .Values.common.env "PROMETHEAN_STORE" | toString }}
+{{- end }}
+{{- if hasKey .Values.broker.env "PROMETHEAN_STORE" }}
+{{- $store = index .Values.broker.env "PROMETHEAN_STORE" | toString }}
+{{- end }}
+{{- $store }}
+{{- end }}
+
+{{/* A SQLite file lives in one pod: brokers in several pods cannot share it,
+so more than one broker replica on a SQLite store is refused. */}}
+{{- define "promethean.refuseSharedSqlite" -}}
+{{- $store := include "promethean.brokerStoreOverride" . }}
+{{- if and (hasPrefix "sqlite" $store) (gt (.Values.broker.replicas | int) 1) }}
+{{- fail (printf "broker.replicas is %d but PROMETHEAN_STORE is a SQLite file (%s): SQLite cannot be shared between broker pods; set broker.replicas to 1 or use MongoDB (mongodb.enabled, or store.mongoUrl / store.existingSecret)" (.Values.broker.replicas | int) $store) }}
+{{- end }}
+{{- end }}
