@@ -211,7 +211,7 @@ def is_ready(pod: Pod) -> bool:
 def run_wait_for_store(
     cluster: Cluster, url: str, timeout: float
 ) -> subprocess.CompletedProcess[str]:
-    broker = named(cluster.manifests, "Deployment", "promethean-broker")
+    broker = named(cluster.manifests, "StatefulSet", "promethean-broker")
     [init] = pod_spec(broker)["initContainers"]
     env = env_for(Container(broker, init), cluster.secrets)
     env["MONGO_URL"] = url
@@ -242,14 +242,12 @@ def journey(mongo_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterato
         waited = run_wait_for_store(cluster, store_url, timeout=60)
         assert waited.returncode == 0, waited.stdout + waited.stderr
         assert "MongoDB is ready" in waited.stdout
-        # One broker: a second one is active and owns half of the partitions,
-        # which these clients reach only once the SDK routes to owners.
-        broker = cluster.start("broker", 0)
-        broker.process.wait_ready()
+        # One broker until partitioned groups fetch from each partition's owner.
+        first_broker = cluster.start("broker", 0)
+        first_broker.process.wait_ready()
         pods = [cluster.start(component, ordinal) for component, ordinal in STARTUP]
-        # A standby (the second compactor, like the second broker) is live
-        # but not ready until the readiness work of other issues lands; one
-        # pod of each component must be ready.
+        # A standby (the second compactor) is live but may not be ready yet;
+        # one pod of each component must be ready.
         for pod in pods:
             wait_live(pod.process)
         for component in {p.component for p in pods}:

@@ -342,7 +342,7 @@ class _LazyCollector:
         if engine is None:
             return iter(())
         return EngineStateCollector(
-            engine, self._runtime.connections, self._runtime.offline_lag
+            engine, self._runtime.connections, self._runtime.offline_lag, self._runtime.ownership
         ).collect()
 
 

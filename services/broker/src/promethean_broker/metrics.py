@@ -8,6 +8,7 @@ metric holds a bounded number of topic/group label sets (see `labels`)."""
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
+from typing import Protocol
 
 from prometheus_client import CollectorRegistry
 from prometheus_client.core import GaugeMetricFamily
@@ -109,6 +110,14 @@ class BrokerMetrics(MetricSet, EngineHooks):
         self.dead_lettered_total.labels(*self._pair("dead_lettered", topic, group)).inc()
 
 
+class HeldPartitions(Protocol):
+    """What the ownership gauge reads: this broker's id and its grants."""
+
+    broker_id: str
+
+    def held(self) -> Mapping[tuple[str, int], int]: ...
+
+
 class EngineStateCollector(Collector):
     """Lag, members, in-flight and connection gauges read from the engine at
     scrape; lag of groups without a live member, and of partitions other
@@ -119,10 +128,12 @@ class EngineStateCollector(Collector):
         engine: BusEngine,
         connections: Mapping[str, object],
         offline: OfflineLag | None = None,
+        ownership: HeldPartitions | None = None,
     ) -> None:
         self._engine = engine
         self._connections = connections
         self._offline = offline
+        self._ownership = ownership
 
     def collect(self) -> Iterator[GaugeMetricFamily]:
         lag = GaugeMetricFamily(
@@ -185,4 +196,11 @@ class EngineStateCollector(Collector):
         queued.add_metric([], self._engine.queued_publishes)
         conns = GaugeMetricFamily("promethean_connections", "Open WebSocket connections")
         conns.add_metric([], len(self._connections))
-        yield from (lag, committed, inflight, members, omitted, latest, queued, conns)
+        owned = GaugeMetricFamily(
+            "promethean_partitions_owned",
+            "Partitions this broker holds the lease of",
+            labels=["broker"],
+        )
+        if self._ownership is not None:
+            owned.add_metric([self._ownership.broker_id], len(self._ownership.held()))
+        yield from (lag, committed, inflight, members, omitted, latest, queued, conns, owned)
