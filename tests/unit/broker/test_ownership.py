@@ -106,3 +106,21 @@ async def test_a_grant_another_broker_took_is_dropped(store: MemoryStore) -> Non
     await b1.step()
     assert b1.token("t", 0) is None
     assert not b1.admits("t", 0)
+
+
+async def test_a_restart_under_the_same_id_gets_its_grant_back_with_a_fresh_expiry(
+    store: MemoryStore,
+) -> None:
+    """A grant taken back from before a restart keeps its token and is
+    renewed at once, so the first pass after it is not late."""
+    clock = Clock()
+    before = PartitionOwnership(ClusterSeat(store, "b1", TTL_MS, clock))
+    token = await before.claim("t", 0)
+    clock.now += TTL_MS - 10  # killed; restarted just before the grant expires
+    after = PartitionOwnership(ClusterSeat(store, "b1", TTL_MS, clock))
+    assert await after.claim("t", 0) == token
+    (owner,) = [o for o in await store.list_partition_owners("t") if o.partition == 0]
+    assert owner.expires_at_ms == clock.now + TTL_MS
+    clock.now += TTL_MS // 2
+    await after.step()
+    assert after.token("t", 0) == token, "renewed in time: no new token"

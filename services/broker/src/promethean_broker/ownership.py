@@ -194,11 +194,23 @@ class PartitionOwnership:
             held = self._held.get(tp)
             if held is not None:
                 return held
+            now = self._now_ms()
             grant = await self._store.acquire_partition(
-                tp[0], tp[1], self.broker_id, self.ttl_ms, self._now_ms()
+                tp[0], tp[1], self.broker_id, self.ttl_ms, now
             )
             if grant is None:
                 return None
+            if grant.expires_at_ms < now + self.ttl_ms:
+                # Our own grant still live from before a restart under the
+                # same id comes back unchanged, expiring soon: renew it now,
+                # before a pass comes too late and a new token fences the
+                # writes already queued under this one.
+                grant = (
+                    await self._store.renew_partition(
+                        tp[0], tp[1], self.broker_id, grant.token, self.ttl_ms, now
+                    )
+                    or grant
+                )
             if self.writers is not None:
                 await self.writers.adopt_partition(*tp)
             self._held[tp] = grant.token

@@ -553,7 +553,10 @@ class BusEngine:
                 generation=state.generation,
             )
         except FencedError:
-            grants.fenced((state.topic, p) for p in owned)
+            held = {p: grants.token(state.topic, p) for p in owned}
+            taken_again = None not in held.values() and any(held[p] != tokens[p] for p in owned)
+            if not taken_again:  # else the next flush commits under the new tokens
+                grants.fenced((state.topic, p) for p in owned)
             return {}
         return owned
 

@@ -215,19 +215,25 @@ class GroupCommitter:
         work[:] = owned
         if not owned:
             return []
-        try:
-            return await self._store.append_owned(
-                [
-                    (fence, [p.event for p in batch])
-                    for fence, (_, batch) in zip(fences, owned, strict=True)
-                ]
-            )
-        except FencedError:
-            self._grants.fenced((f.topic, f.partition) for f in fences)
-            for writer, batch in owned:
-                PartitionWriter.fail(batch, _not_owned(writer))
-            work.clear()
-            return []
+        retried = False
+        while True:
+            try:
+                return await self._store.append_owned(
+                    [
+                        (fence, [p.event for p in batch])
+                        for fence, (_, batch) in zip(fences, owned, strict=True)
+                    ]
+                )
+            except FencedError:
+                renewed = None if retried else renewed_fences(self._grants, fences)
+                if renewed is None:
+                    break
+                fences, retried = renewed, True
+        self._grants.fenced((f.topic, f.partition) for f in fences)
+        for writer, batch in owned:
+            PartitionWriter.fail(batch, _not_owned(writer))
+        work.clear()
+        return []
 
     def _collect(self) -> Work:
         """Up to ``batch_max`` events, taken partition by partition in the
@@ -258,6 +264,26 @@ class GroupCommitter:
         if task is not None:
             task.cancel()
             await asyncio.gather(task, return_exceptions=True)
+
+
+def renewed_fences(
+    grants: PartitionGrants, fences: list[PartitionFence]
+) -> list[PartitionFence] | None:
+    """The fences under the tokens held now, when a refused write may be
+    tried once more: every partition is still held and at least one was
+    taken again meanwhile (a renewal that came late gets token + 1 when
+    nobody else took the partition, so nothing was written under it and
+    the refused write, which stored nothing, keeps its place). None: the
+    refusal stands."""
+    renewed: list[PartitionFence] = []
+    for fence in fences:
+        token = grants.token(fence.topic, fence.partition)
+        if token is None:
+            return None
+        renewed.append(PartitionFence(fence.topic, fence.partition, token))
+    if renewed == fences:
+        return None
+    return renewed
 
 
 def _not_owned(writer: PartitionWriter) -> NotOwnerError:
