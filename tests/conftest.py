@@ -1,1 +1,6 @@
-pytest_plugins = ["tests.fixtures.ferretdb", "tests.fixtures.broker", "tests.fixtures.soak"]
+pytest_plugins = [
+    "tests.fixtures.ferretdb",
+    "tests.fixtures.broker",
+    "tests.fixtures.cluster",
+    "tests.fixtures.soak",
+]

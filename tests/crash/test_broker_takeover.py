@@ -48,9 +48,9 @@ async def publish_to_owners(
 
 
 async def test_a_killed_brokers_partitions_are_owned_again(
-    broker_process: BrokerFactory,
+    broker_process: BrokerFactory, cluster_store: str | None
 ) -> None:
-    brokers = start_cluster(broker_process, 3)
+    brokers = start_cluster(broker_process, 3, cluster_store)
     named = by_id(brokers)
     assert brokers[0].post("/topics", {"name": TOPIC, "partitions": PARTITIONS})[0] in (200, 201)
     owners, _ = await wait_settled(brokers[0].store_url, TOPIC, PARTITIONS, named, SETTLE_TIMEOUT_S)

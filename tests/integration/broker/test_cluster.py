@@ -1,4 +1,5 @@
-"""Three broker processes on one SQLite file: every one is Ready, the
+"""Three broker processes on one store (a SQLite file; a MongoDB database,
+FerretDB here): every one is Ready, the
 partitions are spread evenly, METADATA agrees across brokers, and a publish
 sent to a non-owner is refused with the owner to send it to."""
 
@@ -22,8 +23,10 @@ TOPIC = "orders"
 PARTITIONS = 12
 
 
-async def test_three_brokers_share_the_partitions(broker_process: BrokerFactory) -> None:
-    brokers = start_cluster(broker_process, 3)
+async def test_three_brokers_share_the_partitions(
+    broker_process: BrokerFactory, cluster_store: str | None
+) -> None:
+    brokers = start_cluster(broker_process, 3, cluster_store)
     for broker in brokers:
         assert broker.get("/healthz/ready")[0] == 200
     status, _ = brokers[0].post("/topics", {"name": TOPIC, "partitions": PARTITIONS})
@@ -69,11 +72,11 @@ async def test_three_brokers_share_the_partitions(broker_process: BrokerFactory)
 
 
 async def test_scaling_one_to_three_to_two_moves_partitions_with_nothing_lost(
-    broker_process: BrokerFactory,
+    broker_process: BrokerFactory, cluster_store: str | None
 ) -> None:
     """Graceful moves only: each step ends balanced, and every publish sent
     to the owner named by METADATA is stored once."""
-    (first,) = start_cluster(broker_process, 1)
+    (first,) = start_cluster(broker_process, 1, cluster_store)
     assert first.post("/topics", {"name": TOPIC, "partitions": PARTITIONS})[0] in (200, 201)
     owners, _ = await wait_settled(first.store_url, TOPIC, PARTITIONS, ["b0"], SETTLE_TIMEOUT_S)
     assert {b for (t, _), (b, _) in owners.items() if t == TOPIC} == {"b0"}
