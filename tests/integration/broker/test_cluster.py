@@ -1,7 +1,7 @@
 """Three broker processes on one store (a SQLite file; a MongoDB database,
-FerretDB here): every one is Ready, the
-partitions are spread evenly, METADATA agrees across brokers, and a publish
-sent to a non-owner is refused with the owner to send it to."""
+FerretDB here): every one is Ready, the partitions are spread evenly,
+METADATA agrees across brokers, and a publish sent to a non-owner is refused
+with the owner to send it to."""
 
 from __future__ import annotations
 
