@@ -3,8 +3,8 @@ that follows the controller's target.
 
 Each pass: release what the target gives another broker (stop accepting
 for it, let the group commit write what is queued, persist commits, then
-`release_partition`), renew every grant held (a grant the store will not
-renew is dropped at once), and acquire what the target gives this broker
+`release_partition`), renew every grant held a third of the TTL ago (a
+grant the store will not renew is dropped at once), and acquire what the target gives this broker
 once it is free, released or expired (token + 1). A partition the target
 does not place yet (a topic created a moment ago) is acquired on its first
 publish, so one broker owns every partition without waiting for a pass.
@@ -54,6 +54,10 @@ class PartitionOwnership:
         self.ttl_ms = seat.ttl_ms
         self._now_ms = seat.now_ms
         self._held: dict[TopicPartition, int] = {}
+        self._renewed_at: dict[TopicPartition, int] = {}
+        """When each grant was last taken or renewed (ms): a pass renews only
+        those a third of the TTL old, so an idle broker writes a few grants
+        a second, not every grant twice a second."""
         self._releasing: set[TopicPartition] = set()
         self._suspect: set[TopicPartition] = set()
         self._acquiring: KeyedLocks[TopicPartition] = KeyedLocks()
@@ -156,8 +160,10 @@ class PartitionOwnership:
             planned = self.target.owners.get(tp)
             if planned is not None and planned != mine:
                 await self._release(tp)
+        due = self._now_ms() - self.ttl_ms // 3
         for tp in list(self._held):
-            await self._renew(tp)
+            if tp in self._suspect or self._renewed_at.get(tp, 0) <= due:
+                await self._renew(tp)
         missing = 0
         for tp, broker in sorted(self.target.owners.items()):
             if broker == mine and tp not in self._held and await self._acquire(tp) is None:
@@ -214,6 +220,7 @@ class PartitionOwnership:
             if self.writers is not None:
                 await self.writers.adopt_partition(*tp)
             self._held[tp] = grant.token
+            self._renewed_at[tp] = now
         log.info(
             "partition acquired", extra={"topic": tp[0], "partition": tp[1], "token": grant.token}
         )
@@ -221,6 +228,7 @@ class PartitionOwnership:
 
     def _drop(self, tp: TopicPartition, why: str) -> None:
         token = self._held.pop(tp, None)
+        self._renewed_at.pop(tp, None)
         self._releasing.discard(tp)
         self._suspect.discard(tp)
         if self.writers is not None:
@@ -249,6 +257,7 @@ class PartitionOwnership:
             self._drop(tp, "partition lost: the store refused the renewal")
         else:
             self._held[tp] = grant.token
+            self._renewed_at[tp] = now
             self._suspect.discard(tp)
 
     async def _release(self, tp: TopicPartition) -> None:
