@@ -44,9 +44,9 @@ BUSY_TIMEOUT_MS: Final = 10_000
 CACHE_KIB: Final = 16 * 1024
 STATEMENT_CACHE: Final = 256
 STOP_JOIN_TIMEOUT_S: Final = 1.0
-INLINE_SLOW_S: Final = 0.005
+INLINE_SLOW_S: Final = 0.02
 """An inline commit longer than this blocked the event loop too long."""
-INLINE_PAUSE_S: Final = 1.0
+INLINE_PAUSE_S: Final = 0.2
 """How long writes go to the thread after a slow inline commit."""
 
 NOT_OPEN: Final = "sqlite store is not open"
