@@ -86,11 +86,13 @@ _NO_SPAN: Final = nullcontext(trace.INVALID_SPAN)
 
 
 def _no_op(tracer_: trace.Tracer) -> bool:
-    if isinstance(tracer_, trace.NoOpTracer):
-        return True
-    return isinstance(tracer_, trace.ProxyTracer) and isinstance(
-        trace.get_tracer_provider(), trace.ProxyTracerProvider
-    )
+    # A ProxyTracer (`tracer()` before any provider is installed) delegates
+    # to a NoOpTracer until one is; `_tracer` is that delegate, read without
+    # the environment lookup `trace.get_tracer_provider` makes each call.
+    delegate = tracer_
+    if isinstance(tracer_, trace.ProxyTracer):
+        delegate = getattr(tracer_, "_tracer", tracer_)
+    return isinstance(delegate, trace.NoOpTracer)
 
 
 @contextmanager
