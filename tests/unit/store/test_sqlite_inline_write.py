@@ -95,3 +95,18 @@ async def test_a_failed_inline_write_rolls_back_and_maps_to_store_error(
         await writer.run_write(half_done, inline=True)
     assert isinstance(failed.value.__cause__, sqlite3.Error)
     assert await writer.run(lambda c: c.execute("SELECT COUNT(*) FROM t").fetchone()[0]) == 0
+
+
+async def test_writes_as_fast_as_the_disk_takes_them_go_to_the_thread(
+    writer: SQLiteThread,
+) -> None:
+    """Back to back, a write finds the last one ended less than its own
+    duration ago (the disk is busy most of the time): the loop does not
+    wait for the disk then. After a pause it does again."""
+    here = threading.get_ident()
+    threads: list[int] = []
+    await writer.run_write(_insert_on(threads), inline=True)
+    await writer.run_write(_insert_on(threads), inline=True)
+    await asyncio.sleep(0.5)
+    await writer.run_write(_insert_on(threads), inline=True)
+    assert [t == here for t in threads] == [True, False, True]

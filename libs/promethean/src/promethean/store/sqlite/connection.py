@@ -17,8 +17,11 @@ write in flight costs more CPU than the SQL itself. That is only done while
 the thread has nothing queued or running, so the connection is never used
 by two threads at once, and never while another process holds the write
 lock: the inline ``BEGIN IMMEDIATE`` does not wait, the job goes to the
-thread instead. A commit that kept the loop longer than ``INLINE_SLOW_S``
-(a slow disk) sends writes to the thread for ``INLINE_PAUSE_S``.
+thread instead. Nor while writes come as fast as the disk takes them (the
+last one ended less than its own duration ago): the loop would then spend
+most of its time waiting for the disk, and deliveries ready to go would
+wait with it. A commit that kept the loop longer than ``INLINE_SLOW_S`` (a
+slow disk) sends writes to the thread for ``INLINE_PAUSE_S``.
 """
 
 from __future__ import annotations
@@ -199,6 +202,8 @@ class SQLiteThread:
         self._accepting = False
         self._pending = 0
         self._inline_from = 0.0
+        self._last_write_end = 0.0
+        self._last_write_s = 0.0
 
     @property
     def pending(self) -> int:
@@ -244,14 +249,19 @@ class SQLiteThread:
         thread when this thread is idle and the write lock is free (see the
         module's docstring), else on this thread as `run` does."""
         conn = self._conn
-        if inline and conn is not None and self._can_run_inline():
-            written = self._write_inline(conn, job)
-            if written is not None:
-                # Like a write on the thread, let other tasks run before the
-                # caller goes on, so a caller writing in a loop cannot starve them.
-                await asyncio.sleep(0)
-                return written[0]
-        return await self.run(partial(in_write_transaction, job=job))
+        started = time.monotonic()
+        try:
+            if inline and conn is not None and self._can_run_inline(started):
+                written = self._write_inline(conn, job)
+                if written is not None:
+                    # Like a write on the thread, let other tasks run before the
+                    # caller goes on, so a caller writing in a loop cannot starve them.
+                    await asyncio.sleep(0)
+                    return written[0]
+            return await self.run(partial(in_write_transaction, job=job))
+        finally:
+            self._last_write_end = ended = time.monotonic()
+            self._last_write_s = ended - started
 
     def _write_inline(
         self, conn: sqlite3.Connection, job: Callable[[sqlite3.Connection], T]
@@ -271,12 +281,13 @@ class SQLiteThread:
             if finished - started > INLINE_SLOW_S:
                 self._inline_from = finished + INLINE_PAUSE_S
 
-    def _can_run_inline(self) -> bool:
+    def _can_run_inline(self, now: float) -> bool:
         return (
             self._accepting
             and self._pending == 0
             and self._role is Role.WRITER
-            and time.monotonic() >= self._inline_from
+            and now >= self._inline_from
+            and now - self._last_write_end >= self._last_write_s
         )
 
     def _job_done(self) -> None:
