@@ -82,3 +82,38 @@ def test_growing_several_steps_keeps_most_keys() -> None:
         for k in keys
         if partition_for(k, "x", 8) != partition_for(k, "x", 12)
     )
+
+
+def _textbook_fnv1a64(data: bytes) -> int:
+    h = 0xCBF29CE484222325
+    for byte in data:
+        h = ((h ^ byte) * 0x100000001B3) & 0xFFFFFFFFFFFFFFFF
+    return h
+
+
+@pytest.mark.parametrize("size", [0, 1, 8, 32, 36, 200, 1024])
+def test_fnv1a64_reduced_once_equals_the_textbook_loop(size: int) -> None:
+    data = bytes((i * 151 + 7) % 256 for i in range(size))
+    assert fnv1a64(data) == _textbook_fnv1a64(data)
+
+
+def test_placement_is_the_hash_of_the_key_or_id_cached_or_not() -> None:
+    for partitions in (1, 2, 12, 64):
+        for i in range(300):
+            key, event_id = f"user-{i % 40}", f"evt-{i}"
+            by_key = jump_hash(_textbook_fnv1a64(key.encode()), partitions)
+            by_id = jump_hash(_textbook_fnv1a64(event_id.encode()), partitions)
+            assert partition_for(key, event_id, partitions) == by_key
+            assert partition_for(None, event_id, partitions) == by_id
+
+
+def test_one_partition_never_needs_the_hash() -> None:
+    assert all(jump_hash(_textbook_fnv1a64(f"k{i}".encode()), 1) == 0 for i in range(1000))
+    assert partition_for("any", "id", 1) == 0
+
+
+def test_no_partitions_is_still_refused() -> None:
+    with pytest.raises(ValueError, match="positive"):
+        partition_for(None, "id", 0)
+    with pytest.raises(ValueError, match="positive"):
+        partition_for("key", "id", 0)

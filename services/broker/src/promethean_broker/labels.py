@@ -53,7 +53,9 @@ class LabelCap:
             registry=registry,
         )
 
-    def labels(self, metric: str, values: Sequence[str]) -> tuple[str, ...]:
+    def labels(self, metric: str, values: Sequence[str], observations: int = 1) -> tuple[str, ...]:
+        """The label set to record ``observations`` under (folded ones count
+        that many times on the overflow counter)."""
         key = tuple(values)
         seen = self._seen.setdefault(metric, set())
         if key in seen:
@@ -61,5 +63,5 @@ class LabelCap:
         if len(seen) < self.max_sets:
             seen.add(key)
             return key
-        self.overflow.labels(metric).inc()
+        self.overflow.labels(metric).inc(observations)
         return tuple(OVERFLOW_VALUE for _ in key)

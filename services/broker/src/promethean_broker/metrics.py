@@ -8,10 +8,11 @@ metric holds a bounded number of topic/group label sets (see `labels`)."""
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
-from typing import Protocol
+from typing import Protocol, TypeVar, cast
 
 from prometheus_client import CollectorRegistry
 from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.metrics import MetricWrapperBase
 from prometheus_client.registry import Collector
 
 from promethean.bus import BusEngine, EngineHooks, PublishRequest
@@ -20,6 +21,8 @@ from promethean.runtime.metrics import LATENCY_BUCKETS, MetricSet
 from promethean.store.records import AppendResult
 from promethean_broker.labels import DEFAULT_MAX_SETS, LabelCap, classify_reason
 
+MetricT = TypeVar("MetricT", bound=MetricWrapperBase)
+
 BATCH_BUCKETS = (1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024)
 
 
@@ -27,6 +30,7 @@ class BrokerMetrics(MetricSet, EngineHooks):
     def __init__(self, registry: CollectorRegistry, max_label_sets: int = DEFAULT_MAX_SETS) -> None:
         super().__init__(registry)
         self.cap = LabelCap(registry, max_label_sets)
+        self._children: dict[tuple[str, tuple[str, ...]], MetricWrapperBase] = {}
         self.published_total = self.counter(
             "promethean_published", "Events appended to the log", ["topic"]
         )
@@ -77,37 +81,52 @@ class BrokerMetrics(MetricSet, EngineHooks):
     def published(
         self, results: Sequence[AppendResult], requests: Sequence[PublishRequest]
     ) -> None:
+        appended: dict[str, int] = {}
+        duplicates: dict[str, int] = {}
         for result, request in zip(results, requests, strict=True):
-            if result.duplicate:
-                self.duplicates_total.labels(*self._topic("duplicates", request.topic)).inc()
-            else:
-                self.published_total.labels(*self._topic("published", request.topic)).inc()
+            counts = duplicates if result.duplicate else appended
+            counts[request.topic] = counts.get(request.topic, 0) + 1
+        for topic, count in appended.items():
+            self._child("published", self.published_total, (topic,), count).inc(count)
+        for topic, count in duplicates.items():
+            self._child("duplicates", self.duplicates_total, (topic,), count).inc(count)
 
-    def _topic(self, metric: str, topic: str) -> tuple[str, ...]:
-        return self.cap.labels(metric, (topic,))
-
-    def _pair(self, metric: str, topic: str, group: str) -> tuple[str, ...]:
-        return self.cap.labels(metric, (topic, group))
+    def _child(
+        self, metric: str, family: MetricT, values: tuple[str, ...], observations: int = 1
+    ) -> MetricT:
+        """``family``'s child for ``values``, through the label cap. Sets the
+        cap let through are kept, so the next observation skips both the cap
+        and prometheus_client's label lookup; folded sets are not kept, so
+        each of their observations still counts on the overflow counter."""
+        key = (metric, values)
+        child = self._children.get(key)
+        if child is not None:
+            return cast(MetricT, child)
+        labels = self.cap.labels(metric, values, observations)
+        child = family.labels(*labels)
+        if labels == values:
+            self._children[key] = child
+        return child
 
     def append_batch(self, size: int, seconds: float) -> None:
         self.store_batch_size.observe(size)
         self.store_write_seconds.observe(seconds)
 
     def delivered(self, topic: str, group: str, partition: int, attempt: int) -> None:
-        self.delivered_total.labels(*self._pair("delivered", topic, group)).inc()
+        self._child("delivered", self.delivered_total, (topic, group)).inc()
 
     def acked(self, topic: str, group: str, partition: int, event_ts_ms: int, now_ms: int) -> None:
-        self.acked_total.labels(*self._pair("acked", topic, group)).inc()
-        self.ack_latency.labels(*self._topic("ack_latency", topic)).observe(
+        self._child("acked", self.acked_total, (topic, group)).inc()
+        self._child("ack_latency", self.ack_latency, (topic,)).observe(
             max(0, now_ms - event_ts_ms) / 1000
         )
 
     def redelivery(self, topic: str, group: str, partition: int, reason: str) -> None:
-        labels = self._pair("redelivered", topic, group)
+        labels = self.cap.labels("redelivered", (topic, group))
         self.redelivered_total.labels(*labels, classify_reason(reason)).inc()
 
     def dead_lettered(self, topic: str, group: str, partition: int, reason: str) -> None:
-        self.dead_lettered_total.labels(*self._pair("dead_lettered", topic, group)).inc()
+        self._child("dead_lettered", self.dead_lettered_total, (topic, group)).inc()
 
 
 class HeldPartitions(Protocol):

@@ -9,7 +9,8 @@ Without configuration the global no-op tracer is used and costs nothing.
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
+from typing import Final
 
 from opentelemetry import propagate, trace
 from opentelemetry.context import Context
@@ -64,15 +65,44 @@ def extract_context(headers: Mapping[str, str] | None) -> Context:
     return propagate.extract(dict(headers or {}))
 
 
-@contextmanager
 def span_from_headers(
     tracer_: trace.Tracer,
     name: str,
     headers: Mapping[str, str] | None,
     attributes: Mapping[str, str | int] | None = None,
     kind: trace.SpanKind = trace.SpanKind.CONSUMER,
+) -> AbstractContextManager[trace.Span]:
+    """A span continuing the trace whose ``traceparent`` the event carries.
+
+    With no tracer provider installed every span would be a no-op; the
+    context extraction and the span's context manager are skipped too
+    (this runs for every publish)."""
+    if _no_op(tracer_):
+        return _NO_SPAN
+    return _span_from_headers(tracer_, name, headers, attributes, kind)
+
+
+_NO_SPAN: Final = nullcontext(trace.INVALID_SPAN)
+
+
+def _no_op(tracer_: trace.Tracer) -> bool:
+    # A ProxyTracer (`tracer()` before any provider is installed) delegates
+    # to a NoOpTracer until one is; `_tracer` is that delegate, read without
+    # the environment lookup `trace.get_tracer_provider` makes each call.
+    delegate = tracer_
+    if isinstance(tracer_, trace.ProxyTracer):
+        delegate = getattr(tracer_, "_tracer", tracer_)
+    return isinstance(delegate, trace.NoOpTracer)
+
+
+@contextmanager
+def _span_from_headers(
+    tracer_: trace.Tracer,
+    name: str,
+    headers: Mapping[str, str] | None,
+    attributes: Mapping[str, str | int] | None,
+    kind: trace.SpanKind,
 ) -> Iterator[trace.Span]:
-    """A span continuing the trace whose ``traceparent`` the event carries."""
     with tracer_.start_as_current_span(
         name, context=extract_context(headers), kind=kind, attributes=dict(attributes or {})
     ) as span:

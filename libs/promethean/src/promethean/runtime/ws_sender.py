@@ -13,6 +13,11 @@ bytes the kernel still holds unacknowledged for the peer (``TIOCOUTQ``,
 Linux) did not shrink for ``stall_s`` after the last frame went out, it
 calls ``on_stall`` once and the caller drops the connection, which hands
 its work back. One timer per stall period, armed only after sending.
+
+Frames queued by the time the sender runs go to the socket in one write
+(`send_together`), not one system call each: replies and deliveries made in
+one turn of the loop leave together. The bytes on the wire are the same
+WebSocket frames either way.
 """
 
 from __future__ import annotations
@@ -27,6 +32,7 @@ from collections.abc import Callable
 from typing import Final
 
 from aiohttp import WSMsgType, web
+from aiohttp.http_websocket import WebSocketWriter
 
 DEFAULT_STALL_S: Final = 5.0
 """A peer whose socket took nothing for this long is dropped."""
@@ -83,13 +89,14 @@ class BoundedSender:
             self._progress_at = self._loop.time()
             self._arm()
             while self._frames:
-                frame = self._frames.popleft()
-                self._bytes -= len(frame)
+                frames = list(self._frames)
+                self._frames.clear()
+                self._bytes = 0
                 if ws.closed:
                     self._stop()
                     return
                 try:
-                    await ws.send_frame(frame, WSMsgType.TEXT)
+                    await send_together(ws, frames)
                 except (ConnectionError, RuntimeError):
                     self._stop()
                     return
@@ -149,3 +156,46 @@ class BoundedSender:
         self._bytes = 0
         self._task.cancel()
         await asyncio.gather(self._task, return_exceptions=True)
+
+
+async def send_together(ws: web.WebSocketResponse, frames: list[bytes]) -> None:
+    """Send ``frames`` as text frames, several in one write to the transport
+    when the connection sends plain frames (no compression, no mask)."""
+    writer = _plain_writer(ws) if len(frames) > 1 else None
+    if writer is None:
+        for frame in frames:
+            await ws.send_frame(frame, WSMsgType.TEXT)
+        return
+    writer.transport.write(b"".join([text_frame(frame) for frame in frames]))
+    protocol = writer.protocol
+    if protocol.writing_paused:
+        # The transport's buffer passed its high-water mark: wait, as
+        # aiohttp's own send does, until the peer takes some of it.
+        await protocol._drain_helper()
+
+
+def _plain_writer(ws: web.WebSocketResponse) -> WebSocketWriter | None:
+    """aiohttp's writer of ``ws`` when frames go out unmasked and
+    uncompressed; None when they do not (or ``ws`` is not aiohttp's)."""
+    writer = getattr(ws, "_writer", None)
+    if not isinstance(writer, WebSocketWriter):
+        return None
+    if writer.compress or writer.use_mask or writer.transport.is_closing():
+        return None
+    return writer
+
+
+_LEN7: Final = struct.Struct("!BB")
+_LEN16: Final = struct.Struct("!BBH")
+_LEN64: Final = struct.Struct("!BBQ")
+_FIN_TEXT: Final = 0x81
+
+
+def text_frame(payload: bytes) -> bytes:
+    """One final, unmasked WebSocket text frame (RFC 6455 section 5.2)."""
+    size = len(payload)
+    if size < 126:
+        return _LEN7.pack(_FIN_TEXT, size) + payload
+    if size < 65536:
+        return _LEN16.pack(_FIN_TEXT, 126, size) + payload
+    return _LEN64.pack(_FIN_TEXT, 127, size) + payload

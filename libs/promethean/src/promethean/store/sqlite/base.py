@@ -30,6 +30,11 @@ T = TypeVar("T")
 
 URL_PREFIX: Final = "sqlite:///"
 DEFAULT_MAX_PENDING: Final = 1024
+INLINE_APPEND_MAX_EVENTS: Final = 8
+"""Appends of at most this many events may commit on the loop's thread:
+that is the load (one or a few publishes in flight) where the hand-off to
+the writer thread costs more than the SQL. Bigger batches go to the thread,
+so the loop keeps reading publishes while their commit waits for the disk."""
 CAPABILITIES: Final = StoreCapabilities(transactions=True, change_streams=False, detail="sqlite")
 
 
@@ -141,6 +146,23 @@ class SQLiteBase:
             return in_write_transaction(conn, lambda c: job(c, *args, **kwargs))
 
         return await writer.run(transaction)
+
+    async def _write_append(
+        self,
+        events: int,
+        job: Callable[Concatenate[sqlite3.Connection, P], T],
+        /,
+        *args: P.args,
+        **kwargs: P.kwargs,
+    ) -> T:
+        """`_write` for an append of ``events`` events: a small one commits
+        on the loop's thread when the writer is idle (`SQLiteThread.run_write`)."""
+        writer = self._writer
+        if writer is None:
+            raise StoreUnavailableError(NOT_OPEN)
+        return await writer.run_write(
+            lambda c: job(c, *args, **kwargs), inline=events <= INLINE_APPEND_MAX_EVENTS
+        )
 
     async def _read(
         self,

@@ -209,7 +209,8 @@ class LogMixin(SQLiteBase):
         fence: Fence | None = None,
     ) -> list[list[AppendResult]]:
         copied = [(topic, partition, list(events)) for topic, partition, events in batches]
-        return await self._write(append_event_batches, copied, fence)
+        size = sum(len(events) for _, _, events in copied)
+        return await self._write_append(size, append_event_batches, copied, fence)
 
     async def append(
         self,

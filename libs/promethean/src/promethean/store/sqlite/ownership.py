@@ -250,7 +250,8 @@ class OwnershipMixin(SQLiteBase):
         self, batches: Sequence[tuple[PartitionFence, Sequence[NewEvent]]]
     ) -> list[list[AppendResult]]:
         copied = [(fence, list(events)) for fence, events in batches]
-        return await self._write(append_fenced, copied)
+        size = sum(len(events) for _, events in copied)
+        return await self._write_append(size, append_fenced, copied)
 
     async def commit_owned(
         self,
