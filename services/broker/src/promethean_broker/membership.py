@@ -34,6 +34,7 @@ async def handle_membership(
             await coordinator.join(link, frame)
             return
         case bf.Heartbeat():
+            await still_coordinating(coordinator, frame.group)
             await coordinator.heartbeat(link, frame)
         case bf.Revoked():
             await coordinator.revoked(link, frame)
@@ -71,6 +72,25 @@ async def claim_for_join(engine: BusEngine, topics: list[str]) -> None:
         for partition in range(config.partitions):
             with contextlib.suppress(NotOwnerError):
                 await grants.claim(topic, partition)
+
+
+async def still_coordinating(coordinator: Coordinator, group: str) -> None:
+    """When another live broker owns the group's coordinating partition now
+    (a handoff, or this broker was presumed dead), step down and refuse
+    with ``ERR not_owner`` naming it: the member JOINs there again with the
+    same member id, and the generation continues from the stored one."""
+    grants = coordinator.engine.grants
+    view = coordinator.group(group)
+    if grants is None or view is None or not view.members:
+        return
+    topic = min(t for member in view.members.values() for t in member.topics)
+    if grants.token(topic, 0) is not None:
+        return
+    refusal = await grants.not_owner(topic, 0)
+    if refusal.owner_id is None:
+        return  # moving: keep the group until the new owner is known
+    await coordinator.step_down(group)
+    raise refusal
 
 
 class MemberSession(Session, MemberLink, Protocol):
