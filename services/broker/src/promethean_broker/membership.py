@@ -75,22 +75,14 @@ async def claim_for_join(engine: BusEngine, topics: list[str]) -> None:
 
 
 async def still_coordinating(coordinator: Coordinator, group: str) -> None:
-    """When another live broker owns the group's coordinating partition now
-    (a handoff, or this broker was presumed dead), step down and refuse
-    with ``ERR not_owner`` naming it: the member JOINs there again with the
-    same member id, and the generation continues from the stored one."""
-    grants = coordinator.engine.grants
-    view = coordinator.group(group)
-    if grants is None or view is None or not view.members:
-        return
-    topic = min(t for member in view.members.values() for t in member.topics)
-    if grants.token(topic, 0) is not None:
-        return
-    refusal = await grants.not_owner(topic, 0)
-    if refusal.owner_id is None:
-        return  # moving: keep the group until the new owner is known
-    await coordinator.step_down(group)
-    raise refusal
+    """When another live broker owns the group's coordinating partition now,
+    step down and refuse with ``ERR not_owner`` naming it: the member JOINs
+    there again with the same member id, and the generation continues from
+    the stored one."""
+    refusal = await coordinator.moved_elsewhere(group)
+    if refusal is not None:
+        await coordinator.step_down(group)
+        raise refusal
 
 
 class MemberSession(Session, MemberLink, Protocol):

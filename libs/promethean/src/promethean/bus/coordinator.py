@@ -25,7 +25,7 @@ from promethean.bus.engine import BusEngine
 from promethean.bus.fetchers import Fetchers
 from promethean.bus.members import GroupView, LinkIndex, Member, MemberLink, Partitions
 from promethean.bus.subscription import StartKind, StartPosition
-from promethean.errors import FrameError
+from promethean.errors import FrameError, NotOwnerError
 from promethean.frames import broker as bf
 from promethean.frames.codes import ErrorCode
 from promethean.store.records import GroupState
@@ -185,6 +185,9 @@ class Coordinator:
         removed = 0
         now = self.now_ms
         for view in list(self._groups.values()):
+            if await self.moved_elsewhere(view.name) is not None:
+                await self.step_down(view.name)
+                continue
             async with view.lock:
                 gone = [
                     m
@@ -202,6 +205,21 @@ class Coordinator:
                 if gone or await self._counts_changed(view):
                     await self._rebalance(view)
         return removed
+
+    async def moved_elsewhere(self, group: str) -> NotOwnerError | None:
+        """The refusal naming the broker that owns ``group``'s coordinating
+        partition (partition 0 of the first of its topics by name) when that
+        is another live broker: a handoff, or this broker was presumed dead.
+        None while this broker holds it, nobody else does, or without grants."""
+        grants = self.engine.grants
+        view = self._groups.get(group)
+        if grants is None or view is None or not view.members:
+            return None
+        topic = min(t for member in view.members.values() for t in member.topics)
+        if grants.token(topic, 0) is not None:
+            return None
+        refusal = await grants.not_owner(topic, 0)
+        return refusal if refusal.owner_id is not None else None
 
     async def step_down(self, group: str) -> None:
         """Another broker coordinates ``group`` now (it owns the group's

@@ -1,0 +1,52 @@
+"""Partitioned groups across brokers: three brokers on one SQLite file, a
+topic of 12 partitions, a partitioned group of three SDK members (each
+first connected to a different broker) and a shared group. Every member
+JOINs at the group's coordinator and FETCHes its other partitions from
+their owners; every acknowledged event is consumed by both groups, in
+order per partition within a member's generation, and the partitioned
+group's commits advance on every partition."""
+
+from __future__ import annotations
+
+import asyncio
+
+from tests.crash.support import opened
+from tests.fixtures.broker import BrokerFactory
+from tests.fixtures.cluster import (
+    SETTLE_TIMEOUT_S,
+    assert_fenced_history,
+    by_id,
+    start_cluster,
+    wait_settled,
+)
+from tests.fixtures.cluster_groups import (
+    assert_commits_advanced,
+    consuming_groups,
+    publish_keyed,
+)
+
+TOPIC = "orders"
+GROUP = "fulfil"
+PARTITIONS = 12
+
+
+async def test_partitioned_members_fetch_from_every_owner(broker_process: BrokerFactory) -> None:
+    brokers = start_cluster(broker_process, 3)
+    assert brokers[0].post("/topics", {"name": TOPIC, "partitions": PARTITIONS})[0] in (200, 201)
+    await wait_settled(brokers[0].store_url, TOPIC, PARTITIONS, by_id(brokers), SETTLE_TIMEOUT_S)
+    urls = [b.url for b in brokers]
+
+    async with consuming_groups(urls, TOPIC, GROUP, members=3) as (consumption, members):
+        batches = await asyncio.gather(
+            *(publish_keyed(url, TOPIC, PARTITIONS, f"c{i}", 5) for i, url in enumerate(urls))
+        )
+        acked = set().union(*batches)
+        assert len(acked) == 3 * 5 * PARTITIONS
+        await consumption.wait_for(acked)
+        assigned = [set(m.assigned) for m in members]
+        assert set().union(*assigned) == set(range(PARTITIONS)), assigned
+        assert sum(len(a) for a in assigned) == PARTITIONS, "each partition to one member"
+        consumption.assert_ordered()
+        async with opened(brokers[0].store_url) as store:
+            await assert_commits_advanced(store, GROUP, TOPIC, PARTITIONS)
+            await assert_fenced_history(store, TOPIC, PARTITIONS)
