@@ -20,6 +20,7 @@ from tests.fixtures.cluster import (
     wait_settled,
 )
 from tests.fixtures.cluster_groups import (
+    Publishing,
     assert_commits_advanced,
     consuming_groups,
     publish_keyed,
@@ -50,3 +51,41 @@ async def test_partitioned_members_fetch_from_every_owner(broker_process: Broker
         async with opened(brokers[0].store_url) as store:
             await assert_commits_advanced(store, GROUP, TOPIC, PARTITIONS)
             await assert_fenced_history(store, TOPIC, PARTITIONS)
+
+
+async def test_scaling_one_to_three_to_two_with_a_partitioned_group_consuming(
+    broker_process: BrokerFactory,
+) -> None:
+    """Graceful moves under load: after each step ownership is balanced,
+    and both groups consume every acknowledged event."""
+    (first,) = start_cluster(broker_process, 1)
+    assert first.post("/topics", {"name": TOPIC, "partitions": PARTITIONS})[0] in (200, 201)
+    await wait_settled(first.store_url, TOPIC, PARTITIONS, ["b0"], SETTLE_TIMEOUT_S)
+
+    async with consuming_groups([first.url], TOPIC, GROUP, members=2) as (consumption, members):
+        publishing = Publishing(first.url, TOPIC, PARTITIONS, "scale")
+        await consumption.wait_for({f"scale-0-{p}" for p in range(PARTITIONS)})
+        env = {"PROMETHEAN_LEASE_TTL_MS": first.env["PROMETHEAN_LEASE_TTL_MS"]}
+        more = [
+            broker_process({**env, "PROMETHEAN_BROKER_ID": f"b{i}"}, store_url=first.store_url)
+            for i in (1, 2)
+        ]
+        await wait_settled(
+            first.store_url, TOPIC, PARTITIONS, by_id([first, *more]), SETTLE_TIMEOUT_S
+        )
+        await publishing.rounds_past(publishing.rounds + 3)
+        assert more[1].terminate() == 0
+        await wait_settled(
+            first.store_url, TOPIC, PARTITIONS, by_id([first, more[0]]), SETTLE_TIMEOUT_S
+        )
+        await publishing.rounds_past(publishing.rounds + 3)
+        acked = await publishing.stop()
+        await consumption.wait_for(acked)
+        assigned = [set(m.assigned) for m in members]
+        assert set().union(*assigned) == set(range(PARTITIONS)), assigned
+        assert abs(len(assigned[0]) - len(assigned[1])) <= 1, "balanced"
+
+    async with opened(first.store_url) as store:
+        found = await store.find_ids(TOPIC, list(acked))
+        assert set(found) == acked, "nothing lost"
+        await assert_fenced_history(store, TOPIC, PARTITIONS)

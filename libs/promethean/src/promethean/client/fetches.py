@@ -134,8 +134,6 @@ class MemberFetches:
                 await asyncio.gather(*(self._place(a, p) for a, p in changes))
 
     async def tick(self) -> None:
-        if self._routes.routes is None:
-            return
         routes = await self._routes.refresh()
         if routes is None or routes.epoch == self._seen_epoch:
             return

@@ -64,6 +64,10 @@ MAX_REMEMBERED_TOPICS: Final = 4096
 MSG_LOST: Final = "connection to the broker lost"
 MSG_PUBLISH_TIMEOUT: Final = "publish of {id} not acknowledged within {timeout}s"
 MSG_NO_REPLY: Final = "no reply to {frame} within {timeout}s"
+ROUTE_WATCH_S: Final = 3.0
+"""How often a client that consumes asks for the routes: a consumer that
+never publishes hears no ``not_owner``, yet must subscribe on brokers that
+joined and fetch partitions that moved."""
 
 _json = msgspec.json.Encoder()
 
@@ -169,6 +173,7 @@ class WebSocketBusClient:
         Later losses are repaired in the background."""
         await self._transport.open()
         await self._route_book.refresh()
+        self._in_background(self._watch_routes(), "bus-client-routes")
 
     async def close(self) -> None:
         """Stop every subscription (running handlers finish and ack), send
@@ -214,6 +219,12 @@ class WebSocketBusClient:
         for fetches in list(self._fetches.values()):
             self._in_background(fetches.follow(), "bus-client-member-follow")
         then()
+
+    async def _watch_routes(self) -> None:
+        while not self.closed:
+            await asyncio.sleep(ROUTE_WATCH_S)
+            if (self._subs or self._members) and self.connected:
+                await self._refresh_and(lambda: None, 0.0)
 
     def _prune_links(self) -> None:
         """Close the connections to brokers the routes no longer list (gone,
