@@ -242,9 +242,12 @@ def journey(mongo_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterato
         waited = run_wait_for_store(cluster, store_url, timeout=60)
         assert waited.returncode == 0, waited.stdout + waited.stderr
         assert "MongoDB is ready" in waited.stdout
-        # One broker until partitioned groups fetch from each partition's owner.
+        # Two active brokers: the workers' partitioned group fetches each
+        # partition from its owner.
         first_broker = cluster.start("broker", 0)
         first_broker.process.wait_ready()
+        second_broker = cluster.start("broker", 1)
+        second_broker.process.wait_ready()
         pods = [cluster.start(component, ordinal) for component, ordinal in STARTUP]
         # A standby (the second compactor) is live but may not be ready yet;
         # one pod of each component must be ready.

@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import asyncio
 
+from promethean.client.partitioned import PartitionedSubscription
 from tests.crash.support import opened
-from tests.fixtures.broker import BrokerFactory
+from tests.fixtures.broker import BrokerFactory, BrokerProcess
 from tests.fixtures.cluster import (
     SETTLE_TIMEOUT_S,
+    Owners,
     assert_fenced_history,
     by_id,
     start_cluster,
@@ -25,6 +27,7 @@ from tests.fixtures.cluster_groups import (
     consuming_groups,
     publish_keyed,
 )
+from tests.fixtures.wire import WireClient
 
 TOPIC = "orders"
 GROUP = "fulfil"
@@ -34,7 +37,9 @@ PARTITIONS = 12
 async def test_partitioned_members_fetch_from_every_owner(broker_process: BrokerFactory) -> None:
     brokers = start_cluster(broker_process, 3)
     assert brokers[0].post("/topics", {"name": TOPIC, "partitions": PARTITIONS})[0] in (200, 201)
-    await wait_settled(brokers[0].store_url, TOPIC, PARTITIONS, by_id(brokers), SETTLE_TIMEOUT_S)
+    owners, _ = await wait_settled(
+        brokers[0].store_url, TOPIC, PARTITIONS, by_id(brokers), SETTLE_TIMEOUT_S
+    )
     urls = [b.url for b in brokers]
 
     async with consuming_groups(urls, TOPIC, GROUP, members=3) as (consumption, members):
@@ -48,6 +53,7 @@ async def test_partitioned_members_fetch_from_every_owner(broker_process: Broker
         assert set().union(*assigned) == set(range(PARTITIONS)), assigned
         assert sum(len(a) for a in assigned) == PARTITIONS, "each partition to one member"
         consumption.assert_ordered()
+        await owners_refuse_bad_fetches(by_id(brokers), owners, members[0])
         async with opened(brokers[0].store_url) as store:
             await assert_commits_advanced(store, GROUP, TOPIC, PARTITIONS)
             await assert_fenced_history(store, TOPIC, PARTITIONS)
@@ -89,3 +95,30 @@ async def test_scaling_one_to_three_to_two_with_a_partitioned_group_consuming(
         found = await store.find_ids(TOPIC, list(acked))
         assert set(found) == acked, "nothing lost"
         await assert_fenced_history(store, TOPIC, PARTITIONS)
+
+
+async def owners_refuse_bad_fetches(
+    brokers: dict[str, BrokerProcess], owners: Owners, member: PartitionedSubscription
+) -> None:
+    """FETCH from a non-owner, of an old generation, or of a partition the
+    member was not assigned is refused with its code."""
+    mine = min(member.assigned)
+    other = min(set(range(PARTITIONS)) - set(member.assigned))
+    owner, _ = owners[(TOPIC, mine)]
+    stranger = next(b for b in brokers if b != owner)
+    fetch = {
+        "type": "FETCH",
+        "topic": TOPIC,
+        "group": GROUP,
+        "member_id": member.member_id,
+        "generation": member.generation,
+    }
+    async with await WireClient.connect(brokers[stranger].url) as client:
+        refused = await client.request({**fetch, "partitions": [mine]})
+    assert (refused["code"], refused["owner"]["id"]) == ("not_owner", owner)
+    other_owner, _ = owners[(TOPIC, other)]
+    async with await WireClient.connect(brokers[other_owner].url) as client:
+        refused = await client.request({**fetch, "partitions": [other]})
+        assert refused["code"] == "stale_generation", refused
+        refused = await client.request({**fetch, "generation": 0, "partitions": [other]})
+        assert refused["code"] == "stale_generation", refused
