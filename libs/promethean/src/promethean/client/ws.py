@@ -267,7 +267,8 @@ class WebSocketBusClient:
             member = self._members.get(member_id)
             if member is None:
                 continue
-            if fetches.home is link:
+            if fetches.home is link and member.joined.is_set():
+                # Back at the coordinator (the first JOIN is a request of its own).
                 link.send_queue.frames.append(encode(member.join_frame(None)))
             elif self._route_book.routes is not None:
                 self._in_background(fetches.reconcile(), "bus-client-member-fetch")
