@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import pytest
 
-from promethean.bus.fetchers import Fetchers, FetchRequest, check_assigned
+from promethean.bus.fetchers import Fetchers, check_assigned
 from promethean.errors import FrameError
+from promethean.frames import broker as bf
 from promethean.store.records import Member
 from tests.unit.bus.conftest import MakeHarness
 from tests.unit.bus.support import Harness, Inbox
@@ -26,13 +27,13 @@ def record(generation: int, owned: list[int], revoking: list[int] | None = None)
     )
 
 
-def request(generation: int, partitions: set[int], member_id: str = "m1") -> FetchRequest:
-    return FetchRequest(
+def request(generation: int, partitions: set[int], member_id: str = "m1") -> bf.Fetch:
+    return bf.Fetch(
         topic=TOPIC,
         group=GROUP,
         member_id=member_id,
         generation=generation,
-        partitions=frozenset(partitions),
+        partitions=sorted(partitions),
     )
 
 
@@ -51,7 +52,7 @@ def test_assigned_partitions_of_the_current_generation_pass() -> None:
     ids=["no member", "stale generation", "not assigned", "revoking is not new"],
 )
 def test_a_fetch_the_membership_does_not_give_is_stale(
-    stored: Member | None, asked: FetchRequest, kept: set[int], why: str
+    stored: Member | None, asked: bf.Fetch, kept: set[int], why: str
 ) -> None:
     with pytest.raises(FrameError, match=why) as refused:
         check_assigned(stored, asked, kept)

@@ -12,7 +12,7 @@ coordinator's `Fetchers`; acks of the connection are checked against it
 
 from __future__ import annotations
 
-from promethean.bus.fetchers import FetchRequest, check_assigned
+from promethean.bus.fetchers import check_assigned
 from promethean.errors import FrameError
 from promethean.frames import broker as bf
 from promethean.frames.codes import ErrorCode
@@ -35,23 +35,14 @@ async def on_fetch(session: SubscribingSession, frame: bf.Fetch) -> None:
     if coordinator is None:
         raise FrameError("FETCH is not accepted here", code=ErrorCode.UNKNOWN_TYPE)
     fetchers = coordinator.fetchers
-    request = FetchRequest(
-        topic=frame.topic,
-        group=frame.group,
-        member_id=frame.member_id,
-        generation=frame.generation,
-        partitions=frozenset(frame.partitions),
-        max_inflight=frame.max_inflight,
-        ack_timeout_ms=frame.ack_timeout_ms,
-    )
-    if request.partitions:
-        await check_owned(session, frame.topic, request.partitions)
+    if frame.partitions:
+        await check_owned(session, frame.topic, frozenset(frame.partitions))
         current = fetchers.fetch_of(session.consumer_id, frame.group, frame.topic)
         kept = current.partitions if current is not None else set()
         records = await session.engine.store.list_members(frame.group)
         record = next((r for r in records if r.member_id == frame.member_id), None)
-        check_assigned(record, request, kept)
-    await fetchers.place(session, request)
+        check_assigned(record, frame, kept)
+    await fetchers.place(session, frame)
     session.send(bf.Ok(corr=frame.corr))
 
 

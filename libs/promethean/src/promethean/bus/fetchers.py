@@ -22,6 +22,7 @@ from typing import Final
 from promethean.bus.engine import BusEngine
 from promethean.bus.subscription import Consumer, StartKind, StartPosition, Subscription
 from promethean.errors import FrameError
+from promethean.frames import broker as bf
 from promethean.frames.codes import ErrorCode
 from promethean.store.records import Member as MemberRecord
 
@@ -49,18 +50,7 @@ class Fetch:
     partitions: set[int] = field(default_factory=set)
 
 
-@dataclass(frozen=True, slots=True)
-class FetchRequest:
-    topic: str
-    group: str
-    member_id: str
-    generation: int
-    partitions: frozenset[int]
-    max_inflight: int | None = None
-    ack_timeout_ms: int | None = None
-
-
-def check_assigned(record: MemberRecord | None, request: FetchRequest, kept: set[int]) -> None:
+def check_assigned(record: MemberRecord | None, request: bf.Fetch, kept: set[int]) -> None:
     """Raise ``stale_generation`` unless the stored membership gives the
     member every partition it asks for in the request's generation or an
     older one. Partitions it already fetches (``kept``) may still be being
@@ -102,9 +92,10 @@ class Fetchers:
         fetch = self._by_link.get((consumer_id, group, topic))
         return fetch if fetch is not None and fetch.sub.active else None
 
-    async def place(self, consumer: Consumer, request: FetchRequest) -> None:
+    async def place(self, consumer: Consumer, request: bf.Fetch) -> None:
         """Serve ``request`` on ``consumer`` (checked by the caller): widen,
         narrow or end its subscription, taking partitions from older fetchers."""
+        partitions = frozenset(request.partitions)
         key = (consumer.consumer_id, request.group, request.topic)
         fetch = self.fetch_of(*key)
         if fetch is not None and request.generation < fetch.generation:
@@ -113,11 +104,11 @@ class Fetchers:
                     got=request.generation, need=fetch.generation, group=request.group
                 )
             )
-        if not request.partitions:
+        if not partitions:
             if fetch is not None:
                 await self._end(fetch)
             return
-        for partition in request.partitions:
+        for partition in partitions:
             await self._take(request, partition, consumer.consumer_id)
         if fetch is None:
             sub, _ = await self.engine.subscribe(
@@ -127,7 +118,7 @@ class Fetchers:
                 start=StartPosition(StartKind.EARLIEST),
                 max_inflight=request.max_inflight,
                 ack_timeout_ms=request.ack_timeout_ms,
-                partitions=request.partitions,
+                partitions=partitions,
                 generation=request.generation,
             )
             fetch = Fetch(
@@ -139,11 +130,11 @@ class Fetchers:
                 sub,
             )
             self._by_link[key] = fetch
-        dropped = fetch.partitions - request.partitions
+        dropped = fetch.partitions - partitions
         fetch.member_id = request.member_id
         fetch.generation = request.generation
-        fetch.partitions = set(request.partitions)
-        fetch.sub.partitions = request.partitions
+        fetch.partitions = set(partitions)
+        fetch.sub.partitions = partitions
         fetch.sub.generation = request.generation
         for partition in fetch.partitions:
             self._holders[(request.group, request.topic, partition)] = fetch
@@ -153,7 +144,7 @@ class Fetchers:
             state.generation = max(state.generation, request.generation)
             state.wake()
 
-    async def _take(self, request: FetchRequest, partition: int, consumer_id: str) -> None:
+    async def _take(self, request: bf.Fetch, partition: int, consumer_id: str) -> None:
         """Take ``partition`` from another fetcher of an older or equal generation."""
         holder = self._holders.get((request.group, request.topic, partition))
         if holder is None or holder.consumer_id == consumer_id or not holder.sub.active:
