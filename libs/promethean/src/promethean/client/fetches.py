@@ -77,6 +77,7 @@ class MemberFetches:
         self._placed: dict[str, Placement] = {}
         self._ports: dict[str, LinkPort] = {}
         self._lock = asyncio.Lock()
+        self._joining = asyncio.Lock()
         self._seen_epoch: int | None = None
         self.member: PartitionedSubscription | None = None
 
@@ -94,7 +95,15 @@ class MemberFetches:
 
     async def join(self) -> None:
         """JOIN at the coordinator the routes name; after ``not_owner`` the
-        routes are refreshed and the JOIN goes again (same member id)."""
+        routes are refreshed and the JOIN goes again (same member id). A
+        JOIN already under way is waited for, not repeated."""
+        if self._joining.locked():
+            async with self._joining:
+                return
+        async with self._joining:
+            await self._join()
+
+    async def _join(self) -> None:
         member = self._member()
         for attempt in range(1, JOIN_ATTEMPTS + 1):
             link = self._coordinator_link()
