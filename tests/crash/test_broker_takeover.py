@@ -21,6 +21,11 @@ from tests.fixtures.cluster import (
     start_cluster,
     wait_settled,
 )
+from tests.fixtures.cluster_groups import (
+    Publishing,
+    assert_commits_advanced,
+    consuming_groups,
+)
 from tests.fixtures.wire import WireClient
 
 TOPIC = "handover"
@@ -66,6 +71,42 @@ async def test_a_killed_brokers_partitions_are_owned_again(
     async with opened(brokers[0].store_url) as store:
         found = await store.find_ids(TOPIC, list(acked))
         assert {i: tuple(p) for i, p in found.items()} == acked, "nothing lost"
+        await assert_fenced_history(store, TOPIC, PARTITIONS)
+
+
+async def test_a_partitioned_group_loses_nothing_when_its_coordinator_is_killed(
+    broker_process: BrokerFactory,
+) -> None:
+    """SIGKILL of the broker owning partition 0 (the group's coordinator)
+    mid-stream: its partitions are owned again within the TTL plus one pass,
+    the members JOIN at the new coordinator, and both groups consume every
+    acknowledged event."""
+    brokers = start_cluster(broker_process, 3)
+    named = by_id(brokers)
+    assert brokers[0].post("/topics", {"name": TOPIC, "partitions": PARTITIONS})[0] in (200, 201)
+    owners, _ = await wait_settled(brokers[0].store_url, TOPIC, PARTITIONS, named, SETTLE_TIMEOUT_S)
+    victim, _ = owners[(TOPIC, 0)]
+    survivors = {b: p for b, p in named.items() if b != victim}
+    urls = [p.url for p in survivors.values()]
+
+    async with consuming_groups(urls, TOPIC, "takeover", members=2) as (consumption, members):
+        publishing = Publishing(urls[0], TOPIC, PARTITIONS, "live")
+        await consumption.wait_for({f"live-0-{p}" for p in range(PARTITIONS)})
+        named[victim].kill()
+        budget = CLUSTER_TTL_MS / 1000 + TAKEOVER_MARGIN_S
+        _, took = await wait_settled(brokers[0].store_url, TOPIC, PARTITIONS, survivors, budget)
+        assert took < budget
+        await publishing.rounds_past(publishing.rounds + 3)
+        acked = await publishing.stop()
+        await consumption.wait_for(acked)
+        assigned = [set(m.assigned) for m in members]
+        assert set().union(*assigned) == set(range(PARTITIONS)), assigned
+
+    store_url = brokers[0].store_url
+    async with opened(store_url) as store:
+        found = await store.find_ids(TOPIC, list(acked))
+        assert set(found) == acked, "nothing lost"
+        await assert_commits_advanced(store, "takeover", TOPIC, PARTITIONS)
         await assert_fenced_history(store, TOPIC, PARTITIONS)
 
 

@@ -59,6 +59,11 @@ class Cluster:
     received: list[tuple[str, str]] = field(default_factory=list)
     """(broker id, event id) for every publish a broker was sent."""
     metadata_requests: int = 0
+    joins: list[tuple[str, str]] = field(default_factory=list)
+    """(broker id, member id) of every JOIN a coordinator took."""
+    fetches: list[tuple[str, int, list[int]]] = field(default_factory=list)
+    """(broker id, generation, partitions) of every FETCH."""
+    fetched: asyncio.Event = field(default_factory=asyncio.Event)
 
     def assign(self, topic: str, partition: int, broker_id: str) -> None:
         self.topics[topic][partition] = broker_id
@@ -225,7 +230,39 @@ class FakeBroker:
             self.acks.extend((frame.topic, p, o) for p, o in frame.items)
             self.acked.set()
             return []
+        if isinstance(frame, bf.Join | bf.Heartbeat | bf.Revoked | bf.Leave | bf.Fetch):
+            return self._membership(frame)
         return [bf.Err(code="unknown_type", msg=type(frame).__name__, corr=frame.corr)]
+
+    def _membership(
+        self, frame: bf.Join | bf.Heartbeat | bf.Revoked | bf.Leave | bf.Fetch
+    ) -> list[bf.BrokerFrame]:
+        """One member owning every partition, coordinated by the owner of
+        partition 0 of its topic; FETCHes are recorded and confirmed."""
+        cluster = self.cluster
+        if isinstance(frame, bf.Fetch):
+            cluster.fetches.append((self.id, frame.generation, frame.partitions))
+            cluster.fetched.set()
+            return [bf.Ok(corr=frame.corr)]
+        if not isinstance(frame, bf.Join):
+            return [bf.Ok(corr=frame.corr)] if frame.corr is not None else []
+        topic = frame.topics[0]
+        if cluster.topics[topic][0] != self.id:
+            owner = cluster.owner_ref(topic, 0)
+            return [
+                bf.Err(code="not_owner", msg="not the coordinator", owner=owner, corr=frame.corr)
+            ]
+        cluster.joins.append((self.id, frame.member_id))
+        return [
+            bf.Assignment(
+                group=frame.group,
+                member_id=frame.member_id,
+                generation=1,
+                partitions={topic: list(range(len(cluster.topics[topic])))},
+                heartbeat_ms=100,
+                corr=frame.corr,
+            )
+        ]
 
     def _partition(self, item: bf.PublishItem) -> int:
         return partition_for(item.key, item.id or "", len(self.cluster.topics[item.topic]))

@@ -18,6 +18,7 @@ from promethean.frames import (
     Envelope,
     Err,
     EventBody,
+    Fetch,
     Filter,
     Flow,
     FromSpec,
@@ -155,6 +156,10 @@ BROKER_REQUESTS: dict[type[Any], list[Any]] = {
         Revoked(group="g", member_id="m-1", generation=3, partitions={}),
     ],
     Leave: [Leave(group="g", member_id="m-1"), Leave(group="g", member_id="m", corr=2)],
+    Fetch: [
+        Fetch(topic="o", group="g", member_id="m-1", generation=2, partitions=[1, 4], corr=5),
+        Fetch(topic="o", group="g", member_id="m-1", generation=2, partitions=[], max_inflight=8),
+    ],
 }
 
 BROKER_REPLIES: dict[type[Any], list[Any]] = {
@@ -481,6 +486,15 @@ broker_requests = st.one_of(
         corr=corrs,
     ),
     st.builds(Leave, group=valid_names, member_id=ids, corr=corrs),
+    st.builds(
+        Fetch,
+        topic=valid_names,
+        group=valid_names,
+        member_id=ids,
+        generation=int64,
+        partitions=st.lists(st.integers(min_value=0, max_value=2**31), max_size=4),
+        corr=corrs,
+    ),
     st.builds(Metadata, topics=st.none() | st.lists(valid_names, max_size=3), corr=corrs),
 )
 

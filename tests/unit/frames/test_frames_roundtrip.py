@@ -109,6 +109,7 @@ def test_broker_and_gateway_tags_match_the_contract() -> None:
         "HEARTBEAT",
         "REVOKED",
         "LEAVE",
+        "FETCH",
     }
     assert tags(BROKER_REPLY_TYPES) == {
         "OK",

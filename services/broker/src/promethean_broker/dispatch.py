@@ -9,6 +9,7 @@ from typing import Protocol
 from promethean.errors import FrameError
 from promethean.frames import broker as bf
 from promethean.frames.codes import ErrorCode
+from promethean_broker.fetching import FETCH_HANDLERS
 from promethean_broker.membership import MEMBERSHIP_HANDLERS, MemberSession
 from promethean_broker.metadata import METADATA_HANDLERS, RoutingSession
 from promethean_broker.publishing import PUBLISH_HANDLERS, PublishingSession
@@ -35,6 +36,7 @@ HANDLERS: HandlerTable = {
     **SETTLE_HANDLERS,
     **SUBSCRIBE_HANDLERS,
     **MEMBERSHIP_HANDLERS,
+    **FETCH_HANDLERS,
     **METADATA_HANDLERS,
     **dict([handles(bf.Auth, on_auth), handles(bf.Ping, on_ping)]),
 }

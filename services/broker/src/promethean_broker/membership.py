@@ -34,6 +34,7 @@ async def handle_membership(
             await coordinator.join(link, frame)
             return
         case bf.Heartbeat():
+            await still_coordinating(coordinator, frame.group)
             await coordinator.heartbeat(link, frame)
         case bf.Revoked():
             await coordinator.revoked(link, frame)
@@ -71,6 +72,17 @@ async def claim_for_join(engine: BusEngine, topics: list[str]) -> None:
         for partition in range(config.partitions):
             with contextlib.suppress(NotOwnerError):
                 await grants.claim(topic, partition)
+
+
+async def still_coordinating(coordinator: Coordinator, group: str) -> None:
+    """When another live broker owns the group's coordinating partition now,
+    step down and refuse with ``ERR not_owner`` naming it: the member JOINs
+    there again with the same member id, and the generation continues from
+    the stored one."""
+    refusal = await coordinator.moved_elsewhere(group)
+    if refusal is not None:
+        await coordinator.step_down(group)
+        raise refusal
 
 
 class MemberSession(Session, MemberLink, Protocol):

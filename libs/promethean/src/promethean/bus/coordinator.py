@@ -22,9 +22,10 @@ from collections.abc import Iterable
 
 from promethean.assignment import assign_group
 from promethean.bus.engine import BusEngine
+from promethean.bus.fetchers import Fetchers
 from promethean.bus.members import GroupView, LinkIndex, Member, MemberLink, Partitions
 from promethean.bus.subscription import StartKind, StartPosition
-from promethean.errors import FrameError
+from promethean.errors import FrameError, NotOwnerError
 from promethean.frames import broker as bf
 from promethean.frames.codes import ErrorCode
 from promethean.store.records import GroupState
@@ -49,6 +50,8 @@ class Coordinator:
         self._groups: dict[str, GroupView] = {}
         self._links = LinkIndex()
         """consumer id → (group, member id) → the members that link speaks for."""
+        self.fetchers = Fetchers(engine)
+        """Members fetching partitions this broker owns from another coordinator."""
 
     @property
     def now_ms(self) -> int:
@@ -80,10 +83,10 @@ class Coordinator:
                 member.max_inflight = frame.max_inflight
                 member.ack_timeout_ms = frame.ack_timeout_ms
                 await self._attach(view, member, link)
+                await self._persist(view, [member])
                 self._send_assignment(view, member, frame.corr)
                 if any(member.revoking.values()):
                     self._send_revoke(view, member)
-                await self._persist(view, [member])
                 return
             if member is not None:
                 await self._remove(view, member)
@@ -115,7 +118,6 @@ class Coordinator:
             confirmed = {t: set(ps) for t, ps in frame.partitions.items()}
             await self._finish_revoke(view, member, confirmed)
             await self._grant(view)
-            await self._persist(view, [member])
 
     async def leave(self, link: MemberLink, frame: bf.Leave) -> None:
         view = self._groups.get(frame.group)
@@ -132,7 +134,12 @@ class Coordinator:
         """Raise ``stale_generation`` unless the sender may ack/nack/modack
         this partition: a live member holding it, with a generation no older
         than the one it received the partition in. Groups that are not
-        partitioned are not checked."""
+        partitioned are not checked; a connection that fetches the group's
+        topic from this broker is checked by its fetch."""
+        fetch = self.fetchers.fetch_of(consumer_id, group, topic)
+        if fetch is not None:
+            self.fetchers.check_settle(fetch, topic, group, partition, generation)
+            return
         view = self._groups.get(group)
         if view is None:
             return
@@ -159,6 +166,7 @@ class Coordinator:
         """The member's connection is gone. It stays a member until its
         session times out (it may come back); partitions it was revoking are
         released now since it can settle nothing more."""
+        self.fetchers.link_lost(link.consumer_id)
         for group, member in self._links.pop_link(link.consumer_id):
             view = self._groups.get(group)
             if view is None or member.link is not link:
@@ -177,6 +185,9 @@ class Coordinator:
         removed = 0
         now = self.now_ms
         for view in list(self._groups.values()):
+            if await self.moved_elsewhere(view.name) is not None:
+                await self.step_down(view.name)
+                continue
             async with view.lock:
                 gone = [
                     m
@@ -194,6 +205,41 @@ class Coordinator:
                 if gone or await self._counts_changed(view):
                     await self._rebalance(view)
         return removed
+
+    async def moved_elsewhere(self, group: str) -> NotOwnerError | None:
+        """The refusal naming the broker that owns ``group``'s coordinating
+        partition (partition 0 of the first of its topics by name) when that
+        is another live broker: a handoff, or this broker was presumed dead.
+        None while this broker holds it, nobody else does, or without grants."""
+        grants = self.engine.grants
+        view = self._groups.get(group)
+        if grants is None or view is None or not view.members:
+            return None
+        topic = min(t for member in view.members.values() for t in member.topics)
+        if grants.token(topic, 0) is not None:
+            return None
+        refusal = await grants.not_owner(topic, 0)
+        return refusal if refusal.owner_id is not None else None
+
+    async def step_down(self, group: str) -> None:
+        """Another broker coordinates ``group`` now (it owns the group's
+        coordinating partition): forget the group here, its members'
+        deliveries included, without writing the store, which the new
+        coordinator keeps. The members JOIN there again."""
+        view = self._groups.pop(group, None)
+        if view is None:
+            return
+        async with view.lock:
+            log.warning("no longer the group's coordinator", extra={"group": group})
+            for member in list(view.members.values()):
+                link = member.link
+                if link is not None:
+                    self._links.drop(link.consumer_id, group, member.member_id)
+                    for topic in list(member.subs):
+                        await self.engine.unsubscribe(link.consumer_id, topic, group)
+                member.subs.clear()
+                member.link = None
+            view.members.clear()
 
     # -- internals ---------------------------------------------------------
 
@@ -291,7 +337,6 @@ class Coordinator:
         for member in revoking:
             self._send_revoke(view, member)
         await self._grant(view, announce_all=True, reply_to=reply_to)
-        await self._persist(view, list(view.members.values()))
 
     async def _finish_revoke(self, view: GroupView, member: Member, parts: Partitions) -> None:
         """The member gave ``parts`` up: take back leftovers, commit, forget."""
@@ -336,6 +381,9 @@ class Coordinator:
                 changed.append(member)
         if changed:
             view.record(self.now_ms)
+        # Stored before anyone is told, so a partition's owner can check a
+        # member's FETCH against what the member was told (fetchers.py).
+        await self._persist(view, list(view.members.values()))
         for member in changed:
             corr = reply_to[1] if reply_to is not None and reply_to[0] is member else None
             self._send_assignment(view, member, corr)

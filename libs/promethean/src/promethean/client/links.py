@@ -10,6 +10,7 @@ was given. With several it adds one per partition owner it needs, at most
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
@@ -60,6 +61,8 @@ class BrokerLinks:
         self._spawn = spawn
         self._on_unreachable = on_unreachable
         self._by_address: dict[str, BrokerConnection] = {primary.address: primary}
+        self._opening: dict[str, asyncio.Event] = {}
+        """address → set once its background open succeeded or failed."""
 
     @property
     def addresses(self) -> list[str]:
@@ -78,8 +81,16 @@ class BrokerLinks:
             return self.primary
         link = self._make(address)
         self._by_address[address] = link
+        self._opening[address] = asyncio.Event()
         self._spawn(self._open(link), f"bus-client-link:{address}")
         return link
+
+    async def opened(self, link: BrokerConnection) -> None:
+        """Wait until ``link``, opened in the background, is open or failed
+        to open (at once for a connection already past that)."""
+        opening = self._opening.get(link.address)
+        if opening is not None:
+            await opening.wait()
 
     async def _open(self, link: BrokerConnection) -> None:
         try:
@@ -91,6 +102,10 @@ class BrokerLinks:
             )
             self.drop(link)
             self._on_unreachable(link)
+        finally:
+            opening = self._opening.pop(link.address, None)
+            if opening is not None:
+                opening.set()
 
     def connected_one(self) -> BrokerConnection:
         """A connection to ask for routes: the first one unless it is down."""

@@ -8,6 +8,12 @@ drop what they have not started, let the running handler finish (it acks),
 send the acks, run ``on_revoked`` and confirm with ``REVOKED``; only then does
 the broker give the partitions to their new owner. Transport-free: the
 WebSocket client and the mock broker give it a `MemberPort`.
+
+With several brokers the WebSocket client also gives it `OwnerFetches`:
+deliveries then come from each partition's owner (``FETCH``), each message
+is settled on the connection that delivered it, and the member follows its
+coordinator when that moves (docs/protocol.md, "Fetching from each
+partition's owner").
 """
 
 from __future__ import annotations
@@ -19,7 +25,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any, Final, Protocol
 
 from promethean.client.process_span import process_span
-from promethean.client.types import Handler, Message
+from promethean.client.types import Handler, Message, Settle
 from promethean.errors import PrometheanError
 from promethean.frames import broker as bf
 from promethean.frames.settle import SettleVerb
@@ -46,6 +52,38 @@ class MemberPort(Protocol):
     @property
     def epoch(self) -> int:
         """Connection number: messages of an older one can no longer be settled."""
+        ...
+
+
+class SettlePort(Protocol):
+    """A connection that settles the messages it delivered."""
+
+    def send(self, frame: bf.BrokerFrame) -> None: ...
+
+
+class OwnerFetches(Protocol):
+    """Where a member's partitions come from when several brokers own them."""
+
+    def live(self, epoch: int) -> bool:
+        """Whether the connection ``epoch`` names is still open."""
+        ...
+
+    @property
+    def home_connected(self) -> bool:
+        """Whether the connection to the group's coordinator is open."""
+        ...
+
+    async def join(self) -> None:
+        """JOIN at the group's coordinator (found through the routes)."""
+        ...
+
+    async def reconcile(self) -> None:
+        """FETCH the assigned partitions from their owners where that differs
+        from what is in place; returns once the owners confirmed."""
+        ...
+
+    async def tick(self) -> None:
+        """Refresh the routes; follow the coordinator and the owners if they moved."""
         ...
 
 
@@ -104,6 +142,7 @@ class PartitionedSubscription:
         max_inflight: int | None = None,
         ack_timeout_ms: int | None = None,
         stop_grace_s: float = 10.0,
+        fetches: OwnerFetches | None = None,
     ) -> None:
         self.topic = topic
         self.group = group
@@ -119,8 +158,10 @@ class PartitionedSubscription:
         self._max_inflight = max_inflight
         self._ack_timeout_ms = ack_timeout_ms
         self._grace_s = stop_grace_s
+        self._fetches = fetches
         self._lanes: dict[int, _Lane] = {}
-        self._acks: list[tuple[int, int]] = []
+        self._acks: dict[SettlePort, list[tuple[int, int]]] = {}
+        self._settlers: dict[SettlePort, Settle] = {}
         self._ack_flush: asyncio.Handle | None = None
         self._control: asyncio.Queue[bf.Assignment | bf.Revoke] = asyncio.Queue()
         self._control_task = asyncio.create_task(self._control_loop(), name=f"member:{group}")
@@ -128,6 +169,14 @@ class PartitionedSubscription:
         self._heartbeat_task = asyncio.create_task(self._heartbeats(), name=f"hb:{group}")
         self.joined = asyncio.Event()
         self.on_stop: Callable[[PartitionedSubscription], None] | None = None
+
+    @property
+    def max_inflight(self) -> int | None:
+        return self._max_inflight
+
+    @property
+    def ack_timeout_ms(self) -> int | None:
+        return self._ack_timeout_ms
 
     # -- frames from the broker ----------------------------------------------
 
@@ -164,17 +213,29 @@ class PartitionedSubscription:
         if not lane.closing:
             lane.queue.put_nowait(message)
 
-    def connection_lost(self) -> None:
-        """Deliveries of the lost connection come again; drop the queued ones."""
+    def connection_lost(self, epoch: int | None = None) -> None:
+        """Deliveries of the lost connection ``epoch`` (of every connection
+        when None) come again; drop the queued ones."""
         for lane in self._lanes.values():
+            kept = []
             while not lane.queue.empty():
-                lane.queue.get_nowait()
-        self._acks.clear()
+                message = lane.queue.get_nowait()
+                if epoch is not None and message.epoch != epoch:
+                    kept.append(message)
+            for message in kept:
+                lane.queue.put_nowait(message)
+        if epoch is None:
+            self._acks.clear()
+
+    def _live(self, epoch: int) -> bool:
+        if self._fetches is not None:
+            return self._fetches.live(epoch)
+        return epoch == self.port.epoch
 
     # -- processing ----------------------------------------------------------
 
     async def _handle(self, message: Message) -> None:
-        if message.epoch != self.port.epoch:
+        if not self._live(message.epoch):
             return  # its connection is gone; it will be redelivered
         try:
             with process_span(message):
@@ -196,11 +257,28 @@ class PartitionedSubscription:
         await message.ack()
 
     async def settle(self, message: Message, action: SettleVerb, arg: Any) -> None:
-        """The `Message` settle callback: acks leave batched, with the generation."""
-        if message.epoch != self.port.epoch:
+        """The `Message` settle callback of deliveries on the member's own
+        connection: acks leave batched, with the generation."""
+        await self._settle_on(self.port, message, action, arg)
+
+    def settle_on(self, via: SettlePort) -> Settle:
+        """The settle callback of deliveries that came on ``via``."""
+        settler = self._settlers.get(via)
+        if settler is None:
+
+            async def settler(message: Message, action: SettleVerb, arg: Any) -> None:
+                await self._settle_on(via, message, action, arg)
+
+            self._settlers[via] = settler
+        return settler
+
+    async def _settle_on(
+        self, via: SettlePort, message: Message, action: SettleVerb, arg: Any
+    ) -> None:
+        if not self._live(message.epoch):
             return
         if action is SettleVerb.ACK:
-            self._acks.append((message.partition, message.offset))
+            self._acks.setdefault(via, []).append((message.partition, message.offset))
             if self._ack_flush is None:
                 self._ack_flush = asyncio.get_running_loop().call_soon(self.flush_acks)
             return
@@ -230,18 +308,19 @@ class PartitionedSubscription:
                 generation=self.generation,
                 extend_ms=int(arg),
             )
-        self.port.send(frame)
+        via.send(frame)
 
     def flush_acks(self) -> None:
         if self._ack_flush is not None:
             self._ack_flush.cancel()
             self._ack_flush = None
-        if not self._acks:
-            return
-        items, self._acks = self._acks, []
-        self.port.send(
-            bf.AckBatch(topic=self.topic, group=self.group, items=items, generation=self.generation)
-        )
+        pending, self._acks = self._acks, {}
+        for via, items in pending.items():
+            via.send(
+                bf.AckBatch(
+                    topic=self.topic, group=self.group, items=items, generation=self.generation
+                )
+            )
 
     # -- assignment changes ----------------------------------------------------
 
@@ -279,11 +358,16 @@ class PartitionedSubscription:
                     lane = self._lanes[partition] = _Lane(partition, self._handle)
                 lane.ready.set()
         self.joined.set()
+        if self._fetches is not None:
+            await self._fetches.reconcile()
 
     async def _revoke(self, frame: bf.Revoke) -> None:
         moving = set(frame.partitions.get(self.topic, ()))
         await self._release(moving & set(self.assigned), closing=moving)
         self.generation = max(self.generation, frame.generation)
+        if self._fetches is not None:
+            # Each owner has the acks before the member confirms.
+            await self._fetches.reconcile()
         self.port.send(
             bf.Revoked(
                 group=self.group,
@@ -310,16 +394,36 @@ class PartitionedSubscription:
             await asyncio.sleep(self._heartbeat_ms / 1000)
             if not self.joined.is_set():
                 continue
+            fetches = self._fetches
+            if fetches is not None:
+                await fetches.tick()
+                if not fetches.home_connected:
+                    continue
             frame = bf.Heartbeat(
                 group=self.group, member_id=self.member_id, generation=self.generation
             )
             try:
                 await self.port.request(frame)
             except PrometheanError as exc:
-                if exc.code == "stale_generation" and not self.stopped:
-                    log.warning("fenced by the coordinator; joining again")
-                    await self._release(set(self.assigned), closing=set(self._lanes))
-                    self.port.send(self.join_frame(None))
+                await self._heartbeat_refused(exc)
+
+    async def _heartbeat_refused(self, exc: PrometheanError) -> None:
+        """Fenced: give everything up and JOIN again. With several brokers,
+        also JOIN again where the coordinator moved (same member id)."""
+        if self.stopped:
+            return
+        if exc.code == "stale_generation":
+            log.warning("fenced by the coordinator; joining again")
+            await self._release(set(self.assigned), closing=set(self._lanes))
+        elif exc.code == "not_owner" and self._fetches is not None:
+            log.warning("the group's coordinator moved; joining there")
+        else:
+            return
+        if self._fetches is None:
+            self.port.send(self.join_frame(None))
+            return
+        with contextlib.suppress(PrometheanError):
+            await self._fetches.join()
 
     async def stop(self) -> None:
         """Finish running handlers, send acks, run ``on_revoked``, leave."""
@@ -332,6 +436,9 @@ class PartitionedSubscription:
         self._control_task.cancel()
         await asyncio.gather(self._heartbeat_task, self._control_task, return_exceptions=True)
         await self._release(set(self.assigned), closing=set(self._lanes))
+        if self._fetches is not None:
+            with contextlib.suppress(PrometheanError):
+                await self._fetches.reconcile()  # nothing assigned: every FETCH ends
         with contextlib.suppress(PrometheanError):
             await self.port.request(bf.Leave(group=self.group, member_id=self.member_id))
 

@@ -32,6 +32,7 @@ from typing import Any, Final
 import aiohttp
 import msgspec
 
+from promethean.client.fetches import MemberFetches
 from promethean.client.links import BrokerConnection, BrokerLinks
 from promethean.client.metadata import RouteBook
 from promethean.client.partitioned import Hook, PartitionedSubscription
@@ -63,6 +64,10 @@ MAX_REMEMBERED_TOPICS: Final = 4096
 MSG_LOST: Final = "connection to the broker lost"
 MSG_PUBLISH_TIMEOUT: Final = "publish of {id} not acknowledged within {timeout}s"
 MSG_NO_REPLY: Final = "no reply to {frame} within {timeout}s"
+ROUTE_WATCH_S: Final = 3.0
+"""How often a client that consumes asks for the routes: a consumer that
+never publishes hears no ``not_owner``, yet must subscribe on brokers that
+joined and fetch partitions that moved."""
 
 _json = msgspec.json.Encoder()
 
@@ -103,6 +108,8 @@ class WebSocketBusClient:
         """(topic, group) → addresses of the brokers it is subscribed on."""
         self._members: dict[str, PartitionedSubscription] = {}
         """member id → partitioned subscription."""
+        self._fetches: dict[str, MemberFetches] = {}
+        """member id → its coordinator connection and fetches at other owners."""
         self._publishing = 0
         """Publishes issued and not yet settled (bounded by max_pending_publishes)."""
         self._slot_waiters: deque[asyncio.Future[None]] = deque()
@@ -166,6 +173,7 @@ class WebSocketBusClient:
         Later losses are repaired in the background."""
         await self._transport.open()
         await self._route_book.refresh()
+        self._in_background(self._watch_routes(), "bus-client-routes")
 
     async def close(self) -> None:
         """Stop every subscription (running handlers finish and ack), send
@@ -208,7 +216,15 @@ class WebSocketBusClient:
         await self._route_book.refresh()
         self._prune_links()
         self._spread_subscriptions()
+        for fetches in list(self._fetches.values()):
+            self._in_background(fetches.follow(), "bus-client-member-follow")
         then()
+
+    async def _watch_routes(self) -> None:
+        while not self.closed:
+            await asyncio.sleep(ROUTE_WATCH_S)
+            if (self._subs or self._members) and self.connected:
+                await self._refresh_and(lambda: None, 0.0)
 
     def _prune_links(self) -> None:
         """Close the connections to brokers the routes no longer list (gone,
@@ -247,9 +263,15 @@ class WebSocketBusClient:
         for key, sub in self._subs.items():
             if link.address in self._sub_links.get(key, ()):
                 link.send_queue.frames.append(encode(sub.subscribe_frame(None)))
-        if link is self._primary:
-            for member in self._members.values():
+        for member_id, fetches in self._fetches.items():
+            member = self._members.get(member_id)
+            if member is None:
+                continue
+            if fetches.home is link and member.joined.is_set():
+                # Back at the coordinator (the first JOIN is a request of its own).
                 link.send_queue.frames.append(encode(member.join_frame(None)))
+            elif self._route_book.routes is not None:
+                self._in_background(fetches.reconcile(), "bus-client-member-fetch")
 
     def _on_lost(self, link: BrokerConnection) -> None:
         for corr, (future, via) in list(self._requests.items()):
@@ -259,9 +281,11 @@ class WebSocketBusClient:
                     future.set_exception(ConnectionLostError(MSG_LOST))
         for sub in self._subs.values():
             sub.drop_pending(link.transport.epoch)
-        if link is self._primary:
-            for member in self._members.values():
-                member.connection_lost()
+        for member_id, member in self._members.items():
+            member.connection_lost(link.transport.epoch)
+            fetches = self._fetches.get(member_id)
+            if fetches is not None:
+                fetches.link_lost(link)
         if self._route_book.routes is not None and not link.transport.closed:
             self._refresh_then(lambda: self._router.move_unsent(link))
 
@@ -306,8 +330,10 @@ class WebSocketBusClient:
         epoch = link.transport.epoch
         if sub is None:
             member = self._member_for(frame.topic, frame.group)
-            if member is not None:
-                member.offer(self._message(frame, member.settle, epoch))
+            fetches = self._fetches.get(member.member_id) if member is not None else None
+            if member is not None and fetches is not None:
+                settle = member.settle_on(fetches.port_for(link))
+                member.offer(self._message(frame, settle, epoch))
             return  # otherwise unsubscribed meanwhile; the broker takes it back
         if not sub.offer(self._message(frame, link.settle, epoch)):
             log.error("subscription inbox full; dropping a delivery (it will be redelivered)")
@@ -622,45 +648,57 @@ class WebSocketBusClient:
             raise ValueError(f"already subscribed to {topic} as {group}")
         await self._transport.wait_connected()
         options = options or SubscribeOptions()
+        member_id = uuid.uuid4().hex
+        fetches = MemberFetches(
+            member_id, self._links, self._route_book, self._request, self._in_background
+        )
         member = PartitionedSubscription(
             topic,
             group,
             handler,
-            _MemberPort(self),
-            member_id=uuid.uuid4().hex,
+            _MemberPort(self, fetches),
+            member_id=member_id,
             instance_id=instance_id,
             on_assigned=on_assigned,
             on_revoked=on_revoked,
             max_inflight=options.max_inflight,
             ack_timeout_ms=options.ack_timeout_ms,
             stop_grace_s=self.config.stop_grace_s,
+            fetches=fetches,
         )
-        self._members[member.member_id] = member
+        fetches.member = member
+        self._members[member_id] = member
+        self._fetches[member_id] = fetches
         member.on_stop = self._forget_member
         try:
-            await self._request(member.join_frame)
+            await fetches.join()
         except BaseException:
-            self._members.pop(member.member_id, None)
+            self._forget_member(member)
             await member.close()
             raise
         return member
 
     def _forget_member(self, member: PartitionedSubscription) -> None:
         self._members.pop(member.member_id, None)
+        self._fetches.pop(member.member_id, None)
 
 
 class _MemberPort:
-    """A partitioned subscription's view of the WebSocket client."""
+    """A partitioned subscription's view of the WebSocket client: its frames
+    go to the group's coordinator."""
 
-    def __init__(self, client: WebSocketBusClient) -> None:
+    def __init__(self, client: WebSocketBusClient, fetches: MemberFetches) -> None:
         self._client = client
+        self._fetches = fetches
 
     @property
     def epoch(self) -> int:
-        return self._client._transport.epoch
+        return self._fetches.home.transport.epoch
 
     def send(self, frame: bf.BrokerFrame) -> None:
-        self._client._transport.send_ordered(encode(frame))
+        self._fetches.home.transport.send_ordered(encode(frame))
 
     async def request(self, frame: bf.BrokerFrame) -> Any:
-        return await self._client._request(lambda corr: msgspec.structs.replace(frame, corr=corr))
+        return await self._client._request(
+            lambda corr: msgspec.structs.replace(frame, corr=corr), self._fetches.home
+        )

@@ -206,6 +206,24 @@ class Leave(BrokerFrame, tag="LEAVE", frozen=True, kw_only=True):
     member_id: MemberId
 
 
+class Fetch(BrokerFrame, tag="FETCH", frozen=True, kw_only=True):
+    """Ask a partition's owner (not the group's coordinator) to deliver the
+    member's assigned ``partitions`` of ``topic`` on this connection, in
+    ``generation``; it replaces what the connection fetched before for that
+    group and topic, and an empty list ends it. Answered by ``OK``; ``ERR
+    stale_generation`` when the store does not show these partitions
+    assigned to the member in that generation, ``ERR not_owner`` for a
+    partition this broker does not own."""
+
+    topic: str
+    group: str
+    member_id: MemberId
+    generation: NonNegative
+    partitions: list[NonNegative]
+    max_inflight: MaxInflight | None = None
+    ack_timeout_ms: AckTimeoutMs | None = None
+
+
 # --- broker → client ---------------------------------------------------------
 
 
@@ -395,6 +413,7 @@ BrokerRequest: TypeAlias = (
     | Heartbeat
     | Revoked
     | Leave
+    | Fetch
 )
 BrokerReply: TypeAlias = (
     Ok

@@ -19,6 +19,7 @@ from promethean import names
 from promethean.frames.broker import (
     Ack,
     AckBatch,
+    Fetch,
     Flow,
     Heartbeat,
     Join,
@@ -253,6 +254,10 @@ def _membership(frame: Heartbeat | Leave) -> None:
     check_name(frame.group, "group")
 
 
+def _fetch(frame: Fetch) -> None:
+    check_topic_group(frame.topic, frame.group)
+
+
 def _metadata(frame: Metadata) -> None:
     for i, topic in enumerate(frame.topics or ()):
         check_name(topic, f"topics[{i}]")
@@ -311,6 +316,7 @@ REQUEST_CHECKS: Final[dict[type[Any], Callable[[Any], None]]] = {
     Heartbeat: _membership,
     Revoked: _revoked,
     Leave: _membership,
+    Fetch: _fetch,
     Metadata: _metadata,
     GwPublish: _gw_publish,
     GwSubscribe: _gw_subscribe,
