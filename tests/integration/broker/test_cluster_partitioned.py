@@ -44,17 +44,13 @@ async def test_partitioned_members_fetch_from_every_owner(broker_process: Broker
 async def test_partitioned_members_fetch_from_every_owner_on_mongodb(
     broker_process: BrokerFactory, mongo_store_url: str
 ) -> None:
-    """The FerretDB leg, two brokers: no broker dies here, so no two
-    brokers race for one grant (FerretDB's conditional updates are not
-    atomic across connections; see tests/unit/store/racing.py). Partitioned
-    group only: on FerretDB the shared group misses the events of one
-    broker's partitions (a gap of shared subscriptions on a polling store,
-    left to its own issue)."""
-    print("FerretDB leg: shared group left out (it misses one broker's partitions)")
-    await consume_across(start_cluster(broker_process, 2, store_url=mongo_store_url), shared=False)
+    """The MongoDB leg (FerretDB here), two brokers, both groups. No broker
+    dies here, so no two brokers race for one grant (FerretDB's conditional
+    updates are not atomic across connections; see tests/unit/store/racing.py)."""
+    await consume_across(start_cluster(broker_process, 2, store_url=mongo_store_url))
 
 
-async def consume_across(brokers: list[BrokerProcess], *, shared: bool = True) -> None:
+async def consume_across(brokers: list[BrokerProcess]) -> None:
     """Both groups consume every event keyed publishers sent through
     each broker; the partitioned group's members fetch from every owner."""
     assert brokers[0].post("/topics", {"name": TOPIC, "partitions": PARTITIONS})[0] in (200, 201)
@@ -63,7 +59,7 @@ async def consume_across(brokers: list[BrokerProcess], *, shared: bool = True) -
     )
     urls = [b.url for b in brokers]
 
-    async with consuming_groups(urls, TOPIC, GROUP, 3, shared=shared) as (consumption, members):
+    async with consuming_groups(urls, TOPIC, GROUP, 3) as (consumption, members):
         batches = await asyncio.gather(
             *(publish_keyed(url, TOPIC, PARTITIONS, f"c{i}", 5) for i, url in enumerate(urls))
         )

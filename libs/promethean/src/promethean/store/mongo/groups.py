@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from typing import Any, Final
 
 from pymongo import ASCENDING, UpdateOne
-from pymongo.errors import BulkWriteError
+from pymongo.errors import BulkWriteError, DuplicateKeyError
 
 from promethean.errors import StaleGenerationError, StoreError
 from promethean.store.mongo.base import MongoBase
@@ -39,6 +39,35 @@ async def bulk_upsert(collection: Collection, ops: list[UpdateOne]) -> None:
             continue
         return
     raise StoreError(UPSERT_CONTENDED.format(collection=collection.name, rounds=UPSERT_ROUNDS))
+
+
+Upsert = tuple[dict[str, Any], dict[str, Any]]
+"""The filter and the update of one upsert."""
+
+
+async def idempotent_upserts(collection: Collection, ops: list[Upsert]) -> int | None:
+    """Run ``ops`` as ordered upserts in one bulk write; the index of the
+    first that lost an insert race (unique index), or None when all ran.
+
+    FerretDB answers an ordered bulk stopped by a write error without
+    ``nModified``, which the driver fails to merge (`KeyError`); the ops
+    then run again one at a time to find the collision. That replays the
+    ones already applied, so every update given here must be idempotent."""
+    try:
+        await collection.bulk_write([UpdateOne(f, u, upsert=True) for f, u in ops], ordered=True)
+    except BulkWriteError as error:
+        if not is_duplicate_key(error):
+            raise
+        return int(min(e["index"] for e in error.details["writeErrors"]))
+    except KeyError as error:
+        if error.args != ("nModified",):
+            raise
+        for index, (query, update) in enumerate(ops):
+            try:
+                await collection.update_one(query, update, upsert=True)
+            except DuplicateKeyError:
+                return index
+    return None
 
 
 class GroupOffsets(MongoBase):
@@ -85,7 +114,7 @@ class GroupOffsets(MongoBase):
             if newer is not None:
                 raise self._stale(group, topic, newer["partition"], generation, newer["generation"])
             ops = [
-                UpdateOne(
+                (
                     {
                         "group": group,
                         "topic": topic,
@@ -93,28 +122,20 @@ class GroupOffsets(MongoBase):
                         "generation": {"$lte": generation},
                     },
                     {"$max": {"offset": offsets[partition]}, "$set": {"generation": generation}},
-                    upsert=True,
                 )
                 for partition in partitions
             ]
             for _ in range(UPSERT_ROUNDS):
-                try:
-                    await rows.bulk_write(ops, ordered=True)
-                except BulkWriteError as error:
-                    if not is_duplicate_key(error):
-                        raise
-                    failed = min(e["index"] for e in error.details["writeErrors"])
-                    partition = partitions[failed]
-                    stored = await rows.find_one(
-                        {"group": group, "topic": topic, "partition": partition}
-                    )
-                    if stored is not None and stored["generation"] > generation:
-                        raise self._stale(
-                            group, topic, partition, generation, stored["generation"]
-                        ) from error
-                    ops, partitions = ops[failed:], partitions[failed:]  # lost an insert race
-                    continue
-                break
+                failed = await idempotent_upserts(rows, ops)
+                if failed is None:
+                    break
+                partition = partitions[failed]
+                stored = await rows.find_one(
+                    {"group": group, "topic": topic, "partition": partition}
+                )
+                if stored is not None and stored["generation"] > generation:
+                    raise self._stale(group, topic, partition, generation, stored["generation"])
+                ops, partitions = ops[failed:], partitions[failed:]  # lost an insert race
             else:
                 raise StoreError(
                     UPSERT_CONTENDED.format(collection=rows.name, rounds=UPSERT_ROUNDS)
