@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import itertools
 import logging
 import uuid
@@ -65,9 +66,11 @@ MSG_LOST: Final = "connection to the broker lost"
 MSG_PUBLISH_TIMEOUT: Final = "publish of {id} not acknowledged within {timeout}s"
 MSG_NO_REPLY: Final = "no reply to {frame} within {timeout}s"
 ROUTE_WATCH_S: Final = 3.0
-"""How often a client that consumes asks for the routes: a consumer that
-never publishes hears no ``not_owner``, yet must subscribe on brokers that
-joined and fetch partitions that moved."""
+"""How often a client that consumes, or has publishes waiting on a lost
+connection, asks for the routes: a consumer that never publishes hears no
+``not_owner``, yet must subscribe on brokers that joined and fetch
+partitions that moved; a publish queued for a broker that died waits for
+its partition's next owner."""
 
 _json = msgspec.json.Encoder()
 
@@ -223,8 +226,23 @@ class WebSocketBusClient:
     async def _watch_routes(self) -> None:
         while not self.closed:
             await asyncio.sleep(ROUTE_WATCH_S)
-            if (self._subs or self._members) and self.connected:
-                await self._refresh_and(lambda: None, 0.0)
+            if not self._links.connected_one().connected:
+                continue
+            stranded = [
+                link
+                for link in [self._primary, *self._links.others()]
+                if not link.connected and link.send_queue.pending_publishes
+            ]
+            if self._subs or self._members or stranded:
+                await self._refresh_and(functools.partial(self._move_stranded, stranded), 0.0)
+
+    def _move_stranded(self, links: list[BrokerConnection]) -> None:
+        """Publishes waiting on a connection that is down go to their
+        partitions' new owners once the routes name them (a broker that
+        died keeps its partitions until their leases expire, so the refresh
+        on the loss itself still finds it listed)."""
+        for link in links:
+            self._router.move_unsent(link)
 
     def _prune_links(self) -> None:
         """Close the connections to brokers the routes no longer list (gone,
