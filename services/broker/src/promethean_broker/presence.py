@@ -33,6 +33,9 @@ class BrokerPresence:
         self._now_ms = now_ms
         self._health = health
         self.registered = asyncio.Event()
+        self._lapsed = False
+        """The registration expired and is not back yet: said once, not on
+        every beat of a store outage."""
 
     @property
     def every_s(self) -> float:
@@ -43,11 +46,13 @@ class BrokerPresence:
         longer knows this broker as live."""
         record = await self._store.heartbeat_broker(self.broker_id, self.ttl_ms, self._now_ms())
         if record is None:
-            if self.registered.is_set():
+            if self.registered.is_set() and not self._lapsed:
                 log.warning("registration had expired; registering again")
+            self._lapsed = True
             await self._store.register_broker(
                 self.broker_id, self.address, self.ttl_ms, self._now_ms()
             )
+            self._lapsed = False
             log.info("registered", extra={"broker": self.broker_id, "address": self.address})
         self.registered.set()
 
