@@ -18,7 +18,7 @@ from contextlib import AbstractAsyncContextManager
 from promethean.bus.checks import PublishCheck, SchemaInvalidError
 from promethean.bus.config import EngineConfig
 from promethean.bus.cursor import PartitionCursor
-from promethean.bus.grants import PartitionGrants
+from promethean.bus.grants import PartitionGrants, renewed_fences
 from promethean.bus.group import GroupTopic
 from promethean.bus.hooks import EngineHooks
 from promethean.bus.locks import KeyedLocks
@@ -38,6 +38,7 @@ from promethean.clock import Clock
 from promethean.errors import FencedError, FrameError, NotOwnerError, OverloadedError
 from promethean.frames.codes import ErrorCode
 from promethean.partitioning import partition_for
+from promethean.store.ownership_records import PartitionFence
 from promethean.store.port import Store
 from promethean.store.records import AppendResult, Fence, NewEvent, StoredEvent, TopicConfig
 
@@ -540,22 +541,17 @@ class BusEngine:
     ) -> dict[int, int]:
         """Commit the partitions this engine holds, under their tokens; the
         others are left to their owners. The commits written."""
-        tokens = {p: grants.token(state.topic, p) for p in commits}
-        owned = {p: o for p, o in commits.items() if tokens[p] is not None}
+        tokens = {p: token for p in commits if (token := grants.token(state.topic, p)) is not None}
+        owned = {p: commits[p] for p in tokens}
         if not owned:
             return {}
         try:
             await self.store.commit_owned(
-                state.group,
-                state.topic,
-                owned,
-                tokens={p: t for p, t in tokens.items() if t is not None},
-                generation=state.generation,
+                state.group, state.topic, owned, tokens=tokens, generation=state.generation
             )
         except FencedError:
-            held = {p: grants.token(state.topic, p) for p in owned}
-            taken_again = None not in held.values() and any(held[p] != tokens[p] for p in owned)
-            if not taken_again:  # else the next flush commits under the new tokens
+            fences = [PartitionFence(state.topic, p, token) for p, token in tokens.items()]
+            if renewed_fences(grants, fences) is None:  # else the next flush commits anew
                 grants.fenced((state.topic, p) for p in owned)
             return {}
         return owned

@@ -15,6 +15,7 @@ from collections.abc import Iterable
 from typing import Protocol
 
 from promethean.errors import NotOwnerError
+from promethean.store.ownership_records import PartitionFence
 
 
 class PartitionGrants(Protocol):
@@ -48,3 +49,23 @@ class PartitionGrants(Protocol):
         """The store refused a write under these partitions' tokens: stop
         writing them at once and check them with the store."""
         ...
+
+
+def renewed_fences(
+    grants: PartitionGrants, fences: list[PartitionFence]
+) -> list[PartitionFence] | None:
+    """The fences under the tokens held now, when a refused write may be
+    tried once more: every partition is still held and at least one was
+    taken again meanwhile (a renewal that came late gets token + 1 when
+    nobody else took the partition, so nothing was written under it and
+    the refused write, which stored nothing, keeps its place). None: the
+    refusal stands."""
+    renewed: list[PartitionFence] = []
+    for fence in fences:
+        token = grants.token(fence.topic, fence.partition)
+        if token is None:
+            return None
+        renewed.append(PartitionFence(fence.topic, fence.partition, token))
+    if renewed == fences:
+        return None
+    return renewed

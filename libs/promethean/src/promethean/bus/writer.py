@@ -25,7 +25,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Final
 
-from promethean.bus.grants import PartitionGrants
+from promethean.bus.grants import PartitionGrants, renewed_fences
 from promethean.bus.tail import PartitionTail
 from promethean.errors import FencedError, NotOwnerError
 from promethean.store.ownership_records import PartitionFence
@@ -264,26 +264,6 @@ class GroupCommitter:
         if task is not None:
             task.cancel()
             await asyncio.gather(task, return_exceptions=True)
-
-
-def renewed_fences(
-    grants: PartitionGrants, fences: list[PartitionFence]
-) -> list[PartitionFence] | None:
-    """The fences under the tokens held now, when a refused write may be
-    tried once more: every partition is still held and at least one was
-    taken again meanwhile (a renewal that came late gets token + 1 when
-    nobody else took the partition, so nothing was written under it and
-    the refused write, which stored nothing, keeps its place). None: the
-    refusal stands."""
-    renewed: list[PartitionFence] = []
-    for fence in fences:
-        token = grants.token(fence.topic, fence.partition)
-        if token is None:
-            return None
-        renewed.append(PartitionFence(fence.topic, fence.partition, token))
-    if renewed == fences:
-        return None
-    return renewed
 
 
 def _not_owned(writer: PartitionWriter) -> NotOwnerError:
